@@ -1,0 +1,61 @@
+# reftrack — see README.md. Every target works on a fresh Debian 12 machine
+# with Go installed; deploy/stack.sh installs Redis and ClickHouse as needed.
+SHELL := /bin/bash
+MODULES := schemas internal ingest validate dedupe attribute commission sink deploy
+PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
+STAGES := ingest validate dedupe attribute commission sink
+EVENTS ?= 10000
+N ?= 1000000
+FUZZTIME ?= 10s
+GOTEST ?= go test
+
+.PHONY: all build test test-unit fuzz vet tidy run up down bench clean
+
+all: build
+
+build:
+	@mkdir -p bin
+	@for s in $(STAGES); do (cd $$s && go build -o ../bin/$$s ./cmd/$$s) || exit 1; done
+	@cd deploy && go build -o ../bin/devbroker ./cmd/devbroker && go build -o ../bin/demo ./cmd/demo
+
+vet:
+	go vet $(PKGS)
+
+# test: every module's unit and integration tests (Redis and ClickHouse are
+# the real servers, started here when not running; Kafka is kfake in-process)
+# plus the end-to-end test of all six workers as separate processes.
+test: vet
+	deploy/stack.sh up
+	$(GOTEST) -race -count=1 -timeout 20m $(PKGS)
+
+# fuzz: each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
+fuzz:
+	@set -e; for pkg in $(PKGS); do \
+	  for dir in $$(go list -f '{{.Dir}}' $$pkg); do \
+	    for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	      echo "fuzz $$f in $$dir"; (cd $$dir && go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) .) || exit 1; \
+	    done; done; done
+
+tidy:
+	@for m in $(MODULES); do (cd $$m && go mod tidy) || exit 1; done
+	go work sync
+
+# run: start everything, push EVENTS generated events through, print what
+# landed, stop everything.
+run: build
+	deploy/dev.sh run $(EVENTS)
+
+# up/down: keep the dev stack (broker, Redis, ClickHouse, six workers) running.
+up: build
+	deploy/dev.sh up
+
+down:
+	deploy/dev.sh down
+
+bench:
+	$(GOTEST) -run '^$$' -bench . -benchmem $(PKGS)
+
+clean:
+	deploy/dev.sh down || true
+	deploy/stack.sh clean || true
+	rm -rf bin

@@ -1,0 +1,72 @@
+// Command devbroker is a DEVELOPMENT Kafka broker: franz-go's kfake, one
+// in-process broker speaking the Kafka protocol, with reftrack's topics
+// created up front and its log persisted under --data-dir. It supports what
+// the workers use (consumer groups, transactions, read_committed). It is not
+// a production broker: no replication, no tuning, no security.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/schemas"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "devbroker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("devbroker", flag.ContinueOnError)
+	port := fs.Int("port", 19092, "TCP port to listen on (127.0.0.1 and all interfaces kfake binds)")
+	dataDir := fs.String("data-dir", "", "directory persisting the log across restarts (empty: memory only)")
+	partitions := fs.Int("partitions", 4, "partitions per reftrack topic")
+	prefix := fs.String("topic-prefix", "", "topic prefix, as the workers' --topic-prefix")
+	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *port < 1 || *port > 65535 || *partitions < 1 || *partitions > 1024 {
+		return fmt.Errorf("--port must be 1..65535 and --partitions 1..1024")
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(*port),
+		kfake.SeedTopics(int32(*partitions), schemas.AllTopics(*prefix)...),
+		kfake.DefaultNumPartitions(*partitions),
+		kfake.AllowAutoTopicCreation(),
+	}
+	if *dataDir != "" {
+		if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+			return fmt.Errorf("create data dir: %w", err)
+		}
+		opts = append(opts, kfake.DataDir(*dataDir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return fmt.Errorf("start kfake: %w", err)
+	}
+	defer c.Close()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log.Info("dev broker listening", "addrs", c.ListenAddrs(), "topics", schemas.AllTopics(*prefix), "partitions", *partitions, "data_dir", *dataDir)
+	<-ctx.Done()
+	log.Info("dev broker stopping")
+	return nil
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Dev stack: the dev Kafka broker (kfake), Redis, ClickHouse and the six
+# reftrack workers as separate processes, on ports of the project's own.
+#   dev.sh up        start everything (binaries from bin/, see `make build`)
+#   dev.sh down      stop everything
+#   dev.sh run [N]   up, push N generated events through, print what landed, down
+#   dev.sh status    what runs
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEV="${REFTRACK_DEV_DIR:-$ROOT/.dev}"
+BIN="$ROOT/bin"
+PIDS="$DEV/pids"
+LOGS="$DEV/logs"
+BROKER_PORT="${BROKER_PORT:-19092}"
+API_PORT="${API_PORT:-18080}"
+OPS_BASE="${OPS_BASE:-19100}"
+export REDIS_PORT="${REDIS_PORT:-16379}"
+export CLICKHOUSE_TCP_PORT="${CLICKHOUSE_TCP_PORT:-19000}"
+export CLICKHOUSE_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-18123}"
+STAGES=(ingest validate dedupe attribute commission sink)
+
+say() { echo "dev: $*" >&2; }
+
+running() { [[ -f "$PIDS/$1.pid" ]] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+
+start_proc() { # name, command...
+	local name=$1; shift
+	if running "$name"; then say "$name already running"; return; fi
+	nohup "$@" >>"$LOGS/$name.log" 2>&1 &
+	echo $! >"$PIDS/$name.pid"
+}
+
+stop_proc() {
+	local name=$1
+	running "$name" || { rm -f "$PIDS/$name.pid"; return 0; }
+	local pid; pid=$(cat "$PIDS/$name.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$pid" 2>/dev/null || true
+	rm -f "$PIDS/$name.pid"
+}
+
+wait_http() { # url, what
+	for _ in $(seq 1 300); do
+		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	say "$2 did not become ready at $1; log tail:"; tail -n 30 "$LOGS/$2.log" >&2 || true
+	return 1
+}
+
+wait_port() { # port, what
+	for _ in $(seq 1 150); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.2
+	done
+	say "$2 is not listening on $1"; return 1
+}
+
+up() {
+	for b in devbroker "${STAGES[@]}"; do
+		[[ -x "$BIN/$b" ]] || { say "missing $BIN/$b: run make build"; exit 1; }
+	done
+	mkdir -p "$PIDS" "$LOGS"
+	"$ROOT/deploy/stack.sh" up
+	start_proc devbroker "$BIN/devbroker" --port "$BROKER_PORT" --data-dir "$DEV/kafka"
+	wait_port "$BROKER_PORT" devbroker
+	export REFTRACK_BROKERS="127.0.0.1:$BROKER_PORT"
+	export REFTRACK_REDIS="127.0.0.1:$REDIS_PORT"
+	export REFTRACK_CLICKHOUSE="clickhouse://127.0.0.1:$CLICKHOUSE_TCP_PORT/reftrack"
+	export REFTRACK_RULES="$ROOT/deploy/dev/rules.json"
+	export REFTRACK_LISTEN="127.0.0.1:$API_PORT"
+	export REFTRACK_LOG_FORMAT="${REFTRACK_LOG_FORMAT:-text}"
+	local i=1
+	for s in "${STAGES[@]}"; do
+		REFTRACK_OPS_ADDR="127.0.0.1:$((OPS_BASE + i))" start_proc "$s" "$BIN/$s"
+		i=$((i + 1))
+	done
+	i=1
+	for s in "${STAGES[@]}"; do
+		wait_http "http://127.0.0.1:$((OPS_BASE + i))/readyz" "$s"
+		i=$((i + 1))
+	done
+	say "up: broker 127.0.0.1:$BROKER_PORT, API http://127.0.0.1:$API_PORT/v1/events, metrics on ports $((OPS_BASE + 1))-$((OPS_BASE + 6)), logs in $LOGS"
+}
+
+down() {
+	for s in "${STAGES[@]}"; do stop_proc "$s"; done
+	stop_proc devbroker
+	"$ROOT/deploy/stack.sh" down
+}
+
+status() {
+	for p in devbroker "${STAGES[@]}"; do
+		if running "$p"; then echo "$p running (pid $(cat "$PIDS/$p.pid"))"; else echo "$p stopped"; fi
+	done
+	"$ROOT/deploy/stack.sh" status || true
+}
+
+case "${1:-}" in
+up) up ;;
+down) down ;;
+status) status ;;
+run)
+	trap down EXIT
+	up
+	"$BIN/demo" --events "${2:-10000}" --brokers "127.0.0.1:$BROKER_PORT" --ingest-url "http://127.0.0.1:$API_PORT" \
+		--clickhouse "clickhouse://127.0.0.1:$CLICKHOUSE_TCP_PORT/reftrack" --rules "$ROOT/deploy/dev/rules.json"
+	;;
+*) echo "usage: $0 up|down|status|run [events]" >&2; exit 2 ;;
+esac

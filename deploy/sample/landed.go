@@ -1,0 +1,186 @@
+package sample
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Landed is what ClickHouse holds, read with FINAL so that rows a replay
+// wrote twice count once.
+type Landed struct {
+	ReferralEvents    int
+	Rejected          int
+	RejectedByStage   map[string]int
+	RejectedByReason  map[string]int
+	Attributions      int // distinct attribution ids
+	AttributionRows   int
+	CommissionLines   int
+	CommissionTotal   map[string]int64
+	CommissionByPayee map[string]int64
+}
+
+// ReadLanded queries the reftrack tables of conn's database.
+func ReadLanded(ctx context.Context, conn driver.Conn) (*Landed, error) {
+	l := &Landed{RejectedByStage: map[string]int{}, RejectedByReason: map[string]int{},
+		CommissionTotal: map[string]int64{}, CommissionByPayee: map[string]int64{}}
+	counts := []struct {
+		q   string
+		dst *int
+	}{
+		{"SELECT count() FROM referral_events FINAL", &l.ReferralEvents},
+		{"SELECT count() FROM rejected_events FINAL", &l.Rejected},
+		{"SELECT uniqExact(attribution_id) FROM attributions FINAL", &l.Attributions},
+		{"SELECT count() FROM attributions FINAL", &l.AttributionRows},
+		{"SELECT count() FROM commission_lines FINAL", &l.CommissionLines},
+	}
+	for _, c := range counts {
+		var n uint64
+		if err := conn.QueryRow(ctx, c.q).Scan(&n); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.q, err)
+		}
+		*c.dst = int(n)
+	}
+	if err := group(ctx, conn, "SELECT stage, count() FROM rejected_events FINAL GROUP BY stage", func(k string, v int64) { l.RejectedByStage[k] = int(v) }); err != nil {
+		return nil, err
+	}
+	if err := group(ctx, conn, "SELECT concat(stage, '/', reason_codes[1]), count() FROM rejected_events FINAL GROUP BY stage, reason_codes[1]", func(k string, v int64) { l.RejectedByReason[k] = int(v) }); err != nil {
+		return nil, err
+	}
+	if err := group(ctx, conn, "SELECT currency, sum(amount_minor) FROM commission_lines FINAL GROUP BY currency", func(k string, v int64) { l.CommissionTotal[k] = v }); err != nil {
+		return nil, err
+	}
+	if err := group(ctx, conn, "SELECT concat(payee_type, ':', payee_id, ' ', currency), sum(amount_minor) FROM commission_lines FINAL GROUP BY payee_type, payee_id, currency", func(k string, v int64) { l.CommissionByPayee[k] = v }); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func group(ctx context.Context, conn driver.Conn, q string, put func(string, int64)) error {
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("%s: %w", q, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var v any
+		if err := rows.Scan(&k, &v); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+		switch n := v.(type) {
+		case uint64:
+			put(k, int64(n))
+		case int64:
+			put(k, n)
+		default:
+			return fmt.Errorf("%s: unexpected %T", q, v)
+		}
+	}
+	return rows.Err()
+}
+
+// Diff lists every way the landed data differs from the oracle; empty means
+// exact agreement.
+func (w *Expected) Diff(l *Landed) []string {
+	var d []string
+	eq := func(name string, want, got int) {
+		if want != got {
+			d = append(d, fmt.Sprintf("%s: want %d, got %d", name, want, got))
+		}
+	}
+	eq("referral_events", w.ReferralEvents, l.ReferralEvents)
+	eq("rejected_events", w.Rejected, l.Rejected)
+	eq("attributions", w.Policies, l.Attributions)
+	eq("attribution rows", w.AttributionRows, l.AttributionRows)
+	eq("commission_lines", w.CommissionLines, l.CommissionLines)
+	for _, k := range keys(w.RejectedByStage, l.RejectedByStage) {
+		eq("rejected by "+k, w.RejectedByStage[k], l.RejectedByStage[k])
+	}
+	for _, k := range keys(w.CommissionTotal, l.CommissionTotal) {
+		if w.CommissionTotal[k] != l.CommissionTotal[k] {
+			d = append(d, fmt.Sprintf("commission total %s: want %d, got %d", k, w.CommissionTotal[k], l.CommissionTotal[k]))
+		}
+	}
+	for _, k := range keys(w.CommissionByPayee, l.CommissionByPayee) {
+		if w.CommissionByPayee[k] != l.CommissionByPayee[k] {
+			d = append(d, fmt.Sprintf("commission of %s: want %d, got %d", k, w.CommissionByPayee[k], l.CommissionByPayee[k]))
+		}
+	}
+	return d
+}
+
+func keys[V comparable](a, b map[string]V) []string {
+	set := map[string]bool{}
+	for k := range a {
+		set[k] = true
+	}
+	for k := range b {
+		set[k] = true
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Print writes a human summary of what landed.
+func (l *Landed) Print(w io.Writer) {
+	fmt.Fprintf(w, "rows landed in ClickHouse\n")
+	fmt.Fprintf(w, "  %-18s %8d\n  %-18s %8d\n  %-18s %8d (%d rows)\n  %-18s %8d\n",
+		"referral_events", l.ReferralEvents, "rejected_events", l.Rejected,
+		"attributions", l.Attributions, l.AttributionRows, "commission_lines", l.CommissionLines)
+	fmt.Fprintf(w, "rejects by stage/reason\n")
+	for _, k := range keys(l.RejectedByReason, nil) {
+		fmt.Fprintf(w, "  %-40s %6d\n", k, l.RejectedByReason[k])
+	}
+	fmt.Fprintf(w, "commission total by currency (minor units)\n")
+	for _, k := range keys(l.CommissionTotal, nil) {
+		fmt.Fprintf(w, "  %-5s %14d\n", k, l.CommissionTotal[k])
+	}
+	type payee struct {
+		k string
+		v int64
+	}
+	var ps []payee
+	for k, v := range l.CommissionByPayee {
+		ps = append(ps, payee{k, v})
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].v > ps[j].v || (ps[i].v == ps[j].v && ps[i].k < ps[j].k) })
+	fmt.Fprintf(w, "commission per payee, top 15 of %d (minor units)\n", len(ps))
+	for _, p := range ps[:min(15, len(ps))] {
+		fmt.Fprintf(w, "  %-24s %12d\n", strings.TrimSpace(p.k), p.v)
+	}
+}
+
+// Plus returns the expectation for a database that already held before:
+// the demo can run twice against one stack.
+func (w Expected) Plus(before *Landed) *Expected {
+	out := w
+	out.ReferralEvents += before.ReferralEvents
+	out.Rejected += before.Rejected
+	out.Policies += before.Attributions
+	out.AttributionRows += before.AttributionRows
+	out.CommissionLines += before.CommissionLines
+	out.RejectedByStage = sum(w.RejectedByStage, before.RejectedByStage)
+	out.CommissionTotal = sum(w.CommissionTotal, before.CommissionTotal)
+	out.CommissionByPayee = sum(w.CommissionByPayee, before.CommissionByPayee)
+	return &out
+}
+
+func sum[V int | int64](a, b map[string]V) map[string]V {
+	out := map[string]V{}
+	for k, v := range a {
+		out[k] += v
+	}
+	for k, v := range b {
+		out[k] += v
+	}
+	return out
+}

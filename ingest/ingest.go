@@ -1,0 +1,141 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/schemas"
+)
+
+// Reason codes for events ingest cannot accept.
+const (
+	CodeMalformedJSON = "malformed_json"
+	CodeNotObject     = "not_an_object"
+	CodeBadEventID    = "invalid_event_id"
+)
+
+// eventIDSpace namespaces the UUIDv5 ids derived from event bytes.
+var eventIDSpace = uuid.MustParse("5c0f6f0e-7d4b-4c59-9a53-2a1f0c5f7e21")
+
+// Stamped is an event ready for referrals.ingested.
+type Stamped struct {
+	EventID string
+	Key     []byte
+	Value   []byte
+}
+
+// Stamp sets received_at and, if absent, event_id on one raw event. It is
+// deterministic for given bytes and clock, which keeps Kafka-path replays
+// after an aborted transaction identical.
+func Stamp(raw []byte, now time.Time) (Stamped, error) {
+	var fields map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&fields); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return Stamped{}, worker.Reject(CodeNotObject, "", "an event must be a JSON object, got %s", ute.Value)
+		}
+		return Stamped{}, worker.Reject(CodeMalformedJSON, "", "%v", err)
+	}
+	if fields == nil {
+		return Stamped{}, worker.Reject(CodeNotObject, "", "an event must be a JSON object, got null")
+	}
+	if dec.More() {
+		return Stamped{}, worker.Reject(CodeMalformedJSON, "", "unexpected data after the JSON object")
+	}
+	var id string
+	if rawID, ok := fields["event_id"]; ok {
+		if err := json.Unmarshal(rawID, &id); err != nil || id == "" {
+			return Stamped{}, worker.Reject(CodeBadEventID, "/event_id", "event_id must be a non-empty string")
+		}
+	} else {
+		sum := sha256.Sum256(raw)
+		id = uuid.NewSHA1(eventIDSpace, sum[:]).String()
+		fields["event_id"] = mustJSON(id)
+	}
+	fields["received_at"] = mustJSON(now.UTC().Format(time.RFC3339Nano))
+	var key string
+	if err := json.Unmarshal(fields["lead_id"], &key); err != nil || key == "" {
+		key = id // validate rejects it anyway; keep it on a stable partition
+	}
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return Stamped{}, worker.Reject(CodeMalformedJSON, "", "re-encode event: %v", err)
+	}
+	return Stamped{EventID: id, Key: []byte(key), Value: out}, nil
+}
+
+func mustJSON(s string) json.RawMessage {
+	b, _ := json.Marshal(s) // a string always encodes
+	return b
+}
+
+// Inbound is the Kafka path: referrals.inbound → referrals.ingested.
+type Inbound struct {
+	Now func() time.Time
+}
+
+// Process implements worker.Func.
+func (in *Inbound) Process(_ context.Context, m worker.Message) ([]worker.Output, error) {
+	s, err := Stamp(m.Value, in.Now())
+	if err != nil {
+		return nil, err
+	}
+	return []worker.Output{{Topic: schemas.TopicIngested, Key: s.Key, Value: s.Value}}, nil
+}
+
+// SplitBody turns an HTTP body into raw events: one object, or an array of
+// objects. The array is checked whole before anything is produced, so a
+// partner never has to guess which half of a batch landed.
+func SplitBody(body []byte) (events []json.RawMessage, isArray bool, err error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil, false, worker.Reject(CodeMalformedJSON, "", "empty body")
+	}
+	if trimmed[0] != '[' {
+		return []json.RawMessage{body}, false, nil
+	}
+	if err := json.Unmarshal(body, &events); err != nil {
+		return nil, true, worker.Reject(CodeMalformedJSON, "", "%v", err)
+	}
+	if len(events) == 0 {
+		return nil, true, worker.Reject(CodeMalformedJSON, "", "empty array")
+	}
+	return events, true, nil
+}
+
+// StampAll stamps every event of a request; any failure rejects the request
+// with the failing element's index in the pointer.
+func StampAll(events []json.RawMessage, now time.Time, array bool) ([]Stamped, error) {
+	out := make([]Stamped, 0, len(events))
+	var reasons []schemas.Reason
+	for i, raw := range events {
+		s, err := Stamp(raw, now)
+		if err != nil {
+			var rej *worker.RejectError
+			if !errors.As(err, &rej) {
+				return nil, err
+			}
+			for _, r := range rej.Reasons {
+				if array {
+					r.Pointer = fmt.Sprintf("/%d%s", i, r.Pointer)
+				}
+				reasons = append(reasons, r)
+			}
+			continue
+		}
+		out = append(out, s)
+	}
+	if len(reasons) > 0 {
+		return nil, &worker.RejectError{Reasons: reasons}
+	}
+	return out, nil
+}

@@ -1,0 +1,25 @@
+package ingest
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics of the HTTP API; the Kafka path is counted by the runtime.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	accepted prometheus.Counter
+}
+
+// NewMetrics registers the ingest metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "reftrack", Subsystem: "ingest", Name: "http_requests_total",
+			Help: "HTTP requests to the partner API, by response status.",
+		}, []string{"status"}),
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "reftrack", Subsystem: "ingest", Name: "http_events_accepted_total",
+			Help: "Events accepted over HTTP and produced to referrals.ingested.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.accepted)
+	return m
+}

@@ -1,0 +1,119 @@
+package worker
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Config is the part of every stage's configuration that the runtime owns.
+type Config struct {
+	Brokers         string
+	TopicPrefix     string
+	Group           string
+	Instance        string
+	BatchMax        int
+	OpsAddr         string
+	ShutdownTimeout time.Duration
+	LogFormat       string
+	LogLevel        string
+}
+
+// RegisterFlags registers the runtime flags; stage is used for defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet, stage string) {
+	fs.StringVar(&c.Brokers, "brokers", "127.0.0.1:9092", "comma-separated Kafka seed brokers")
+	fs.StringVar(&c.TopicPrefix, "topic-prefix", "", "prefix prepended to every topic name (e.g. \"staging.\")")
+	fs.StringVar(&c.Group, "group", "reftrack-"+stage, "Kafka consumer group")
+	fs.StringVar(&c.Instance, "instance", "0", "stable instance ordinal of this worker; with the stage it forms the transactional ID, so each replica needs its own")
+	fs.IntVar(&c.BatchMax, "batch-max", 2000, "records processed per transaction at most")
+	fs.StringVar(&c.OpsAddr, "ops-addr", ":9100", "listen address of /metrics, /healthz and /readyz (empty disables)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "time the batch in flight gets to commit after a shutdown signal")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+// Validate returns every configuration problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.BrokerList()) == 0 {
+		errs = append(errs, errors.New("--brokers: at least one broker is required"))
+	}
+	if c.Group == "" {
+		errs = append(errs, errors.New("--group: must not be empty"))
+	}
+	if c.Instance == "" || strings.ContainsAny(c.Instance, " \t/") {
+		errs = append(errs, fmt.Errorf("--instance %q: must be a non-empty token", c.Instance))
+	}
+	if c.BatchMax < 1 || c.BatchMax > 100_000 {
+		errs = append(errs, fmt.Errorf("--batch-max %d: must be within 1..100000", c.BatchMax))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("--log-format %q: want json or text", c.LogFormat))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q: %w", c.LogLevel, err))
+	}
+	return errors.Join(errs...)
+}
+
+// BrokerList splits Brokers into addresses.
+func (c *Config) BrokerList() []string {
+	var out []string
+	for _, b := range strings.Split(c.Brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Topic applies the configured prefix to a topic name from package schemas.
+func (c *Config) Topic(name string) string { return c.TopicPrefix + name }
+
+// Logger builds the process logger from the config.
+func (c *Config) Logger(w io.Writer, stage string) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel)) // checked by Validate
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if c.LogFormat == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(h).With("stage", stage, "instance", c.Instance)
+}
+
+// EnvName is the environment variable that backs a flag: --redis-addr is
+// REFTRACK_REDIS_ADDR.
+func EnvName(flagName string) string {
+	return "REFTRACK_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// ParseFlags parses args and then fills every flag not given on the command
+// line from its environment variable, so flags win over the environment.
+func ParseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		if v := getenv(EnvName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", EnvName(f.Name), v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}

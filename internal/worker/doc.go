@@ -1,0 +1,25 @@
+// Package worker is the runtime every reftrack stage runs in: it consumes a
+// bounded batch from Kafka, hands it to the stage's pure Processor, produces
+// the outputs and dead letters, and commits the input offsets in the same
+// Kafka transaction (franz-go's GroupTransactSession).
+//
+// Contract for stages:
+//   - A batch either commits whole (outputs visible to read_committed readers
+//     and input offsets advanced together) or aborts whole; after an abort the
+//     same records are polled again. Processing must therefore be deterministic
+//     and any side effect outside Kafka idempotent under replay.
+//   - A record whose error is a *RejectError or marked Permanent goes to the
+//     dead-letter topic with its original bytes, source position and reasons;
+//     the rest of the batch goes on. Any other error aborts the batch, which is
+//     retried after a jittered backoff: transient faults never lose records.
+//   - A panic in a Func is turned into a permanent error for that record, so
+//     one poison record cannot crash the worker.
+//   - On shutdown the batch in flight gets ShutdownTimeout to commit; past it
+//     the transaction is aborted and a successor re-processes the batch.
+//     Transactional IDs are stable per stage and instance, so a restarted
+//     worker fences a crashed predecessor instead of waiting on it.
+//
+// RunStore is the at-least-once variant for the sink, whose output (ClickHouse)
+// cannot join a Kafka transaction: it writes one partition's contiguous batch,
+// then commits offsets, and resumes from the store's own high-water mark.
+package worker

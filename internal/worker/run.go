@@ -1,0 +1,264 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+	"github.com/twmb/franz-go/plugin/kslog"
+
+	"github.com/reftrack/reftrack/schemas"
+)
+
+// Stage is what a stage binary hands to Run.
+type Stage struct {
+	Name      string    // e.g. "validate"; used in transactional IDs, metrics and dead letters
+	Inputs    []string  // unprefixed topic names to consume
+	Processor Processor // the stage's logic
+}
+
+// Run consumes stage.Inputs and runs stage.Processor in Kafka transactions
+// until ctx is done. It returns nil on a clean shutdown and an error only when
+// the worker cannot go on (bad config, fenced by another instance, broker
+// gone past all retries); the caller exits and the supervisor restarts it.
+func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *prometheus.Registry, ready *Readiness) error {
+	inputs := make([]string, len(stage.Inputs))
+	for i, t := range stage.Inputs {
+		inputs[i] = cfg.Topic(t)
+	}
+	opts := append(commonOpts(cfg, stage.Name, log, reg),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(inputs...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // a new group must not skip records
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.TransactionalID(fmt.Sprintf("reftrack-%s-%s", stage.Name, cfg.Instance)),
+		kgo.TransactionTimeout(max(cfg.ShutdownTimeout*2, 30*time.Second)),
+	)
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("create kafka transact session: %w", err)
+	}
+	defer sess.CloseAllowingRebalance()
+
+	if err := sess.Client().Ping(ctx); err != nil {
+		return fmt.Errorf("reach kafka brokers %s: %w", cfg.Brokers, err)
+	}
+	ready.Set(true)
+	log.Info("worker started", "inputs", inputs, "group", cfg.Group)
+
+	w := &txnWorker{cfg: cfg, stage: stage, log: log, m: newMetrics(reg, stage.Name), sess: sess, ready: ready}
+	for {
+		fetches := sess.PollRecords(ctx, cfg.BatchMax)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			log.Info("worker stopping")
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+		})
+		recs := fetches.Records()
+		if len(recs) == 0 {
+			continue
+		}
+		if err := w.batch(ctx, recs); err != nil {
+			return err
+		}
+	}
+}
+
+type txnWorker struct {
+	cfg      Config
+	stage    Stage
+	log      *slog.Logger
+	m        *metrics
+	sess     *kgo.GroupTransactSession
+	ready    *Readiness
+	failures int // consecutive aborted batches, for backoff
+}
+
+// batch runs one transaction. Shutdown does not cancel the batch in flight at
+// once: it gets ShutdownTimeout to finish and commit, so a deploy does not
+// throw away work; past that the transaction aborts and is redone elsewhere.
+func (w *txnWorker) batch(ctx context.Context, recs []*kgo.Record) error {
+	start := time.Now()
+	bctx, cancel := graceContext(ctx, w.cfg.ShutdownTimeout)
+	defer cancel()
+
+	if err := w.sess.Begin(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	outs, dead, err := w.process(bctx, recs)
+	if err == nil {
+		if perr := w.sess.ProduceSync(bctx, outs...).FirstErr(); perr != nil {
+			err = fmt.Errorf("produce %d records: %w", len(outs), perr)
+		}
+	}
+	committed, endErr := w.sess.End(bctx, kgo.TransactionEndTry(err == nil))
+	w.m.batchTime.Observe(time.Since(start).Seconds())
+	if endErr != nil {
+		w.m.batches.WithLabelValues("failed").Inc()
+		w.ready.Set(false)
+		if ctx.Err() != nil {
+			return nil // shutting down; the aborted batch is redone by whoever takes over
+		}
+		return fmt.Errorf("end transaction: %w", endErr)
+	}
+	if !committed {
+		// The session rewound to the last committed offsets, so the next poll
+		// returns these records again.
+		w.m.batches.WithLabelValues("aborted").Inc()
+		w.failures++
+		if err != nil {
+			w.ready.Set(false)
+			w.log.Warn("batch aborted, will retry", "records", len(recs), "attempt", w.failures, "err", err)
+			sleepCtx(ctx, backoff(w.failures))
+		} else {
+			w.log.Info("batch aborted by a rebalance, will retry", "records", len(recs))
+		}
+		return nil
+	}
+	w.failures = 0
+	w.ready.Set(true)
+	w.m.batches.WithLabelValues("committed").Inc()
+	w.m.batchSize.Observe(float64(len(recs)))
+	for _, r := range recs {
+		w.m.in.WithLabelValues(r.Topic).Inc()
+	}
+	for _, r := range outs {
+		w.m.out.WithLabelValues(r.Topic).Inc()
+	}
+	for _, code := range dead {
+		w.m.deadLetters.WithLabelValues(code).Inc()
+	}
+	return nil
+}
+
+// process runs the stage and turns its results into records to produce.
+// dead holds the first reason code of each dead letter, for metrics.
+func (w *txnWorker) process(ctx context.Context, recs []*kgo.Record) (outs []*kgo.Record, dead []string, err error) {
+	msgs := make([]Message, len(recs))
+	for i, r := range recs {
+		msgs[i] = Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+	}
+	results, err := w.stage.Processor.ProcessBatch(ctx, msgs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("process batch of %d: %w", len(msgs), err)
+	}
+	if len(results) != len(msgs) {
+		return nil, nil, fmt.Errorf("processor returned %d results for %d records", len(results), len(msgs))
+	}
+	for i, res := range results {
+		if res.Err != nil {
+			if !IsPermanent(res.Err) {
+				return nil, nil, fmt.Errorf("record %s/%d@%d: %w", msgs[i].Topic, msgs[i].Partition, msgs[i].Offset, res.Err)
+			}
+			dl, code, err := w.deadLetter(msgs[i], res.Err)
+			if err != nil {
+				return nil, nil, err
+			}
+			outs = append(outs, dl)
+			dead = append(dead, code)
+			continue
+		}
+		for _, o := range res.Out {
+			outs = append(outs, &kgo.Record{Topic: w.cfg.Topic(o.Topic), Key: o.Key, Value: o.Value})
+		}
+	}
+	return outs, dead, nil
+}
+
+func (w *txnWorker) deadLetter(m Message, cause error) (*kgo.Record, string, error) {
+	now := time.Now().UTC()
+	rej := schemas.Rejection{
+		Stage:           w.stage.Name,
+		Reasons:         reasons(cause),
+		SourceTopic:     m.Topic,
+		SourcePartition: m.Partition,
+		SourceOffset:    m.Offset,
+		Key:             m.Key,
+		Original:        m.Value,
+		FailedAt:        now,
+	}
+	v, err := json.Marshal(rej)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode dead letter: %w", err)
+	}
+	return &kgo.Record{
+		Topic: w.cfg.Topic(schemas.TopicRejected),
+		Key:   m.Key,
+		Value: v,
+		Headers: []kgo.RecordHeader{
+			{Key: "error", Value: []byte(cause.Error())},
+			{Key: "stage", Value: []byte(w.stage.Name)},
+			{Key: "source_topic", Value: []byte(m.Topic)},
+			{Key: "source_partition", Value: []byte(strconv.Itoa(int(m.Partition)))},
+			{Key: "source_offset", Value: []byte(strconv.FormatInt(m.Offset, 10))},
+			{Key: "failed_at", Value: []byte(now.Format(time.RFC3339Nano))},
+		},
+	}, rej.Reasons[0].Code, nil
+}
+
+// commonOpts are the client options every reftrack Kafka client shares.
+func commonOpts(cfg Config, stage string, log *slog.Logger, reg prometheus.Registerer) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(cfg.BrokerList()...),
+		kgo.ClientID("reftrack-" + stage),
+		kgo.WithLogger(kslog.New(log.With("component", "kafka"))),
+		kgo.WithHooks(kprom.NewMetrics("reftrack_kafka", kprom.Registerer(reg), kprom.WithStaticLabel(prometheus.Labels{"stage": stage}))),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
+	}
+}
+
+// NewProducer returns a plain idempotent producer for stages that accept
+// records from outside Kafka (ingest's HTTP API).
+func NewProducer(cfg Config, stage string, log *slog.Logger, reg prometheus.Registerer) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(append(commonOpts(cfg, stage+"-http", log, reg),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(2*time.Millisecond),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("create kafka producer: %w", err)
+	}
+	return cl, nil
+}
+
+// graceContext returns a context that stays alive for grace after parent is
+// done, so work in flight can finish during a shutdown.
+func graceContext(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	stop := context.AfterFunc(parent, func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-ctx.Done():
+		}
+	})
+	return ctx, func() { stop(); cancel() }
+}
+
+// backoff is exponential from 100 ms to 30 s with full jitter, so many
+// workers retrying one dependency do not hammer it in lockstep.
+func backoff(attempt int) time.Duration {
+	d := 100 * time.Millisecond << min(attempt-1, 9)
+	d = min(d, 30*time.Second)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

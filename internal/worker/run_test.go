@@ -1,0 +1,193 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/reftrack/reftrack/internal/testenv"
+	"github.com/reftrack/reftrack/schemas"
+)
+
+// TestRunExactlyOnce drives the runtime against an in-process kfake broker:
+// good records come out once each, bad ones land in the dead-letter topic
+// with their bytes and reasons, a panic is a dead letter too, and a
+// transient failure aborts the batch and is retried without duplicating any
+// output.
+func TestRunExactlyOnce(t *testing.T) {
+	t.Parallel()
+	const prefix = "t."
+	brokers := testenv.Kafka(t, 3, schemas.AllTopics(prefix)...)
+	cfg := Config{Brokers: strings.Join(brokers, ","), TopicPrefix: prefix, Group: "g", Instance: "0",
+		BatchMax: 50, ShutdownTimeout: 5 * time.Second, LogFormat: "text", LogLevel: "info"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	const n = 600
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	var recs []*kgo.Record
+	wantOut, wantDead := 0, 0
+	for i := range n {
+		v := fmt.Sprintf("ok-%d", i)
+		switch {
+		case i%50 == 7:
+			v = fmt.Sprintf("bad-%d", i)
+			wantDead++
+		case i%97 == 3:
+			v = fmt.Sprintf("panic-%d", i)
+			wantDead++
+		case i%60 == 11:
+			v = fmt.Sprintf("flaky-%d", i)
+			wantOut++
+		default:
+			wantOut++
+		}
+		recs = append(recs, &kgo.Record{Topic: prefix + schemas.TopicValid, Key: []byte(fmt.Sprint(i % 13)), Value: []byte(v)})
+	}
+	if err := prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	var flakes atomic.Int32
+	seen := map[string]bool{}
+	proc := Func(func(_ context.Context, m Message) ([]Output, error) {
+		v := string(m.Value)
+		switch {
+		case strings.HasPrefix(v, "bad"):
+			return nil, Reject("bad_value", "/", "value %q is bad", v)
+		case strings.HasPrefix(v, "panic"):
+			panic("poison")
+		case strings.HasPrefix(v, "flaky") && !seen[v]:
+			seen[v] = true // Func runs batches sequentially
+			flakes.Add(1)
+			return nil, errors.New("dependency down")
+		}
+		return []Output{{Topic: schemas.TopicUnique, Key: m.Key, Value: bytes.ToUpper(m.Value)}}, nil
+	})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() { done <- Run(ctx, cfg, Stage{Name: "test", Inputs: []string{schemas.TopicValid}, Processor: proc}, log, NewRegistry(), &Readiness{}) }()
+
+	out := consume(t, brokers, prefix+schemas.TopicUnique, wantOut)
+	dead := consume(t, brokers, prefix+schemas.TopicRejected, wantDead)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v on shutdown", err)
+	}
+
+	counts := map[string]int{}
+	for _, r := range out {
+		counts[string(r.Value)]++
+	}
+	for i := range n {
+		v := fmt.Sprintf("OK-%d", i)
+		if i%60 == 11 && i%50 != 7 && i%97 != 3 {
+			v = fmt.Sprintf("FLAKY-%d", i)
+		}
+		if strings.HasPrefix(v, "OK") && (i%50 == 7 || i%97 == 3) {
+			continue
+		}
+		if counts[v] != 1 {
+			t.Errorf("output %s appeared %d times, want once", v, counts[v])
+		}
+	}
+	if flakes.Load() == 0 {
+		t.Error("no transient failure was exercised")
+	}
+	for _, r := range dead {
+		var rej schemas.Rejection
+		if err := json.Unmarshal(r.Value, &rej); err != nil {
+			t.Fatal(err)
+		}
+		orig := string(rej.Original)
+		if rej.Stage != "test" || rej.SourceTopic != prefix+schemas.TopicValid || len(rej.Reasons) == 0 {
+			t.Errorf("dead letter %+v", rej)
+		}
+		if strings.HasPrefix(orig, "bad") && rej.Reasons[0].Code != "bad_value" {
+			t.Errorf("dead letter of %s has reason %+v", orig, rej.Reasons)
+		}
+		if strings.HasPrefix(orig, "panic") && (rej.Reasons[0].Code != "permanent" || !strings.Contains(rej.Reasons[0].Message, "poison")) {
+			t.Errorf("dead letter of %s has reason %+v", orig, rej.Reasons)
+		}
+		hdr := map[string]string{}
+		for _, h := range r.Headers {
+			hdr[h.Key] = string(h.Value)
+		}
+		for _, k := range []string{"error", "stage", "source_topic", "source_partition", "source_offset", "failed_at"} {
+			if hdr[k] == "" {
+				t.Errorf("dead letter of %s lacks header %s", orig, k)
+			}
+		}
+	}
+}
+
+// consume reads want records with read_committed, then keeps reading briefly
+// so that extra (duplicate) records would be seen too.
+func consume(t *testing.T, brokers []string, topic string, want int) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var got []*kgo.Record
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) < want && time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		got = append(got, cl.PollFetches(ctx).Records()...)
+		cancel()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	got = append(got, cl.PollFetches(ctx).Records()...)
+	cancel()
+	if len(got) != want {
+		t.Fatalf("%s: got %d records, want %d", topic, len(got), want)
+	}
+	return got
+}
+
+func TestParseFlagsEnvFallback(t *testing.T) {
+	t.Parallel()
+	var cfg Config
+	fs := flagSet(&cfg)
+	env := map[string]string{"REFTRACK_BROKERS": "k1:9092,k2:9092", "REFTRACK_BATCH_MAX": "10", "REFTRACK_GROUP": "from-env"}
+	if err := ParseFlags(fs, []string{"--group", "from-flag"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Group != "from-flag" || cfg.BatchMax != 10 || len(cfg.BrokerList()) != 2 {
+		t.Errorf("flags must win over env, env over defaults: %+v", cfg)
+	}
+	bad := map[string]string{"REFTRACK_BATCH_MAX": "many"}
+	if err := ParseFlags(flagSet(&Config{}), nil, func(k string) string { return bad[k] }); err == nil || !strings.Contains(err.Error(), "REFTRACK_BATCH_MAX") {
+		t.Errorf("bad env value error = %v, want one naming the variable", err)
+	}
+}
+
+func TestValidateReportsEverything(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Brokers: " , ", Group: "", Instance: "a b", BatchMax: 0, ShutdownTimeout: 0, LogFormat: "xml", LogLevel: "loud"}
+	err := cfg.Validate()
+	for _, want := range []string{"--brokers", "--group", "--instance", "--batch-max", "--shutdown-timeout", "--log-format", "--log-level"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, missing %s", err, want)
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package schemas
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event types. The first four come from partners; the last two are produced
+// inside the pipeline.
+const (
+	TypeReferralCreated       = "referral.created"
+	TypeReferralStatusUpdated = "referral.status_updated"
+	TypePolicyIssued          = "policy.issued"
+	TypePolicyCancelled       = "policy.cancelled"
+	TypeAttributionCalculated = "attribution.calculated"
+	TypeCommissionCalculated  = "commission.calculated"
+)
+
+// PartnerEventTypes are the types a partner may send; each has a JSON Schema.
+var PartnerEventTypes = []string{
+	TypeReferralCreated, TypeReferralStatusUpdated, TypePolicyIssued, TypePolicyCancelled,
+}
+
+// Envelope is the wire form of every event. Payload stays raw so a stage that
+// only routes an event never pays for decoding the part it does not read.
+type Envelope struct {
+	EventID        string           `json:"event_id"`
+	EventType      string           `json:"event_type"`
+	SchemaVersion  int              `json:"schema_version"`
+	OccurredAt     time.Time        `json:"occurred_at"`
+	ReceivedAt     *time.Time       `json:"received_at,omitempty"`
+	PartnerID      string           `json:"partner_id"`
+	LeadID         string           `json:"lead_id"`
+	IdempotencyKey string           `json:"idempotency_key,omitempty"`
+	Payload        json.RawMessage  `json:"payload"`
+	Trace          map[string]int64 `json:"trace,omitempty"`
+}
+
+// Referrer types accepted in referral.created.
+const (
+	ReferrerAgent    = "agent"
+	ReferrerBroker   = "broker"
+	ReferrerPartner  = "partner"
+	ReferrerCustomer = "customer"
+	ReferrerCampaign = "campaign"
+)
+
+// Referrer is who gets credit for a touchpoint.
+type Referrer struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+}
+
+// Contact is the lead's personal data (PII).
+type Contact struct {
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
+}
+
+// ReferralCreated is the payload of referral.created: one touchpoint.
+type ReferralCreated struct {
+	Referrer        Referrer `json:"referrer"`
+	Channel         string   `json:"channel"`
+	Lead            Contact  `json:"lead"`
+	ProductInterest string   `json:"product_interest,omitempty"`
+	ReferralToken   string   `json:"referral_token,omitempty"`
+}
+
+// Lead lifecycle statuses.
+const (
+	StatusNew       = "new"
+	StatusContacted = "contacted"
+	StatusQuoted    = "quoted"
+	StatusApplied   = "applied"
+	StatusBound     = "bound"
+	StatusLost      = "lost"
+)
+
+// ReferralStatusUpdated is the payload of referral.status_updated.
+type ReferralStatusUpdated struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Sale types of policy.issued.
+const (
+	SaleNewBusiness = "new_business"
+	SaleRenewal     = "renewal"
+)
+
+// PolicyIssued is the payload of policy.issued: the conversion.
+type PolicyIssued struct {
+	PolicyID      string `json:"policy_id"`
+	ProductLine   string `json:"product_line"`
+	AnnualPremium string `json:"annual_premium"` // decimal string, never a float
+	Currency      string `json:"currency"`       // ISO 4217
+	TermMonths    int    `json:"term_months"`
+	EffectiveDate string `json:"effective_date"` // YYYY-MM-DD
+	SaleType      string `json:"sale_type"`
+}
+
+// PolicyCancelled is the payload of policy.cancelled.
+type PolicyCancelled struct {
+	PolicyID    string `json:"policy_id"`
+	CancelledOn string `json:"cancelled_on"` // YYYY-MM-DD
+	Reason      string `json:"reason,omitempty"`
+}
+
+// Attribution models.
+const (
+	ModelLastTouch = "last_touch"
+)
+
+// Touchpoint is one referral.created of a lead with the credit each model
+// gives it, in basis points.
+type Touchpoint struct {
+	EventID      string         `json:"event_id"`
+	ReferrerID   string         `json:"referrer_id"`
+	ReferrerType string         `json:"referrer_type"`
+	Channel      string         `json:"channel"`
+	OccurredAt   time.Time      `json:"occurred_at"`
+	Weights      map[string]int `json:"weights_bp"`
+}
+
+// AttributionCalculated is the payload of attribution.calculated: which
+// touchpoints share the credit for one policy.issued. For every model the
+// touchpoints' weights sum to exactly 10 000 basis points; with no touchpoint
+// the list is empty and nobody is paid.
+type AttributionCalculated struct {
+	PolicyEventID string       `json:"policy_event_id"`
+	Policy        PolicyIssued `json:"policy"`
+	PaidModel     string       `json:"paid_model"`
+	Touchpoints   []Touchpoint `json:"touchpoints"`
+}
+
+// CommissionCalculated is the payload of commission.calculated: one payee's
+// line for one policy. Amounts are integer minor units of Currency.
+type CommissionCalculated struct {
+	AttributionID    string `json:"attribution_id"`
+	PolicyID         string `json:"policy_id"`
+	PayeeID          string `json:"payee_id"`
+	PayeeType        string `json:"payee_type"`
+	ProductLine      string `json:"product_line"`
+	SaleType         string `json:"sale_type"`
+	Currency         string `json:"currency"`
+	PremiumMinor     int64  `json:"premium_minor"`
+	PolicyCommission int64  `json:"policy_commission_minor"` // the total being split
+	WeightBP         int    `json:"weight_bp"`
+	AmountMinor      int64  `json:"amount_minor"`
+	RuleSetVersion   string `json:"rule_set_version"`
+	RuleID           string `json:"rule_id"`
+	Model            string `json:"model"`
+}
+
+// Reason is one thing wrong with a rejected record. Pointer is a JSON pointer
+// into the original record ("" for the whole record).
+type Reason struct {
+	Code    string `json:"code"`
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
+}
+
+// Rejection is the value of every record on the dead-letter topic. Original is
+// the rejected record's value byte for byte, so a fixed record can be re-driven.
+type Rejection struct {
+	Stage           string    `json:"stage"`
+	Reasons         []Reason  `json:"reasons"`
+	SourceTopic     string    `json:"source_topic"`
+	SourcePartition int32     `json:"source_partition"`
+	SourceOffset    int64     `json:"source_offset"`
+	Key             []byte    `json:"key,omitempty"`
+	Original        []byte    `json:"original"`
+	FailedAt        time.Time `json:"failed_at"`
+}

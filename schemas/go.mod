@@ -1,0 +1,3 @@
+module github.com/reftrack/reftrack/schemas
+
+go 1.26.0

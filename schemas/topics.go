@@ -1,0 +1,31 @@
+package schemas
+
+// Topic names without prefix. Every record is keyed by lead_id so that all
+// events of one lead share a partition and keep their order.
+const (
+	// TopicInbound is where partners publish raw events to Kafka directly.
+	TopicInbound = "referrals.inbound"
+	// TopicIngested holds every event ingest accepted as JSON, from HTTP and Kafka.
+	TopicIngested = "referrals.ingested"
+	// TopicValid holds schema-valid events.
+	TopicValid = "referrals.valid"
+	// TopicRejected is the dead-letter topic of every stage; see Rejection.
+	TopicRejected = "referrals.rejected"
+	// TopicUnique holds valid events with duplicates removed.
+	TopicUnique = "referrals.unique"
+	// TopicAttributions holds one attribution.calculated per conversion.
+	TopicAttributions = "attributions"
+	// TopicCommissions holds one commission.calculated per payee line.
+	TopicCommissions = "commissions"
+)
+
+// AllTopics lists every topic reftrack reads or writes, with prefix applied,
+// so dev brokers and ops scripts can create them up front.
+func AllTopics(prefix string) []string {
+	names := []string{TopicInbound, TopicIngested, TopicValid, TopicRejected,
+		TopicUnique, TopicAttributions, TopicCommissions}
+	for i, n := range names {
+		names[i] = prefix + n
+	}
+	return names
+}

@@ -1,0 +1,192 @@
+package validate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sort"
+	"unicode/utf8"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+
+	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/schemas"
+	"github.com/reftrack/reftrack/schemas/money"
+)
+
+// Reason codes of rejected events. They are part of the contract: partners
+// and dashboards match on them.
+const (
+	CodeInvalidUTF8        = "invalid_utf8"
+	CodeMalformedJSON      = "malformed_json"
+	CodeNotObject          = "not_an_object"
+	CodeUnknownEventType   = "unknown_event_type"
+	CodeUnsupportedVersion = "unsupported_schema_version"
+	CodeSchema             = "schema_violation"
+	CodeInvalidAmount      = "invalid_amount"
+	CodeUnknownCurrency    = "unknown_currency"
+)
+
+type schemaKey struct {
+	eventType string
+	version   int
+}
+
+// Validator holds the compiled schemas; it is safe for concurrent use.
+type Validator struct {
+	schemas map[schemaKey]*jsonschema.Schema
+}
+
+// NewValidator compiles the schema of every partner event type and version
+// found in the schemas package.
+func NewValidator() (*Validator, error) {
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	c.AssertFormat = true
+	files := schemas.JSONSchemas()
+	entries, err := fs.ReadDir(files, ".")
+	if err != nil {
+		return nil, fmt.Errorf("list schemas: %w", err)
+	}
+	for _, e := range entries {
+		b, err := fs.ReadFile(files, e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("read schema %s: %w", e.Name(), err)
+		}
+		if err := c.AddResource(schemas.SchemaBaseURL+e.Name(), bytes.NewReader(b)); err != nil {
+			return nil, fmt.Errorf("load schema %s: %w", e.Name(), err)
+		}
+	}
+	v := &Validator{schemas: map[schemaKey]*jsonschema.Schema{}}
+	for _, t := range schemas.PartnerEventTypes {
+		for version := 1; ; version++ {
+			name := schemas.SchemaFile(t, version)
+			if _, err := fs.Stat(files, name); err != nil {
+				if version == 1 {
+					return nil, fmt.Errorf("no schema for %s", t)
+				}
+				break
+			}
+			s, err := c.Compile(schemas.SchemaBaseURL + name)
+			if err != nil {
+				return nil, fmt.Errorf("compile schema %s: %w", name, err)
+			}
+			v.schemas[schemaKey{t, version}] = s
+		}
+	}
+	return v, nil
+}
+
+// Check validates one raw event and returns its envelope, or every reason it
+// is invalid. It never panics on any input.
+func (v *Validator) Check(raw []byte) (schemas.Envelope, []schemas.Reason) {
+	var env schemas.Envelope
+	if !utf8.Valid(raw) {
+		return env, []schemas.Reason{{Code: CodeInvalidUTF8, Message: "event is not valid UTF-8"}}
+	}
+	doc, err := decodeJSON(raw)
+	if err != nil {
+		return env, []schemas.Reason{{Code: CodeMalformedJSON, Message: err.Error()}}
+	}
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		return env, []schemas.Reason{{Code: CodeNotObject, Message: "event must be a JSON object"}}
+	}
+	eventType, _ := obj["event_type"].(string)
+	version, _ := obj["schema_version"].(json.Number)
+	known := false
+	for _, t := range schemas.PartnerEventTypes {
+		known = known || t == eventType
+	}
+	if !known {
+		return env, []schemas.Reason{{Code: CodeUnknownEventType, Pointer: "/event_type",
+			Message: fmt.Sprintf("event_type %q is not one of %v", eventType, schemas.PartnerEventTypes)}}
+	}
+	n, err := version.Int64()
+	s := v.schemas[schemaKey{eventType, int(n)}]
+	if err != nil || s == nil {
+		return env, []schemas.Reason{{Code: CodeUnsupportedVersion, Pointer: "/schema_version",
+			Message: fmt.Sprintf("schema_version %q is not supported for %s", version.String(), eventType)}}
+	}
+	if err := s.Validate(doc); err != nil {
+		var ve *jsonschema.ValidationError
+		if !errors.As(err, &ve) {
+			return env, []schemas.Reason{{Code: CodeSchema, Message: err.Error()}}
+		}
+		return env, leafReasons(ve)
+	}
+	// The schema guarantees the shape, so this decode cannot fail on type
+	// mismatches; it can only fail on values encoding/json rejects, such as
+	// an out-of-range time, and those are reasons too.
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return env, []schemas.Reason{{Code: CodeSchema, Message: err.Error()}}
+	}
+	return env, checkMoney(env)
+}
+
+// decodeJSON decodes one JSON value with numbers kept exact (json.Number),
+// as the schema library expects, and refuses trailing data after it.
+func decodeJSON(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("unexpected data after the JSON value")
+	}
+	return doc, nil
+}
+
+// leafReasons flattens a validation error tree to its leaves: the parents
+// only say "doesn't validate with ...", the leaves say what is wrong.
+func leafReasons(ve *jsonschema.ValidationError) []schemas.Reason {
+	var out []schemas.Reason
+	var walk func(*jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			out = append(out, schemas.Reason{Code: CodeSchema, Pointer: e.InstanceLocation, Message: e.Message})
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Pointer < out[j].Pointer })
+	return out
+}
+
+// checkMoney applies the rules a JSON Schema cannot: the currency must be
+// one reftrack knows the minor digits of, and the premium must fit them.
+func checkMoney(env schemas.Envelope) []schemas.Reason {
+	if env.EventType != schemas.TypePolicyIssued {
+		return nil
+	}
+	var p schemas.PolicyIssued
+	if err := json.Unmarshal(env.Payload, &p); err != nil {
+		return []schemas.Reason{{Code: CodeSchema, Pointer: "/payload", Message: err.Error()}}
+	}
+	_, err := money.ParseMinor(p.AnnualPremium, p.Currency)
+	switch {
+	case errors.Is(err, money.ErrUnknownCurrency):
+		return []schemas.Reason{{Code: CodeUnknownCurrency, Pointer: "/payload/currency", Message: err.Error()}}
+	case err != nil:
+		return []schemas.Reason{{Code: CodeInvalidAmount, Pointer: "/payload/annual_premium", Message: err.Error()}}
+	}
+	return nil
+}
+
+// Process is the stage function: valid events pass through byte for byte.
+func (v *Validator) Process(_ context.Context, m worker.Message) ([]worker.Output, error) {
+	env, reasons := v.Check(m.Value)
+	if len(reasons) > 0 {
+		return nil, &worker.RejectError{Reasons: reasons}
+	}
+	return []worker.Output{{Topic: schemas.TopicValid, Key: []byte(env.LeadID), Value: m.Value}}, nil
+}
