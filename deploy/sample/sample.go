@@ -46,9 +46,9 @@ type Dataset struct {
 // Expected is the oracle.
 type Expected struct {
 	Records         int            `json:"records"`
-	ReferralEvents  int            `json:"referral_events"`  // unique valid events
-	Duplicates      int            `json:"duplicates"`       // copies dedupe must drop
-	Rejected        int            `json:"rejected_events"`  // invalid records
+	ReferralEvents  int            `json:"referral_events"` // unique valid events
+	Duplicates      int            `json:"duplicates"`      // copies dedupe must drop
+	Rejected        int            `json:"rejected_events"` // invalid records
 	RejectedByStage map[string]int `json:"rejected_by_stage"`
 	Policies        int            `json:"policies"`
 	AttributionRows int            `json:"attribution_rows"` // touchpoints × models, or 1 for an unattributed policy

@@ -83,7 +83,9 @@ func TestRunExactlyOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { done <- Run(ctx, cfg, Stage{Name: "test", Inputs: []string{schemas.TopicValid}, Processor: proc}, log, NewRegistry(), &Readiness{}) }()
+	go func() {
+		done <- Run(ctx, cfg, Stage{Name: "test", Inputs: []string{schemas.TopicValid}, Processor: proc}, log, NewRegistry(), &Readiness{})
+	}()
 
 	out := consume(t, brokers, prefix+schemas.TopicUnique, wantOut)
 	dead := consume(t, brokers, prefix+schemas.TopicRejected, wantDead)

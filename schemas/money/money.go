@@ -82,7 +82,7 @@ func FormatMinor(v int64, currency string) (string, error) {
 	sign := ""
 	u := uint64(v)
 	if v < 0 {
-		sign, u = "-", uint64(-(v + 1))+1
+		sign, u = "-", uint64(-(v+1))+1
 	}
 	digits := fmt.Sprintf("%0*d", exp+1, u)
 	if exp == 0 {
