@@ -3,7 +3,7 @@
 # reftrack workers as separate processes, on ports of the project's own.
 #   dev.sh up        start everything (binaries from bin/, see `make build`)
 #   dev.sh down      stop everything
-#   dev.sh run [N]   up, push N generated events through, print what landed, down
+#   dev.sh run [N]   wipe dev data, up, push N generated events through, print what landed, down
 #   dev.sh status    what runs
 set -euo pipefail
 
@@ -103,7 +103,14 @@ up) up ;;
 down) down ;;
 status) status ;;
 run)
+	# A demo starts from empty: stop whatever runs and wipe the dev data, so
+	# the counts printed are exactly this run's.
+	down
 	trap down EXIT
+	rm -rf "$DEV/kafka"
+	"$ROOT/deploy/stack.sh" up
+	redis-cli -p "$REDIS_PORT" flushall >/dev/null
+	clickhouse-client --port "$CLICKHOUSE_TCP_PORT" -q "DROP DATABASE IF EXISTS reftrack"
 	up
 	"$BIN/demo" --events "${2:-10000}" --brokers "127.0.0.1:$BROKER_PORT" --ingest-url "http://127.0.0.1:$API_PORT" \
 		--clickhouse "clickhouse://127.0.0.1:$CLICKHOUSE_TCP_PORT/reftrack" --rules "$ROOT/deploy/dev/rules.json"

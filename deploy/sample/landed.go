@@ -45,16 +45,16 @@ func ReadLanded(ctx context.Context, conn driver.Conn) (*Landed, error) {
 		}
 		*c.dst = int(n)
 	}
-	if err := group(ctx, conn, "SELECT stage, count() FROM rejected_events FINAL GROUP BY stage", func(k string, v int64) { l.RejectedByStage[k] = int(v) }); err != nil {
+	if err := group(ctx, conn, "SELECT stage, toInt64(count()) FROM rejected_events FINAL GROUP BY stage", func(k string, v int64) { l.RejectedByStage[k] = int(v) }); err != nil {
 		return nil, err
 	}
-	if err := group(ctx, conn, "SELECT concat(stage, '/', reason_codes[1]), count() FROM rejected_events FINAL GROUP BY stage, reason_codes[1]", func(k string, v int64) { l.RejectedByReason[k] = int(v) }); err != nil {
+	if err := group(ctx, conn, "SELECT concat(stage, '/', reason_codes[1]), toInt64(count()) FROM rejected_events FINAL GROUP BY stage, reason_codes[1]", func(k string, v int64) { l.RejectedByReason[k] = int(v) }); err != nil {
 		return nil, err
 	}
-	if err := group(ctx, conn, "SELECT currency, sum(amount_minor) FROM commission_lines FINAL GROUP BY currency", func(k string, v int64) { l.CommissionTotal[k] = v }); err != nil {
+	if err := group(ctx, conn, "SELECT currency, toInt64(sum(amount_minor)) FROM commission_lines FINAL GROUP BY currency", func(k string, v int64) { l.CommissionTotal[k] = v }); err != nil {
 		return nil, err
 	}
-	if err := group(ctx, conn, "SELECT concat(payee_type, ':', payee_id, ' ', currency), sum(amount_minor) FROM commission_lines FINAL GROUP BY payee_type, payee_id, currency", func(k string, v int64) { l.CommissionByPayee[k] = v }); err != nil {
+	if err := group(ctx, conn, "SELECT concat(payee_type, ':', payee_id, ' ', currency), toInt64(sum(amount_minor)) FROM commission_lines FINAL GROUP BY payee_type, payee_id, currency", func(k string, v int64) { l.CommissionByPayee[k] = v }); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -68,18 +68,11 @@ func group(ctx context.Context, conn driver.Conn, q string, put func(string, int
 	defer rows.Close()
 	for rows.Next() {
 		var k string
-		var v any
+		var v int64
 		if err := rows.Scan(&k, &v); err != nil {
 			return fmt.Errorf("%s: %w", q, err)
 		}
-		switch n := v.(type) {
-		case uint64:
-			put(k, int64(n))
-		case int64:
-			put(k, n)
-		default:
-			return fmt.Errorf("%s: unexpected %T", q, v)
-		}
+		put(k, v)
 	}
 	return rows.Err()
 }

@@ -1,0 +1,206 @@
+package sink
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/schemas"
+	"github.com/reftrack/reftrack/schemas/money"
+)
+
+// Table is a ClickHouse table and the columns the sink writes, in order.
+// INSERTs always name their columns: ClickHouse 18.16 needs it for batch
+// inserts, and it keeps the sink working when a migration adds a column.
+type Table struct {
+	Name    string
+	Columns []string
+}
+
+var (
+	referralEvents = Table{"referral_events", []string{"event_id", "event_type", "schema_version", "partner_id", "lead_id",
+		"occurred_at", "occurred_at_ms", "received_at", "received_at_ms", "idempotency_key", "referrer_id", "referrer_type",
+		"channel", "status", "policy_id", "product_line", "currency", "premium_minor", "payload",
+		"kafka_topic", "kafka_partition", "kafka_offset"}}
+	rejectedEvents = Table{"rejected_events", []string{"stage", "source_topic", "source_partition", "source_offset",
+		"reason_codes", "reason_pointers", "reason_messages", "record_key", "original", "failed_at",
+		"kafka_topic", "kafka_partition", "kafka_offset"}}
+	attributions = Table{"attributions", []string{"attribution_id", "policy_event_id", "policy_id", "partner_id", "lead_id",
+		"product_line", "sale_type", "currency", "premium_minor", "converted_at", "model", "paid", "touch_count",
+		"touch_event_id", "referrer_id", "referrer_type", "channel", "touched_at", "weight_bp",
+		"kafka_topic", "kafka_partition", "kafka_offset"}}
+	commissionLines = Table{"commission_lines", []string{"line_id", "attribution_id", "policy_id", "partner_id", "lead_id",
+		"payee_id", "payee_type", "product_line", "sale_type", "currency", "premium_minor", "policy_commission_minor",
+		"weight_bp", "amount_minor", "rule_set_version", "rule_id", "model", "converted_at",
+		"kafka_topic", "kafka_partition", "kafka_offset"}}
+)
+
+// tableOf maps an unprefixed topic to its table.
+var tableOf = map[string]Table{
+	schemas.TopicUnique:       referralEvents,
+	schemas.TopicRejected:     rejectedEvents,
+	schemas.TopicAttributions: attributions,
+	schemas.TopicCommissions:  commissionLines,
+}
+
+// Row is one row with the table it belongs to.
+type Row struct {
+	Table  Table
+	Values []any
+}
+
+// CodeUndecodable is the reason of a rejected_events row written for a
+// record the sink could not turn into rows.
+const CodeUndecodable = "undecodable"
+
+// Decode turns one record of an unprefixed topic into rows. It never fails:
+// a record it cannot read becomes a rejected_events row saying why.
+func Decode(topic string, m worker.Message) (rows []Row, receivedAt *time.Time) {
+	rows, receivedAt, err := decode(topic, m)
+	if err != nil {
+		return []Row{undecodable(m, err)}, nil
+	}
+	return rows, receivedAt
+}
+
+func decode(topic string, m worker.Message) ([]Row, *time.Time, error) {
+	src := []any{m.Topic, m.Partition, m.Offset}
+	if topic == schemas.TopicRejected {
+		var r schemas.Rejection
+		if err := json.Unmarshal(m.Value, &r); err != nil {
+			return nil, nil, fmt.Errorf("decode rejection: %w", err)
+		}
+		if len(r.Reasons) == 0 || r.Stage == "" {
+			return nil, nil, fmt.Errorf("rejection without stage or reasons")
+		}
+		codes, ptrs, msgs := make([]string, len(r.Reasons)), make([]string, len(r.Reasons)), make([]string, len(r.Reasons))
+		for i, rs := range r.Reasons {
+			codes[i], ptrs[i], msgs[i] = rs.Code, rs.Pointer, rs.Message
+		}
+		return []Row{{rejectedEvents, append([]any{r.Stage, r.SourceTopic, r.SourcePartition, r.SourceOffset,
+			codes, ptrs, msgs, string(r.Key), string(r.Original), r.FailedAt.UTC()}, src...)}}, nil, nil
+	}
+	var env schemas.Envelope
+	if err := json.Unmarshal(m.Value, &env); err != nil {
+		return nil, nil, fmt.Errorf("decode envelope: %w", err)
+	}
+	if env.EventID == "" {
+		return nil, nil, fmt.Errorf("envelope without event_id")
+	}
+	var rows []Row
+	var err error
+	switch topic {
+	case schemas.TopicUnique:
+		rows, err = referralRows(env, src)
+	case schemas.TopicAttributions:
+		rows, err = attributionRows(env, src)
+	case schemas.TopicCommissions:
+		rows, err = commissionRows(env, src)
+	default:
+		err = fmt.Errorf("no table for topic %q", topic)
+	}
+	return rows, env.ReceivedAt, err
+}
+
+func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
+	var refID, refType, channel, status, policyID, product, currency string
+	var premium int64
+	var payload map[string]json.RawMessage
+	if err := json.Unmarshal(env.Payload, &payload); err != nil {
+		return nil, fmt.Errorf("decode payload: %w", err)
+	}
+	switch env.EventType {
+	case schemas.TypeReferralCreated:
+		var p schemas.ReferralCreated
+		if err := json.Unmarshal(env.Payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
+		}
+		refID, refType, channel = p.Referrer.ID, p.Referrer.Type, p.Channel
+	case schemas.TypeReferralStatusUpdated:
+		var p schemas.ReferralStatusUpdated
+		if err := json.Unmarshal(env.Payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
+		}
+		status = p.Status
+	case schemas.TypePolicyIssued:
+		var p schemas.PolicyIssued
+		if err := json.Unmarshal(env.Payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
+		}
+		v, err := money.ParseMinor(p.AnnualPremium, p.Currency)
+		if err != nil {
+			return nil, fmt.Errorf("premium: %w", err)
+		}
+		policyID, product, currency, premium = p.PolicyID, p.ProductLine, p.Currency, v
+	case schemas.TypePolicyCancelled:
+		var p schemas.PolicyCancelled
+		if err := json.Unmarshal(env.Payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
+		}
+		policyID = p.PolicyID
+	default:
+		return nil, fmt.Errorf("unexpected event type %q", env.EventType)
+	}
+	delete(payload, "lead") // PII stays out of ClickHouse until it is encrypted
+	stored, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("encode payload: %w", err)
+	}
+	received := time.Unix(0, 0).UTC()
+	if env.ReceivedAt != nil {
+		received = env.ReceivedAt.UTC()
+	}
+	return []Row{{referralEvents, append([]any{env.EventID, env.EventType, uint16(env.SchemaVersion), env.PartnerID, env.LeadID,
+		env.OccurredAt.UTC(), uint64(env.OccurredAt.UnixMilli()), received, uint64(received.UnixMilli()), env.IdempotencyKey,
+		refID, refType, channel, status, policyID, product, currency, premium, string(stored)}, src...)}}, nil
+}
+
+func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
+	var a schemas.AttributionCalculated
+	if err := json.Unmarshal(env.Payload, &a); err != nil {
+		return nil, fmt.Errorf("decode attribution: %w", err)
+	}
+	p := a.Policy
+	premium, err := money.ParseMinor(p.AnnualPremium, p.Currency)
+	if err != nil {
+		return nil, fmt.Errorf("premium: %w", err)
+	}
+	head := []any{env.EventID, a.PolicyEventID, p.PolicyID, env.PartnerID, env.LeadID, p.ProductLine, p.SaleType,
+		p.Currency, premium, env.OccurredAt.UTC()}
+	n := uint16(len(a.Touchpoints))
+	if n == 0 {
+		// An unattributed conversion still gets a row, so analysts see it.
+		vals := append(append([]any{}, head...), a.PaidModel, uint8(1), n, "", "", "", "", time.Unix(0, 0).UTC(), uint16(0))
+		return []Row{{attributions, append(vals, src...)}}, nil
+	}
+	var rows []Row
+	for _, tp := range a.Touchpoints {
+		for model, w := range tp.Weights {
+			paid := uint8(0)
+			if model == a.PaidModel {
+				paid = 1
+			}
+			vals := append(append([]any{}, head...), model, paid, n, tp.EventID, tp.ReferrerID, tp.ReferrerType,
+				tp.Channel, tp.OccurredAt.UTC(), uint16(w))
+			rows = append(rows, Row{attributions, append(vals, src...)})
+		}
+	}
+	return rows, nil
+}
+
+func commissionRows(env schemas.Envelope, src []any) ([]Row, error) {
+	var l schemas.CommissionCalculated
+	if err := json.Unmarshal(env.Payload, &l); err != nil {
+		return nil, fmt.Errorf("decode commission line: %w", err)
+	}
+	return []Row{{commissionLines, append([]any{env.EventID, l.AttributionID, l.PolicyID, env.PartnerID, env.LeadID,
+		l.PayeeID, l.PayeeType, l.ProductLine, l.SaleType, l.Currency, l.PremiumMinor, l.PolicyCommission,
+		uint16(l.WeightBP), l.AmountMinor, l.RuleSetVersion, l.RuleID, l.Model, env.OccurredAt.UTC()}, src...)}}, nil
+}
+
+func undecodable(m worker.Message, err error) Row {
+	return Row{rejectedEvents, []any{"sink", m.Topic, m.Partition, m.Offset,
+		[]string{CodeUndecodable}, []string{""}, []string{err.Error()}, string(m.Key), string(m.Value), m.Timestamp.UTC(),
+		m.Topic, m.Partition, m.Offset}}
+}

@@ -1,0 +1,98 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/reftrack/reftrack/internal/worker"
+)
+
+// Store writes records to ClickHouse; it implements worker.Store.
+type Store struct {
+	Conn        driver.Conn
+	TopicPrefix string
+	Metrics     *Metrics
+	Now         func() time.Time
+}
+
+// Write inserts one partition's contiguous records: one INSERT per table
+// touched (the topic's own, plus rejected_events for undecodable records).
+func (s *Store) Write(ctx context.Context, topic string, partition int32, msgs []worker.Message) error {
+	bare := strings.TrimPrefix(topic, s.TopicPrefix)
+	if _, ok := tableOf[bare]; !ok {
+		return fmt.Errorf("no table for topic %q (prefix %q)", topic, s.TopicPrefix)
+	}
+	byTable := map[string][]Row{}
+	var order []string
+	now := s.Now()
+	for _, m := range msgs {
+		rows, received := Decode(bare, m)
+		for _, r := range rows {
+			if _, ok := byTable[r.Table.Name]; !ok {
+				order = append(order, r.Table.Name)
+			}
+			byTable[r.Table.Name] = append(byTable[r.Table.Name], r)
+			if r.Table.Name == rejectedEvents.Name && bare != "referrals.rejected" {
+				s.Metrics.undecodable.WithLabelValues(bare).Inc()
+			}
+		}
+		if received != nil {
+			s.Metrics.latency.WithLabelValues(bare).Observe(now.Sub(*received).Seconds())
+		}
+	}
+	for _, name := range order {
+		if err := s.insert(ctx, byTable[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) insert(ctx context.Context, rows []Row) error {
+	t := rows[0].Table
+	start := s.Now()
+	batch, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+t.Name+" ("+strings.Join(t.Columns, ", ")+")")
+	if err != nil {
+		return fmt.Errorf("prepare insert into %s: %w", t.Name, err)
+	}
+	for _, r := range rows {
+		if err := batch.Append(r.Values...); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("append row to %s: %w", t.Name, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("insert %d rows into %s: %w", len(rows), t.Name, err)
+	}
+	s.Metrics.rows.WithLabelValues(t.Name).Add(float64(len(rows)))
+	s.Metrics.insertTime.WithLabelValues(t.Name).Observe(s.Now().Sub(start).Seconds())
+	return nil
+}
+
+// NextOffset reads back where the sink left off for a partition. Rows of
+// undecodable records of the topic live in rejected_events, so both tables
+// are asked.
+func (s *Store) NextOffset(ctx context.Context, topic string, partition int32) (int64, error) {
+	bare := strings.TrimPrefix(topic, s.TopicPrefix)
+	t, ok := tableOf[bare]
+	if !ok {
+		return -1, fmt.Errorf("no table for topic %q", topic)
+	}
+	next := int64(-1)
+	for _, name := range []string{t.Name, rejectedEvents.Name} {
+		var maxOff int64
+		var n uint64
+		q := "SELECT max(kafka_offset), count() FROM " + name + " WHERE kafka_topic = ? AND kafka_partition = ?"
+		if err := s.Conn.QueryRow(ctx, q, topic, partition).Scan(&maxOff, &n); err != nil {
+			return -1, fmt.Errorf("read high-water mark of %s in %s: %w", topic, name, err)
+		}
+		if n > 0 && maxOff+1 > next {
+			next = maxOff + 1
+		}
+	}
+	return next, nil
+}
