@@ -1,0 +1,230 @@
+package sink
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/reftrack/reftrack/internal/testenv"
+	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/schemas"
+)
+
+var t0 = time.Date(2026, 10, 1, 8, 0, 0, 0, time.UTC)
+
+func msg(topic string, off int64, v string) worker.Message {
+	return worker.Message{Topic: "p." + topic, Partition: 1, Offset: off, Value: []byte(v), Timestamp: t0}
+}
+
+const (
+	created = `{"event_id":"e1","event_type":"referral.created","schema_version":1,"occurred_at":"2026-10-01T08:00:00Z","received_at":"2026-10-01T08:00:01.5Z",
+	"partner_id":"acme","lead_id":"L1","payload":{"referrer":{"id":"a-1","type":"agent"},"channel":"crm","lead":{"name":"Ana","email":"ana@example.com"}}}`
+	issued = `{"event_id":"e2","event_type":"policy.issued","schema_version":1,"occurred_at":"2026-10-02T08:00:00Z","partner_id":"acme","lead_id":"L1",
+	"payload":{"policy_id":"P1","product_line":"home","annual_premium":"1000.50","currency":"EUR","term_months":12,"effective_date":"2026-10-03","sale_type":"renewal"}}`
+	attribution = `{"event_id":"a1","event_type":"attribution.calculated","schema_version":1,"occurred_at":"2026-10-02T08:00:00Z","partner_id":"acme","lead_id":"L1",
+	"payload":{"policy_event_id":"e2","paid_model":"last_touch","policy":{"policy_id":"P1","product_line":"home","annual_premium":"1000.50","currency":"EUR","term_months":12,"effective_date":"2026-10-03","sale_type":"renewal"},
+	"touchpoints":[{"event_id":"e0","referrer_id":"b-1","referrer_type":"broker","channel":"web","occurred_at":"2026-09-30T08:00:00Z","weights_bp":{"last_touch":0}},
+	{"event_id":"e1","referrer_id":"a-1","referrer_type":"agent","channel":"crm","occurred_at":"2026-10-01T08:00:00Z","weights_bp":{"last_touch":10000}}]}}`
+	line = `{"event_id":"l1","event_type":"commission.calculated","schema_version":1,"occurred_at":"2026-10-02T08:00:00Z","partner_id":"acme","lead_id":"L1",
+	"payload":{"attribution_id":"a1","policy_id":"P1","payee_id":"a-1","payee_type":"agent","product_line":"home","sale_type":"renewal","currency":"EUR",
+	"premium_minor":100050,"policy_commission_minor":12506,"weight_bp":10000,"amount_minor":12506,"rule_set_version":"v1","rule_id":"home","model":"last_touch"}}`
+	rejection = `{"stage":"validate","reasons":[{"code":"schema_violation","pointer":"/payload","message":"bad"},{"code":"x","pointer":"","message":"y"}],
+	"source_topic":"p.referrals.ingested","source_partition":3,"source_offset":42,"key":"TDE=","original":"e30=","failed_at":"2026-10-01T08:00:00Z"}`
+)
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		topic  string
+		in     string
+		table  string
+		rows   int
+		checks map[string]any // column → value in the first row
+	}{
+		{"touch", schemas.TopicUnique, created, "referral_events", 1, map[string]any{
+			"referrer_id": "a-1", "channel": "crm", "received_at_ms": uint64(t0.UnixMilli() + 1500), "kafka_offset": int64(7),
+		}},
+		{"policy", schemas.TopicUnique, issued, "referral_events", 1, map[string]any{
+			"premium_minor": int64(100050), "currency": "EUR", "policy_id": "P1", "received_at_ms": uint64(0),
+		}},
+		{"attribution", schemas.TopicAttributions, attribution, "attributions", 2, map[string]any{
+			"touch_count": uint16(2), "premium_minor": int64(100050), "paid": uint8(1), "referrer_id": "b-1", "weight_bp": uint16(0),
+		}},
+		{"line", schemas.TopicCommissions, line, "commission_lines", 1, map[string]any{
+			"amount_minor": int64(12506), "line_id": "l1", "rule_id": "home",
+		}},
+		{"rejection", schemas.TopicRejected, rejection, "rejected_events", 1, map[string]any{
+			"stage": "validate", "original": "{}", "record_key": "L1", "source_offset": int64(42),
+			"reason_codes": []string{"schema_violation", "x"},
+		}},
+		{"garbage on commissions", schemas.TopicCommissions, `{"event_id":`, "rejected_events", 1, map[string]any{
+			"stage": "sink", "kafka_topic": "p.commissions", "source_offset": int64(7), "original": `{"event_id":`,
+		}},
+		{"wrong type on unique", schemas.TopicUnique, strings.Replace(created, "referral.created", "attribution.calculated", 1), "rejected_events", 1, nil},
+		{"bad premium", schemas.TopicUnique, strings.Replace(issued, "1000.50", "1000.505", 1), "rejected_events", 1, nil},
+		{"rejection without reasons", schemas.TopicRejected, `{"stage":"x","reasons":[]}`, "rejected_events", 1, map[string]any{"stage": "sink"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rows, _ := Decode(tt.topic, msg(tt.topic, 7, tt.in))
+			if len(rows) != tt.rows {
+				t.Fatalf("%d rows, want %d", len(rows), tt.rows)
+			}
+			for _, r := range rows {
+				if r.Table.Name != tt.table || len(r.Values) != len(r.Table.Columns) {
+					t.Fatalf("row for %s with %d values for %d columns", r.Table.Name, len(r.Values), len(r.Table.Columns))
+				}
+			}
+			for col, want := range tt.checks {
+				got := column(t, rows[0], col)
+				if g, w := jsonOf(got), jsonOf(want); g != w {
+					t.Errorf("%s = %s, want %s", col, g, w)
+				}
+			}
+		})
+	}
+	rows, _ := Decode(schemas.TopicUnique, msg(schemas.TopicUnique, 1, created))
+	if p := column(t, rows[0], "payload").(string); strings.Contains(p, "ana@example.com") || strings.Contains(p, "Ana") {
+		t.Errorf("PII stored in payload: %s", p)
+	}
+}
+
+func column(t *testing.T, r Row, name string) any {
+	t.Helper()
+	for i, c := range r.Table.Columns {
+		if c == name {
+			return r.Values[i]
+		}
+	}
+	t.Fatalf("no column %s in %s", name, r.Table.Name)
+	return nil
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{created, issued, attribution, line, rejection, `{}`, `null`, "\xff"} {
+		f.Add(s)
+	}
+	topics := []string{schemas.TopicUnique, schemas.TopicAttributions, schemas.TopicCommissions, schemas.TopicRejected}
+	f.Fuzz(func(t *testing.T, v string) {
+		for _, topic := range topics {
+			rows, _ := Decode(topic, msg(topic, 1, v))
+			if len(rows) == 0 && topic != schemas.TopicAttributions {
+				t.Fatalf("%s: no row for %q", topic, v)
+			}
+			for _, r := range rows {
+				if len(r.Values) != len(r.Table.Columns) {
+					t.Fatalf("%s: %d values for %d columns", r.Table.Name, len(r.Values), len(r.Table.Columns))
+				}
+			}
+		}
+	})
+}
+
+// chDatabase migrates a fresh database on the real ClickHouse.
+func chDatabase(t *testing.T) driver.Conn {
+	t.Helper()
+	opts, err := clickhouse.ParseDSN(testenv.ClickHouseDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probe.Ping(context.Background()) != nil {
+		testenv.Stack(t, "up-clickhouse")
+	}
+	_ = probe.Close()
+	opts.Auth.Database = "sink_test_" + testenv.RandomID()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for range 2 { // migrating twice must be a no-op the second time
+		if err := Migrate(context.Background(), opts, log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+opts.Auth.Database)
+		_ = conn.Close()
+	})
+	return conn
+}
+
+func count(t *testing.T, conn driver.Conn, q string) uint64 {
+	t.Helper()
+	var n uint64
+	if err := conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+func TestStoreClickHouse(t *testing.T) {
+	t.Parallel()
+	conn := chDatabase(t)
+	ctx := context.Background()
+	if n := count(t, conn, "SELECT count() FROM schema_migrations"); n != 1 {
+		t.Errorf("schema_migrations has %d rows after migrating twice, want 1", n)
+	}
+	s := &Store{Conn: conn, TopicPrefix: "p.", Metrics: NewMetrics(prometheus.NewRegistry()), Now: time.Now}
+	writes := []struct {
+		topic string
+		msgs  []worker.Message
+	}{
+		{schemas.TopicUnique, []worker.Message{msg(schemas.TopicUnique, 10, created), msg(schemas.TopicUnique, 11, issued)}},
+		{schemas.TopicAttributions, []worker.Message{msg(schemas.TopicAttributions, 5, attribution)}},
+		{schemas.TopicCommissions, []worker.Message{msg(schemas.TopicCommissions, 3, line), msg(schemas.TopicCommissions, 4, "garbage")}},
+		{schemas.TopicRejected, []worker.Message{msg(schemas.TopicRejected, 0, rejection)}},
+	}
+	for round := range 2 { // round 1 replays every write, as after a crash before the commit
+		for _, w := range writes {
+			if err := s.Write(ctx, "p."+w.topic, 1, w.msgs); err != nil {
+				t.Fatalf("round %d write %s: %v", round, w.topic, err)
+			}
+		}
+	}
+	want := map[string]uint64{
+		"SELECT count() FROM referral_events FINAL":                                 2,
+		"SELECT count() FROM attributions FINAL":                                    2,
+		"SELECT count() FROM commission_lines FINAL":                                1,
+		"SELECT count() FROM rejected_events FINAL":                                 2,
+		"SELECT toUInt64(sum(amount_minor)) FROM commission_lines FINAL":            12506,
+		"SELECT count() FROM rejected_events FINAL WHERE stage = 'sink'":            1,
+		"SELECT count() FROM referral_events FINAL WHERE position(payload, '@') > 0": 0,
+	}
+	for q, n := range want {
+		if got := count(t, conn, q); got != n {
+			t.Errorf("%s = %d, want %d", q, got, n)
+		}
+	}
+	next := map[string]int64{schemas.TopicUnique: 12, schemas.TopicAttributions: 6, schemas.TopicCommissions: 5, schemas.TopicRejected: 1}
+	for topic, n := range next {
+		if got, err := s.NextOffset(ctx, "p."+topic, 1); err != nil || got != n {
+			t.Errorf("NextOffset(%s, 1) = %d, %v; want %d", topic, got, err, n)
+		}
+		if got, err := s.NextOffset(ctx, "p."+topic, 0); err != nil || got != -1 {
+			t.Errorf("NextOffset(%s, 0) = %d, %v; want -1", topic, got, err)
+		}
+	}
+	if err := s.Write(ctx, "p.unknown", 1, writes[0].msgs); err == nil {
+		t.Error("write to an unknown topic succeeded")
+	}
+}
