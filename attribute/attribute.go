@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,29 +22,73 @@ const CodeUndecodable = "undecodable_event"
 // attributionSpace namespaces attribution ids derived from policy event ids.
 var attributionSpace = uuid.MustParse("a7b1d0c4-3a5e-4e0e-8f57-9d8f1c2b6e10")
 
+// addTouch stores one touchpoint and prunes the lead's oldest touches beyond
+// ARGV[4], deleting their details too; it returns how many it pruned.
+// KEYS: index zset, details hash. ARGV: event id, score, details, max, ttl ms.
+var addTouch = redis.NewScript(`
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+local n = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+if n > 0 then
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, n - 1)) do
+    redis.call('HDEL', KEYS[2], m)
+  end
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1)
+else
+  n = 0
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return n
+`)
+
+// Config is the stage's behaviour; see App for the flags.
+type Config struct {
+	Lookback         time.Duration
+	Grace            time.Duration // how long after a conversion a late touch still re-attributes it
+	MaxTouches       int
+	Params           Params
+	PaidModel        string
+	PaidModelByLine  map[string]string // product line → model
+	ExcludeReferrers []string          // referrer types that never get credit
+}
+
 // Attributor is the stage's Processor.
 type Attributor struct {
-	Redis     redis.UniversalClient
-	Prefix    string
-	Lookback  time.Duration
-	PaidModel string
-	Metrics   *Metrics
+	Redis   redis.UniversalClient
+	Prefix  string
+	Config  Config
+	Metrics *Metrics
+}
+
+// conversion is what is kept of a policy.issued so that a late touch can
+// re-attribute it.
+type conversion struct {
+	EventID    string               `json:"event_id"`
+	OccurredAt time.Time            `json:"occurred_at"`
+	ReceivedAt time.Time            `json:"received_at"`
+	PartnerID  string               `json:"partner_id"`
+	LeadID     string               `json:"lead_id"`
+	Policy     schemas.PolicyIssued `json:"policy"`
 }
 
 type decoded struct {
-	env    schemas.Envelope
-	touch  *Touch
-	policy *schemas.PolicyIssued
+	lead  string
+	touch *Touch
+	conv  *conversion
 }
 
 // ProcessBatch implements worker.Processor in two pipelined round trips:
-// first every touchpoint of the batch is stored, then every conversion reads
-// its lead's touchpoints.
+// first every touchpoint and conversion of the batch is stored, then the
+// touches and conversions of the leads involved are read back and every
+// conversion in the batch, and every earlier conversion that a touch in the
+// batch arrived late for, is attributed.
 func (a *Attributor) ProcessBatch(ctx context.Context, batch []worker.Message) ([]worker.Result, error) {
 	results := make([]worker.Result, len(batch))
 	events := make([]decoded, len(batch))
 	write := a.Redis.Pipeline()
-	var writes, convs int
+	var pruned []*redis.Cmd
+	leads := map[string]bool{}
 	for i, m := range batch {
 		d, err := decode(m.Value)
 		if err != nil {
@@ -53,146 +98,227 @@ func (a *Attributor) ProcessBatch(ctx context.Context, batch []worker.Message) (
 		events[i] = d
 		switch {
 		case d.touch != nil:
-			writes++
-			a.storeTouch(ctx, write, d.env.LeadID, *d.touch)
-		case d.policy != nil:
-			convs++
+			b, _ := json.Marshal(d.touch) // strings and times: cannot fail
+			pruned = append(pruned, addTouch.EvalSha(ctx, write, []string{a.key("tp", d.lead), a.key("tpd", d.lead)},
+				d.touch.EventID, d.touch.OccurredAt.UnixMilli(), b, a.Config.MaxTouches, a.Config.Lookback.Milliseconds()))
+			leads[d.lead] = true
+		case d.conv != nil:
+			b, _ := json.Marshal(d.conv)
+			write.HSet(ctx, a.key("cv", d.lead), d.conv.EventID, b)
+			write.PExpire(ctx, a.key("cv", d.lead), a.Config.Grace+time.Hour)
+			leads[d.lead] = true
 		}
 	}
-	if writes > 0 {
-		if _, err := write.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("store %d touchpoints: %w", writes, err)
-		}
-	}
-	if convs == 0 {
+	if len(leads) == 0 {
 		return results, nil
+	}
+	if err := a.exec(ctx, write); err != nil {
+		return nil, fmt.Errorf("store touchpoints and conversions: %w", err)
+	}
+	for _, c := range pruned {
+		if n, _ := c.Int(); n > 0 {
+			a.Metrics.pruned.Add(float64(n))
+		}
 	}
 
 	read := a.Redis.Pipeline()
-	ids := make([]*redis.StringSliceCmd, len(batch))
-	for i, d := range events {
-		if d.policy == nil {
-			continue
-		}
-		end := d.env.OccurredAt.UnixMilli()
-		ids[i] = read.ZRangeByScore(ctx, a.touchKey(d.env.LeadID), &redis.ZRangeBy{
-			Min: strconv.FormatInt(end-a.Lookback.Milliseconds(), 10), Max: strconv.FormatInt(end, 10),
-		})
+	touchCmds := map[string]*redis.MapStringStringCmd{}
+	convCmds := map[string]*redis.MapStringStringCmd{}
+	for lead := range leads {
+		touchCmds[lead] = read.HGetAll(ctx, a.key("tpd", lead))
+		convCmds[lead] = read.HGetAll(ctx, a.key("cv", lead))
 	}
 	if _, err := read.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("read touchpoints of %d conversions: %w", convs, err)
+		return nil, fmt.Errorf("read touchpoints of %d leads: %w", len(leads), err)
 	}
-	details := a.Redis.Pipeline()
-	vals := make([]*redis.SliceCmd, len(batch))
-	for i, cmd := range ids {
-		if cmd != nil && len(cmd.Val()) > 0 {
-			vals[i] = details.HMGet(ctx, a.detailKey(events[i].env.LeadID), cmd.Val()...)
+	touches := map[string][]Touch{}
+	convs := map[string]map[string]conversion{}
+	for lead := range leads {
+		for _, v := range touchCmds[lead].Val() {
+			var t Touch
+			if err := json.Unmarshal([]byte(v), &t); err != nil {
+				return nil, fmt.Errorf("decode touchpoint of lead %s: %w", lead, err)
+			}
+			touches[lead] = append(touches[lead], t)
+		}
+		Order(touches[lead])
+		convs[lead] = map[string]conversion{}
+		for id, v := range convCmds[lead].Val() {
+			var c conversion
+			if err := json.Unmarshal([]byte(v), &c); err != nil {
+				return nil, fmt.Errorf("decode conversion %s of lead %s: %w", id, lead, err)
+			}
+			convs[lead][id] = c
 		}
 	}
-	if _, err := details.Exec(ctx); err != nil && err != redis.Nil {
-		return nil, fmt.Errorf("read touchpoint details: %w", err)
+
+	inBatch := map[string]bool{} // conversions attributed by this batch already
+	for i, d := range events {
+		if d.conv != nil {
+			inBatch[d.conv.EventID] = true
+			out, err := a.attribute(*d.conv, touches[d.lead])
+			if err != nil {
+				return nil, err
+			}
+			results[i].Out = []worker.Output{out}
+		}
 	}
 	for i, d := range events {
-		if d.policy == nil {
+		if d.touch == nil {
 			continue
 		}
-		var touches []Touch
-		if vals[i] != nil {
-			for _, v := range vals[i].Val() {
-				s, ok := v.(string)
-				if !ok {
-					// Details expired a moment before the index did; the
-					// touch is past the lookback either way.
-					a.Metrics.missingDetails.Inc()
-					continue
-				}
-				var t Touch
-				if err := json.Unmarshal([]byte(s), &t); err != nil {
-					return nil, fmt.Errorf("decode touchpoint of lead %s: %w", d.env.LeadID, err)
-				}
-				touches = append(touches, t)
+		for _, c := range sortedConversions(convs[d.lead]) {
+			if inBatch[c.EventID] || !a.counts(c, *d.touch) {
+				continue
 			}
+			// The touch arrived after its conversion was attributed: emit
+			// the corrected version. Once per conversion per batch.
+			inBatch[c.EventID] = true
+			out, err := a.attribute(c, touches[d.lead])
+			if err != nil {
+				return nil, err
+			}
+			results[i].Out = append(results[i].Out, out)
+			a.Metrics.reattributed.Inc()
 		}
-		out, err := a.attribute(d.env, *d.policy, touches)
-		if err != nil {
-			results[i].Err = err
-			continue
-		}
-		results[i].Out = []worker.Output{out}
 	}
 	return results, nil
 }
 
-func (a *Attributor) touchKey(lead string) string  { return a.Prefix + "tp:" + lead }
-func (a *Attributor) detailKey(lead string) string { return a.Prefix + "tpd:" + lead }
+// exec runs a pipeline. If Redis lost the touch script (restart, SCRIPT
+// FLUSH) it loads it and fails the batch, which the runtime retries; every
+// write in the pipeline is idempotent, so the partial first run is harmless.
+func (a *Attributor) exec(ctx context.Context, p redis.Pipeliner) error {
+	_, err := p.Exec(ctx)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if lerr := addTouch.Load(ctx, a.Redis).Err(); lerr != nil {
+			return fmt.Errorf("load touch script: %w", lerr)
+		}
+	}
+	return err
+}
 
-func (a *Attributor) storeTouch(ctx context.Context, p redis.Pipeliner, lead string, t Touch) {
-	b, _ := json.Marshal(t) // plain struct of strings and a time: cannot fail
-	p.ZAdd(ctx, a.touchKey(lead), redis.Z{Score: float64(t.OccurredAt.UnixMilli()), Member: t.EventID})
-	p.HSet(ctx, a.detailKey(lead), t.EventID, b)
-	// The lead's keys live as long as its newest touch can still count.
-	p.Expire(ctx, a.touchKey(lead), a.Lookback)
-	p.Expire(ctx, a.detailKey(lead), a.Lookback)
+func (a *Attributor) key(kind, lead string) string { return a.Prefix + kind + ":" + lead }
+
+// counts says whether touch t takes part in conversion c: it happened no
+// later than the conversion and within the lookback, and reached ingest no
+// later than the grace period after the conversion did.
+func (a *Attributor) counts(c conversion, t Touch) bool {
+	return !t.OccurredAt.After(c.OccurredAt) &&
+		!t.OccurredAt.Before(c.OccurredAt.Add(-a.Config.Lookback)) &&
+		!t.ReceivedAt.After(c.ReceivedAt.Add(a.Config.Grace))
+}
+
+func sortedConversions(m map[string]conversion) []conversion {
+	out := make([]conversion, 0, len(m))
+	for _, c := range m {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(x, y conversion) int {
+		if c := x.OccurredAt.Compare(y.OccurredAt); c != 0 {
+			return c
+		}
+		return strings.Compare(x.EventID, y.EventID)
+	})
+	return out
 }
 
 func decode(raw []byte) (decoded, error) {
-	var d decoded
-	if err := json.Unmarshal(raw, &d.env); err != nil {
-		return d, worker.Reject(CodeUndecodable, "", "not an event envelope: %v", err)
+	var env schemas.Envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return decoded{}, worker.Reject(CodeUndecodable, "", "not an event envelope: %v", err)
 	}
-	switch d.env.EventType {
+	d := decoded{lead: env.LeadID}
+	received := env.OccurredAt
+	if env.ReceivedAt != nil {
+		received = *env.ReceivedAt
+	}
+	switch env.EventType {
 	case schemas.TypeReferralCreated:
 		var p schemas.ReferralCreated
-		if err := json.Unmarshal(d.env.Payload, &p); err != nil {
+		if err := json.Unmarshal(env.Payload, &p); err != nil {
 			return d, worker.Reject(CodeUndecodable, "/payload", "%v", err)
 		}
-		d.touch = &Touch{EventID: d.env.EventID, ReferrerID: p.Referrer.ID, ReferrerType: p.Referrer.Type,
-			Channel: p.Channel, OccurredAt: d.env.OccurredAt.UTC()}
+		d.touch = &Touch{EventID: env.EventID, ReferrerID: p.Referrer.ID, ReferrerType: p.Referrer.Type,
+			Channel: p.Channel, OccurredAt: env.OccurredAt.UTC(), ReceivedAt: received.UTC()}
 	case schemas.TypePolicyIssued:
 		var p schemas.PolicyIssued
-		if err := json.Unmarshal(d.env.Payload, &p); err != nil {
+		if err := json.Unmarshal(env.Payload, &p); err != nil {
 			return d, worker.Reject(CodeUndecodable, "/payload", "%v", err)
 		}
-		d.policy = &p
+		d.conv = &conversion{EventID: env.EventID, OccurredAt: env.OccurredAt.UTC(), ReceivedAt: received.UTC(),
+			PartnerID: env.PartnerID, LeadID: env.LeadID, Policy: p}
 	}
 	return d, nil
 }
 
-// attribute weighs touches under every model and builds the output record.
-func (a *Attributor) attribute(env schemas.Envelope, p schemas.PolicyIssued, touches []Touch) (worker.Output, error) {
-	Order(touches)
-	tps := make([]schemas.Touchpoint, len(touches))
-	for i, t := range touches {
-		tps[i] = schemas.Touchpoint{EventID: t.EventID, ReferrerID: t.ReferrerID, ReferrerType: t.ReferrerType,
-			Channel: t.Channel, OccurredAt: t.OccurredAt, Weights: map[string]int{}}
-	}
-	for name, model := range Models {
-		for i, w := range model(touches) {
-			tps[i].Weights[name] = w
+// attribute weighs the lead's touches that count for c under every model and
+// builds the output record.
+func (a *Attributor) attribute(c conversion, all []Touch) (worker.Output, error) {
+	latest := c.ReceivedAt.UnixMilli()
+	var counted, excluded []Touch
+	for _, t := range all {
+		if !a.counts(c, t) {
+			continue
 		}
+		latest = max(latest, t.ReceivedAt.UnixMilli())
+		if slices.Contains(a.Config.ExcludeReferrers, t.ReferrerType) {
+			excluded = append(excluded, t)
+			continue
+		}
+		counted = append(counted, t)
 	}
-	if len(touches) == 0 {
+	// The touch set of a conversion only grows, so the version grows with it
+	// even when a late touch was received before the conversion was.
+	version := latest<<10 | int64(min(len(counted)+len(excluded), 1023))
+	weights := Weigh(counted, c.OccurredAt, a.Config.Params)
+	tps := make([]schemas.Touchpoint, 0, len(counted)+len(excluded))
+	for i, t := range counted {
+		w := make(map[string]int, len(ModelNames))
+		for _, m := range ModelNames {
+			w[m] = weights[m][i]
+		}
+		tps = append(tps, touchpoint(t, w, false))
+	}
+	for _, t := range excluded {
+		w := make(map[string]int, len(ModelNames))
+		for _, m := range ModelNames {
+			w[m] = 0
+		}
+		tps = append(tps, touchpoint(t, w, true))
+	}
+	if len(counted) == 0 {
 		a.Metrics.unattributed.Inc()
 	}
+	paid := a.Config.PaidModel
+	if m, ok := a.Config.PaidModelByLine[c.Policy.ProductLine]; ok {
+		paid = m
+	}
 	payload, err := json.Marshal(schemas.AttributionCalculated{
-		PolicyEventID: env.EventID, Policy: p, PaidModel: a.PaidModel, Touchpoints: tps,
+		Version: version, PolicyEventID: c.EventID, Policy: c.Policy, PaidModel: paid, Touchpoints: tps,
 	})
 	if err != nil {
 		return worker.Output{}, fmt.Errorf("encode attribution: %w", err)
 	}
+	received := c.ReceivedAt
 	out := schemas.Envelope{
-		EventID:       uuid.NewSHA1(attributionSpace, []byte(env.EventID)).String(),
+		EventID:       uuid.NewSHA1(attributionSpace, []byte(c.EventID)).String(),
 		EventType:     schemas.TypeAttributionCalculated,
 		SchemaVersion: 1,
-		OccurredAt:    env.OccurredAt,
-		ReceivedAt:    env.ReceivedAt,
-		PartnerID:     env.PartnerID,
-		LeadID:        env.LeadID,
+		OccurredAt:    c.OccurredAt,
+		ReceivedAt:    &received,
+		PartnerID:     c.PartnerID,
+		LeadID:        c.LeadID,
 		Payload:       payload,
 	}
 	v, err := json.Marshal(out)
 	if err != nil {
 		return worker.Output{}, fmt.Errorf("encode attribution envelope: %w", err)
 	}
-	return worker.Output{Topic: schemas.TopicAttributions, Key: []byte(env.LeadID), Value: v}, nil
+	return worker.Output{Topic: schemas.TopicAttributions, Key: []byte(c.LeadID), Value: v}, nil
+}
+
+func touchpoint(t Touch, w map[string]int, excluded bool) schemas.Touchpoint {
+	return schemas.Touchpoint{EventID: t.EventID, ReferrerID: t.ReferrerID, ReferrerType: t.ReferrerType,
+		Channel: t.Channel, OccurredAt: t.OccurredAt, ReceivedAt: t.ReceivedAt, Excluded: excluded, Weights: w}
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/internal/worker"
@@ -17,135 +17,159 @@ import (
 
 var t0 = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 
-func TestLastTouch(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		n    int
-		want []int
-	}{
-		{0, nil},
-		{1, []int{10000}},
-		{3, []int{0, 0, 10000}},
-	}
-	for _, tt := range tests {
-		ts := make([]Touch, tt.n)
-		got := LastTouch(ts)
-		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-			t.Errorf("LastTouch(%d touches) = %v, want %v", tt.n, got, tt.want)
-		}
-	}
-}
-
-// TestModelsProperties: every model's weights sum to 10 000 and do not
-// depend on the order touches arrive in.
-func TestModelsProperties(t *testing.T) {
-	t.Parallel()
-	r := rand.New(rand.NewPCG(3, 4))
-	for range 2000 {
-		ts := make([]Touch, 1+r.IntN(10))
-		for i := range ts {
-			// Few distinct times, so ties on time are common.
-			ts[i] = Touch{EventID: fmt.Sprintf("e%02d", r.IntN(100)), OccurredAt: t0.Add(time.Duration(r.IntN(4)) * time.Hour)}
-		}
-		shuffled := append([]Touch(nil), ts...)
-		r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-		Order(ts)
-		Order(shuffled)
-		for name, m := range Models {
-			a, b := m(ts), m(shuffled)
-			sum := 0
-			for i := range a {
-				sum += a[i]
-				if a[i] != b[i] || ts[i] != shuffled[i] {
-					t.Fatalf("%s depends on arrival order", name)
-				}
-			}
-			if sum != TotalBP {
-				t.Fatalf("%s weights %v sum to %d", name, a, sum)
-			}
-		}
-	}
-}
-
-func rec(off int64, typ, id, lead string, at time.Time, payload string) worker.Message {
-	v := fmt.Sprintf(`{"event_id":%q,"event_type":%q,"schema_version":1,"occurred_at":%q,"partner_id":"acme","lead_id":%q,"payload":%s}`,
-		id, typ, at.Format(time.RFC3339), lead, payload)
+func rec(off int64, typ, id, lead string, at, received time.Time, payload string) worker.Message {
+	v := fmt.Sprintf(`{"event_id":%q,"event_type":%q,"schema_version":1,"occurred_at":%q,"received_at":%q,"partner_id":"acme","lead_id":%q,"payload":%s}`,
+		id, typ, at.Format(time.RFC3339), received.Format(time.RFC3339), lead, payload)
 	return worker.Message{Topic: "referrals.unique", Offset: off, Value: []byte(v)}
 }
 
-func touch(off int64, id, lead, referrer string, at time.Time) worker.Message {
-	return rec(off, schemas.TypeReferralCreated, id, lead, at, fmt.Sprintf(`{"referrer":{"id":%q,"type":"agent"},"channel":"crm"}`, referrer))
+func touch(off int64, id, lead, referrer, typ string, at, received time.Time) worker.Message {
+	return rec(off, schemas.TypeReferralCreated, id, lead, at, received,
+		fmt.Sprintf(`{"referrer":{"id":%q,"type":%q},"channel":"crm"}`, referrer, typ))
 }
 
-func policy(off int64, id, lead string, at time.Time) worker.Message {
-	return rec(off, schemas.TypePolicyIssued, id, lead, at,
-		`{"policy_id":"P","product_line":"auto","annual_premium":"100.00","currency":"USD","term_months":12,"effective_date":"2026-10-02","sale_type":"new_business"}`)
+func policy(off int64, id, lead, line string, at time.Time) worker.Message {
+	return rec(off, schemas.TypePolicyIssued, id, lead, at, at, fmt.Sprintf(
+		`{"policy_id":"P","product_line":%q,"annual_premium":"100.00","currency":"USD","term_months":12,"effective_date":"2026-10-02","sale_type":"new_business"}`, line))
 }
 
-func TestProcessBatch(t *testing.T) {
-	t.Parallel()
+func newAttributor(t *testing.T) *Attributor {
+	t.Helper()
 	rdb, prefix := testenv.Redis(t)
-	a := &Attributor{Redis: rdb, Prefix: prefix, Lookback: 30 * 24 * time.Hour, PaidModel: schemas.ModelLastTouch, Metrics: NewMetrics(prometheus.NewRegistry())}
-	ctx := context.Background()
-	batch1 := []worker.Message{
-		touch(0, "t-old", "L1", "A-old", t0.Add(-40*24*time.Hour)), // outside the lookback
-		touch(1, "t1", "L1", "A-1", t0),
-		touch(2, "t2", "L1", "A-2", t0.Add(time.Hour)),
-		{Topic: "referrals.unique", Offset: 3, Value: []byte(`{"event_type":`)},
+	if err := addTouch.Load(context.Background(), rdb).Err(); err != nil {
+		t.Fatal(err)
 	}
-	batch2 := []worker.Message{
-		// The policy comes in the same batch as a touch that happened after
-		// it: event time, not arrival, decides, so t4 does not count.
-		policy(4, "p1", "L1", t0.Add(2*time.Hour)),
-		touch(5, "t4", "L1", "A-late", t0.Add(3*time.Hour)),
-		policy(6, "p2", "L-none", t0),
-		rec(7, schemas.TypeReferralStatusUpdated, "s1", "L1", t0, `{"status":"quoted"}`),
-	}
-	res, err := a.ProcessBatch(ctx, batch1)
+	return &Attributor{Redis: rdb, Prefix: prefix, Metrics: NewMetrics(prometheus.NewRegistry()), Config: Config{
+		Lookback: 30 * 24 * time.Hour, Grace: 24 * time.Hour, MaxTouches: 10, Params: DefaultParams(),
+		PaidModel: LastTouch, PaidModelByLine: map[string]string{"life": Linear}, ExcludeReferrers: []string{"customer"},
+	}}
+}
+
+func run(t *testing.T, a *Attributor, batch ...worker.Message) []worker.Result {
+	t.Helper()
+	res, err := a.ProcessBatch(context.Background(), batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !worker.IsPermanent(res[3].Err) || res[0].Out != nil || res[1].Out != nil {
-		t.Fatalf("batch1 results %+v", res)
-	}
-	var first []worker.Result
-	for round := range 2 { // round 1 replays the batch as after an abort
-		res, err = a.ProcessBatch(ctx, batch2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if round == 0 {
-			first = res
-		}
-		for i := range res {
-			if fmt.Sprint(res[i]) != fmt.Sprint(first[i]) {
-				t.Errorf("replay differs at %d:\n%+v\n%+v", i, first[i], res[i])
-			}
-		}
-	}
-	if len(res[0].Out) != 1 || len(res[2].Out) != 1 || res[1].Out != nil || res[3].Out != nil {
-		t.Fatalf("batch2 results %+v", res)
-	}
+	return res
+}
+
+func attribution(t *testing.T, out worker.Output) (schemas.Envelope, schemas.AttributionCalculated) {
+	t.Helper()
 	var env schemas.Envelope
 	var att schemas.AttributionCalculated
-	if err := json.Unmarshal(res[0].Out[0].Value, &env); err != nil {
+	if err := json.Unmarshal(out.Value, &env); err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(env.Payload, &att); err != nil {
 		t.Fatal(err)
 	}
-	if env.EventType != schemas.TypeAttributionCalculated || env.LeadID != "L1" || att.PolicyEventID != "p1" || att.PaidModel != "last_touch" {
-		t.Errorf("attribution envelope %+v payload %+v", env, att)
+	return env, att
+}
+
+func referrers(att schemas.AttributionCalculated, model string) string {
+	s := ""
+	for _, tp := range att.Touchpoints {
+		s += fmt.Sprintf("%s:%d ", tp.ReferrerID, tp.Weights[model])
 	}
-	if len(att.Touchpoints) != 2 || att.Touchpoints[0].ReferrerID != "A-1" || att.Touchpoints[1].ReferrerID != "A-2" ||
-		att.Touchpoints[0].Weights["last_touch"] != 0 || att.Touchpoints[1].Weights["last_touch"] != 10000 {
-		t.Errorf("touchpoints %+v", att.Touchpoints)
+	return s
+}
+
+func TestProcessBatch(t *testing.T) {
+	t.Parallel()
+	a := newAttributor(t)
+	h := time.Hour
+	res := run(t, a,
+		touch(0, "t-old", "L1", "A-old", "agent", t0.Add(-40*24*h), t0), // outside the lookback
+		touch(1, "t1", "L1", "A-1", "agent", t0, t0),
+		touch(2, "t2", "L1", "C-1", "customer", t0.Add(h), t0.Add(h)), // excluded type
+		worker.Message{Topic: "referrals.unique", Offset: 3, Value: []byte(`{"event_type":`)},
+	)
+	if !worker.IsPermanent(res[3].Err) || res[0].Out != nil || res[1].Out != nil {
+		t.Fatalf("batch 1: %+v", res)
 	}
-	if err := json.Unmarshal(res[2].Out[0].Value, &env); err != nil {
+	batch2 := []worker.Message{
+		// The policy shares its batch with a touch that happened after it:
+		// event time, not arrival, decides, so t4 does not count.
+		policy(4, "p1", "L1", "auto", t0.Add(2*h)),
+		touch(5, "t4", "L1", "A-late", "agent", t0.Add(3*h), t0.Add(3*h)),
+		policy(6, "p2", "L-none", "life", t0),
+		rec(7, schemas.TypeReferralStatusUpdated, "s1", "L1", t0, t0, `{"status":"quoted"}`),
+	}
+	first := run(t, a, batch2...)
+	again := run(t, a, batch2...) // the replay after an aborted transaction
+	if fmt.Sprint(first) != fmt.Sprint(again) {
+		t.Errorf("replay differs:\n%v\n%v", first, again)
+	}
+	if len(first[0].Out) != 1 || len(first[2].Out) != 1 || first[1].Out != nil || first[3].Out != nil {
+		t.Fatalf("batch 2: %+v", first)
+	}
+	env, att := attribution(t, first[0].Out[0])
+	if env.EventType != schemas.TypeAttributionCalculated || env.LeadID != "L1" || att.PolicyEventID != "p1" || att.PaidModel != LastTouch {
+		t.Errorf("attribution %+v %+v", env, att)
+	}
+	if got := referrers(att, LastTouch); got != "A-1:10000 C-1:0 " || !att.Touchpoints[1].Excluded {
+		t.Errorf("p1 touches %s %+v", got, att.Touchpoints)
+	}
+	v1 := att.Version
+	_, none := attribution(t, first[2].Out[0])
+	if len(none.Touchpoints) != 0 || none.PaidModel != Linear {
+		t.Errorf("p2: %+v, want no touches and the life line's model", none)
+	}
+
+	// A touch that happened before p1 but reached ingest an hour after it:
+	// p1 is re-attributed under the same id with a higher version.
+	res = run(t, a, touch(8, "t0", "L1", "B-1", "broker", t0.Add(-h), t0.Add(3*h)))
+	if len(res[0].Out) != 1 {
+		t.Fatalf("late touch: %+v", res)
+	}
+	env2, att2 := attribution(t, res[0].Out[0])
+	if env2.EventID != env.EventID || att2.Version <= v1 {
+		t.Errorf("correction id %s version %d, first %s version %d", env2.EventID, att2.Version, env.EventID, v1)
+	}
+	if got := referrers(att2, FirstTouch); got != "B-1:10000 A-1:0 C-1:0 " {
+		t.Errorf("corrected first touch: %s", got)
+	}
+	// Past the grace period a late touch changes nothing.
+	if res = run(t, a, touch(9, "t-2", "L1", "B-2", "broker", t0.Add(-2*h), t0.Add(30*h))); res[0].Out != nil {
+		t.Errorf("touch past grace re-attributed: %+v", res)
+	}
+	if n := testutil.ToFloat64(a.Metrics.reattributed); n != 1 {
+		t.Errorf("reattributions_total = %v, want 1", n)
+	}
+}
+
+func TestPruning(t *testing.T) {
+	t.Parallel()
+	a := newAttributor(t)
+	a.Config.MaxTouches = 3
+	var batch []worker.Message
+	for i := range 5 {
+		at := t0.Add(time.Duration(i) * time.Hour)
+		batch = append(batch, touch(int64(i), fmt.Sprintf("t%d", i), "L", fmt.Sprintf("A-%d", i), "agent", at, at))
+	}
+	run(t, a, batch...)
+	res := run(t, a, policy(9, "p", "L", "auto", t0.Add(10*time.Hour)))
+	_, att := attribution(t, res[0].Out[0])
+	if got := referrers(att, Linear); got != "A-2:3333 A-3:3333 A-4:3334 " {
+		t.Errorf("after pruning to 3: %s", got)
+	}
+	if n := testutil.ToFloat64(a.Metrics.pruned); n != 2 {
+		t.Errorf("touchpoints_pruned_total = %v, want 2", n)
+	}
+}
+
+func TestScriptLost(t *testing.T) {
+	a := newAttributor(t)
+	ctx := context.Background()
+	if err := a.Redis.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	_ = json.Unmarshal(env.Payload, &att)
-	if len(att.Touchpoints) != 0 {
-		t.Errorf("lead without touches got %+v", att.Touchpoints)
+	batch := []worker.Message{touch(0, "t", "L", "A", "agent", t0, t0)}
+	if _, err := a.ProcessBatch(ctx, batch); err == nil {
+		t.Fatal("want the batch to fail once so the runtime retries it")
+	}
+	if _, err := a.ProcessBatch(ctx, batch); err != nil {
+		t.Fatalf("retry after the script was reloaded: %v", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,25 +19,64 @@ import (
 // App wires attribute into worker.Main.
 type App struct {
 	Redis     rediscfg.Config
-	Lookback  time.Duration
-	PaidModel string
+	cfg       Config
+	byLine    string
+	excluded  string
+	positions string
 }
 
 // RegisterFlags implements worker.App.
 func (a *App) RegisterFlags(fs *flag.FlagSet) {
 	a.Redis.RegisterFlags(fs)
-	fs.DurationVar(&a.Lookback, "lookback", 90*24*time.Hour, "how far before a conversion a touchpoint still counts")
-	fs.StringVar(&a.PaidModel, "paid-model", "last_touch", "attribution model commissions are paid by")
+	d := DefaultParams()
+	fs.DurationVar(&a.cfg.Lookback, "lookback", 90*24*time.Hour, "how far before a conversion a touchpoint still counts")
+	fs.DurationVar(&a.cfg.Grace, "grace", 7*24*time.Hour, "how long after a conversion reached ingest a late touchpoint still re-attributes it")
+	fs.IntVar(&a.cfg.MaxTouches, "max-touches", 100, "touchpoints kept per lead; the oldest beyond are pruned")
+	fs.DurationVar(&a.cfg.Params.HalfLife, "half-life", d.HalfLife, "time-decay half-life")
+	fs.StringVar(&a.positions, "position-shares", "40/20/40", "position-based shares in percent: first/middle/last")
+	fs.StringVar(&a.cfg.PaidModel, "paid-model", LastTouch, "model commissions are paid by: "+strings.Join(ModelNames, ", "))
+	fs.StringVar(&a.byLine, "paid-model-by-line", "", "per product line paid models, e.g. life=linear,home=position_based")
+	fs.StringVar(&a.excluded, "exclude-referrer-types", "", "comma-separated referrer types never credited, e.g. customer")
 }
 
 // Validate implements worker.App.
 func (a *App) Validate() error {
 	errs := []error{a.Redis.Validate()}
-	if a.Lookback < time.Hour {
-		errs = append(errs, fmt.Errorf("--lookback %s: must be at least 1h", a.Lookback))
+	c := &a.cfg
+	if c.Lookback < time.Hour {
+		errs = append(errs, fmt.Errorf("--lookback %s: must be at least 1h", c.Lookback))
 	}
-	if _, ok := Models[a.PaidModel]; !ok {
-		errs = append(errs, fmt.Errorf("--paid-model %q: unknown model", a.PaidModel))
+	if c.Grace < 0 {
+		errs = append(errs, fmt.Errorf("--grace %s: must not be negative", c.Grace))
+	}
+	if c.MaxTouches < 1 || c.MaxTouches > 1000 {
+		errs = append(errs, fmt.Errorf("--max-touches %d: must be within 1..1000", c.MaxTouches))
+	}
+	if _, err := fmt.Sscanf(a.positions, "%d/%d/%d", &c.Params.First, &c.Params.Middle, &c.Params.Last); err != nil {
+		errs = append(errs, fmt.Errorf("--position-shares %q: want first/middle/last", a.positions))
+	} else if err := c.Params.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--half-life/--position-shares: %w", err))
+	}
+	if !slices.Contains(ModelNames, c.PaidModel) {
+		errs = append(errs, fmt.Errorf("--paid-model %q: unknown model", c.PaidModel))
+	}
+	c.PaidModelByLine = map[string]string{}
+	for _, kv := range strings.Split(a.byLine, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		line, model, ok := strings.Cut(kv, "=")
+		if !ok || !slices.Contains(ModelNames, model) {
+			errs = append(errs, fmt.Errorf("--paid-model-by-line: %q is not line=model with a known model", kv))
+			continue
+		}
+		c.PaidModelByLine[line] = model
+	}
+	c.ExcludeReferrers = nil
+	for _, t := range strings.Split(a.excluded, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			c.ExcludeReferrers = append(c.ExcludeReferrers, t)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -46,6 +87,10 @@ func (a *App) Start(ctx context.Context, _ *slog.Logger, reg *prometheus.Registr
 	if err != nil {
 		return nil, nil, err
 	}
-	at := &Attributor{Redis: rdb, Prefix: a.Redis.KeyPrefix, Lookback: a.Lookback, PaidModel: a.PaidModel, Metrics: NewMetrics(reg)}
+	if err := addTouch.Load(ctx, rdb).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, nil, fmt.Errorf("load touch script: %w", err)
+	}
+	at := &Attributor{Redis: rdb, Prefix: a.Redis.KeyPrefix, Config: a.cfg, Metrics: NewMetrics(reg)}
 	return at, func() { _ = rdb.Close() }, nil
 }

@@ -2,10 +2,12 @@ package attribute
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Metrics of the attribute stage.
+// Metrics of the attribute stage. They count attempts: a batch redone after
+// an aborted transaction counts again.
 type Metrics struct {
-	unattributed   prometheus.Counter
-	missingDetails prometheus.Counter
+	unattributed prometheus.Counter
+	pruned       prometheus.Counter
+	reattributed prometheus.Counter
 }
 
 // NewMetrics registers the attribute metrics on reg.
@@ -13,13 +15,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		unattributed: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "reftrack", Subsystem: "attribute", Name: "unattributed_total",
-			Help: "Conversions with no touchpoint in the lookback window: nobody is paid for them.",
+			Help: "Conversions with no creditable touchpoint: nobody is paid for them.",
 		}),
-		missingDetails: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "reftrack", Subsystem: "attribute", Name: "touchpoint_details_missing_total",
-			Help: "Touchpoints indexed for a lead whose details had already expired; they are skipped.",
+		pruned: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "reftrack", Subsystem: "attribute", Name: "touchpoints_pruned_total",
+			Help: "Oldest touchpoints dropped because a lead exceeded --max-touches.",
+		}),
+		reattributed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "reftrack", Subsystem: "attribute", Name: "reattributions_total",
+			Help: "Corrected attributions emitted because a touchpoint arrived after its conversion.",
 		}),
 	}
-	reg.MustRegister(m.unattributed, m.missingDetails)
+	reg.MustRegister(m.unattributed, m.pruned, m.reattributed)
 	return m
 }

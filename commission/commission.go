@@ -65,15 +65,14 @@ func Lines(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculated)
 		return nil, worker.Reject(CodeBadPremium, "/payload/policy/annual_premium", "%v", err)
 	}
 	// Merge touches by payee: one referrer touching twice is paid once.
+	// Payees with no credit keep a zero line, so that a corrected attribution
+	// overwrites whatever an earlier version paid them.
 	weights := map[string]int{}
 	types := map[string]schemas.Referrer{}
 	total := 0
 	for _, tp := range att.Touchpoints {
 		w := tp.Weights[att.PaidModel]
 		total += w
-		if w == 0 {
-			continue
-		}
 		key := tp.ReferrerType + ":" + tp.ReferrerID
 		weights[key] += w
 		types[key] = schemas.Referrer{ID: tp.ReferrerID, Type: tp.ReferrerType}
@@ -100,7 +99,7 @@ func Lines(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculated)
 	for i, s := range shares {
 		payee := types[s.Payee]
 		line := schemas.CommissionCalculated{
-			AttributionID: env.EventID, PolicyID: p.PolicyID, PayeeID: payee.ID, PayeeType: payee.Type,
+			AttributionID: env.EventID, AttributionVersion: att.Version, PolicyID: p.PolicyID, PayeeID: payee.ID, PayeeType: payee.Type,
 			ProductLine: p.ProductLine, SaleType: p.SaleType, Currency: p.Currency, PremiumMinor: premium,
 			PolicyCommission: policyCommission, WeightBP: s.WeightBP, AmountMinor: amounts[i],
 			RuleSetVersion: rs.Version, RuleID: rule.ID, Model: att.PaidModel,

@@ -146,7 +146,7 @@ func TestSplitProperties(t *testing.T) {
 func attribution(t *testing.T, premium, currency string, tps ...schemas.Touchpoint) worker.Message {
 	t.Helper()
 	payload, _ := json.Marshal(schemas.AttributionCalculated{
-		PolicyEventID: "pe-1", PaidModel: "last_touch", Touchpoints: tps,
+		PolicyEventID: "pe-1", PaidModel: "linear", Version: 7, Touchpoints: tps,
 		Policy: schemas.PolicyIssued{PolicyID: "P-1", ProductLine: "home", AnnualPremium: premium, Currency: currency,
 			TermMonths: 12, EffectiveDate: "2026-11-02", SaleType: "new_business"},
 	})
@@ -164,7 +164,7 @@ func TestProcess(t *testing.T) {
 	c := &Calculator{}
 	c.Rules.Store(rs)
 	tp := func(id, typ string, w int) schemas.Touchpoint {
-		return schemas.Touchpoint{EventID: "e-" + id, ReferrerID: id, ReferrerType: typ, Weights: map[string]int{"last_touch": w}}
+		return schemas.Touchpoint{EventID: "e-" + id, ReferrerID: id, ReferrerType: typ, Weights: map[string]int{"linear": w}}
 	}
 	// home at 12.5 % of 999.99 = 124.99875 → 125.00. A-1's two touches merge
 	// to 3334 bp: 4167.5 → 4167 r.5, B-1 and C-1 4166.25 → 4166 r.25; the
@@ -174,7 +174,7 @@ func TestProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int64{"A-1": 4168, "B-1": 4166, "C-1": 4166}
+	want := map[string]int64{"A-1": 4168, "B-1": 4166, "C-1": 4166, "Z": 0}
 	if len(out) != len(want) {
 		t.Fatalf("got %d lines, want %d", len(out), len(want))
 	}
@@ -188,7 +188,7 @@ func TestProcess(t *testing.T) {
 		if err := json.Unmarshal(env.Payload, &line); err != nil {
 			t.Fatal(err)
 		}
-		if line.AmountMinor != want[line.PayeeID] || line.RuleID != "home" || line.RuleSetVersion != "2026-11-01.1" || line.PolicyCommission != 12500 {
+		if line.AmountMinor != want[line.PayeeID] || line.AttributionVersion != 7 || line.RuleID != "home" || line.RuleSetVersion != "2026-11-01.1" || line.PolicyCommission != 12500 {
 			t.Errorf("line %+v", line)
 		}
 		sum += line.AmountMinor
@@ -225,7 +225,7 @@ func BenchmarkProcess(b *testing.B) {
 	}
 	c := &Calculator{}
 	c.Rules.Store(rs)
-	m := attribution(&testing.T{}, "1234.56", "USD", schemas.Touchpoint{EventID: "e", ReferrerID: "A", ReferrerType: "agent", Weights: map[string]int{"last_touch": 10000}})
+	m := attribution(&testing.T{}, "1234.56", "USD", schemas.Touchpoint{EventID: "e", ReferrerID: "A", ReferrerType: "agent", Weights: map[string]int{"linear": 10000}})
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.Process(context.Background(), m); err != nil {

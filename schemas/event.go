@@ -107,27 +107,34 @@ type PolicyCancelled struct {
 	Reason      string `json:"reason,omitempty"`
 }
 
-// Attribution models.
-const (
-	ModelLastTouch = "last_touch"
-)
-
 // Touchpoint is one referral.created of a lead with the credit each model
 // gives it, in basis points.
 type Touchpoint struct {
-	EventID      string         `json:"event_id"`
-	ReferrerID   string         `json:"referrer_id"`
-	ReferrerType string         `json:"referrer_type"`
-	Channel      string         `json:"channel"`
-	OccurredAt   time.Time      `json:"occurred_at"`
-	Weights      map[string]int `json:"weights_bp"`
+	EventID      string    `json:"event_id"`
+	ReferrerID   string    `json:"referrer_id"`
+	ReferrerType string    `json:"referrer_type"`
+	Channel      string    `json:"channel"`
+	OccurredAt   time.Time `json:"occurred_at"`
+	ReceivedAt   time.Time `json:"received_at"`
+	// Excluded touches (e.g. a customer's self-referral) are listed for the
+	// audit trail with zero weight in every model.
+	Excluded bool           `json:"excluded,omitempty"`
+	Weights  map[string]int `json:"weights_bp"`
 }
 
 // AttributionCalculated is the payload of attribution.calculated: which
 // touchpoints share the credit for one policy.issued. For every model the
 // touchpoints' weights sum to exactly 10 000 basis points; with no touchpoint
 // the list is empty and nobody is paid.
+//
+// A touchpoint that arrives after its conversion was attributed (within the
+// grace period) yields a corrected attribution with the same event_id and a
+// higher Version, which supersedes the earlier one; Version is the latest
+// ingest time (Unix ms) among the conversion and the touches it counts, so a
+// replay yields the same version (times 1024 plus the number of touches, so a
+// growing touch set always raises it).
 type AttributionCalculated struct {
+	Version       int64        `json:"version"`
 	PolicyEventID string       `json:"policy_event_id"`
 	Policy        PolicyIssued `json:"policy"`
 	PaidModel     string       `json:"paid_model"`
@@ -136,21 +143,26 @@ type AttributionCalculated struct {
 
 // CommissionCalculated is the payload of commission.calculated: one payee's
 // line for one policy. Amounts are integer minor units of Currency.
+//
+// Every referrer among the attribution's touchpoints gets a line, zero for
+// those the paid model gives no credit, so that a corrected attribution
+// (higher AttributionVersion, same line ids) overwrites every earlier line.
 type CommissionCalculated struct {
-	AttributionID    string `json:"attribution_id"`
-	PolicyID         string `json:"policy_id"`
-	PayeeID          string `json:"payee_id"`
-	PayeeType        string `json:"payee_type"`
-	ProductLine      string `json:"product_line"`
-	SaleType         string `json:"sale_type"`
-	Currency         string `json:"currency"`
-	PremiumMinor     int64  `json:"premium_minor"`
-	PolicyCommission int64  `json:"policy_commission_minor"` // the total being split
-	WeightBP         int    `json:"weight_bp"`
-	AmountMinor      int64  `json:"amount_minor"`
-	RuleSetVersion   string `json:"rule_set_version"`
-	RuleID           string `json:"rule_id"`
-	Model            string `json:"model"`
+	AttributionID      string `json:"attribution_id"`
+	AttributionVersion int64  `json:"attribution_version"`
+	PolicyID           string `json:"policy_id"`
+	PayeeID            string `json:"payee_id"`
+	PayeeType          string `json:"payee_type"`
+	ProductLine        string `json:"product_line"`
+	SaleType           string `json:"sale_type"`
+	Currency           string `json:"currency"`
+	PremiumMinor       int64  `json:"premium_minor"`
+	PolicyCommission   int64  `json:"policy_commission_minor"` // the total being split
+	WeightBP           int    `json:"weight_bp"`
+	AmountMinor        int64  `json:"amount_minor"`
+	RuleSetVersion     string `json:"rule_set_version"`
+	RuleID             string `json:"rule_id"`
+	Model              string `json:"model"`
 }
 
 // Reason is one thing wrong with a rejected record. Pointer is a JSON pointer

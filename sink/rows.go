@@ -26,11 +26,11 @@ var (
 	rejectedEvents = Table{"rejected_events", []string{"stage", "source_topic", "source_partition", "source_offset",
 		"reason_codes", "reason_pointers", "reason_messages", "record_key", "original", "failed_at",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
-	attributions = Table{"attributions", []string{"attribution_id", "policy_event_id", "policy_id", "partner_id", "lead_id",
+	attributions = Table{"attributions", []string{"attribution_id", "version", "policy_event_id", "policy_id", "partner_id", "lead_id",
 		"product_line", "sale_type", "currency", "premium_minor", "converted_at", "model", "paid", "touch_count",
-		"touch_event_id", "referrer_id", "referrer_type", "channel", "touched_at", "weight_bp",
+		"touch_event_id", "referrer_id", "referrer_type", "channel", "touched_at", "excluded", "weight_bp",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
-	commissionLines = Table{"commission_lines", []string{"line_id", "attribution_id", "policy_id", "partner_id", "lead_id",
+	commissionLines = Table{"commission_lines", []string{"line_id", "attribution_id", "attribution_version", "policy_id", "partner_id", "lead_id",
 		"payee_id", "payee_type", "product_line", "sale_type", "currency", "premium_minor", "policy_commission_minor",
 		"weight_bp", "amount_minor", "rule_set_version", "rule_id", "model", "converted_at",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
@@ -166,12 +166,12 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("premium: %w", err)
 	}
-	head := []any{env.EventID, a.PolicyEventID, p.PolicyID, env.PartnerID, env.LeadID, p.ProductLine, p.SaleType,
+	head := []any{env.EventID, a.Version, a.PolicyEventID, p.PolicyID, env.PartnerID, env.LeadID, p.ProductLine, p.SaleType,
 		p.Currency, premium, env.OccurredAt.UTC()}
 	n := uint16(len(a.Touchpoints))
 	if n == 0 {
 		// An unattributed conversion still gets a row, so analysts see it.
-		vals := append(append([]any{}, head...), a.PaidModel, uint8(1), n, "", "", "", "", time.Unix(0, 0).UTC(), uint16(0))
+		vals := append(append([]any{}, head...), a.PaidModel, uint8(1), n, "", "", "", "", time.Unix(0, 0).UTC(), uint8(0), uint16(0))
 		return []Row{{attributions, append(vals, src...)}}, nil
 	}
 	var rows []Row
@@ -182,7 +182,7 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 				paid = 1
 			}
 			vals := append(append([]any{}, head...), model, paid, n, tp.EventID, tp.ReferrerID, tp.ReferrerType,
-				tp.Channel, tp.OccurredAt.UTC(), uint16(w))
+				tp.Channel, tp.OccurredAt.UTC(), b2u8(tp.Excluded), uint16(w))
 			rows = append(rows, Row{attributions, append(vals, src...)})
 		}
 	}
@@ -194,7 +194,7 @@ func commissionRows(env schemas.Envelope, src []any) ([]Row, error) {
 	if err := json.Unmarshal(env.Payload, &l); err != nil {
 		return nil, fmt.Errorf("decode commission line: %w", err)
 	}
-	return []Row{{commissionLines, append([]any{env.EventID, l.AttributionID, l.PolicyID, env.PartnerID, env.LeadID,
+	return []Row{{commissionLines, append([]any{env.EventID, l.AttributionID, l.AttributionVersion, l.PolicyID, env.PartnerID, env.LeadID,
 		l.PayeeID, l.PayeeType, l.ProductLine, l.SaleType, l.Currency, l.PremiumMinor, l.PolicyCommission,
 		uint16(l.WeightBP), l.AmountMinor, l.RuleSetVersion, l.RuleID, l.Model, env.OccurredAt.UTC()}, src...)}}, nil
 }
@@ -203,4 +203,11 @@ func undecodable(m worker.Message, err error) Row {
 	return Row{rejectedEvents, []any{"sink", m.Topic, m.Partition, m.Offset,
 		[]string{CodeUndecodable}, []string{""}, []string{err.Error()}, string(m.Key), string(m.Value), m.Timestamp.UTC(),
 		m.Topic, m.Partition, m.Offset}}
+}
+
+func b2u8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }

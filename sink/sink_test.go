@@ -181,8 +181,8 @@ func TestStoreClickHouse(t *testing.T) {
 	t.Parallel()
 	conn := chDatabase(t)
 	ctx := context.Background()
-	if n := count(t, conn, "SELECT count() FROM schema_migrations"); n != 1 {
-		t.Errorf("schema_migrations has %d rows after migrating twice, want 1", n)
+	if n := count(t, conn, "SELECT count() FROM schema_migrations"); n != 2 {
+		t.Errorf("schema_migrations has %d rows after migrating twice, want 2", n)
 	}
 	s := &Store{Conn: conn, TopicPrefix: "p.", Metrics: NewMetrics(prometheus.NewRegistry()), Now: time.Now}
 	writes := []struct {
@@ -226,5 +226,33 @@ func TestStoreClickHouse(t *testing.T) {
 	}
 	if err := s.Write(ctx, "p.unknown", 1, writes[0].msgs); err == nil {
 		t.Error("write to an unknown topic succeeded")
+	}
+}
+
+// TestViews checks the analysts' views on the real ClickHouse: superseded
+// attribution versions do not count.
+func TestViews(t *testing.T) {
+	t.Parallel()
+	conn := chDatabase(t)
+	ctx := context.Background()
+	s := &Store{Conn: conn, TopicPrefix: "p.", Metrics: NewMetrics(prometheus.NewRegistry()), Now: time.Now}
+	v2 := strings.NewReplacer(`"paid_model"`, `"version":2,"paid_model"`, `"last_touch":0}`, `"last_touch":5000}`, `"last_touch":10000}`, `"last_touch":5000}`).Replace(attribution)
+	for i, v := range []string{attribution, v2} {
+		if err := s.Write(ctx, "p."+schemas.TopicAttributions, 1, []worker.Message{msg(schemas.TopicAttributions, int64(i), v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Write(ctx, "p."+schemas.TopicCommissions, 1, []worker.Message{msg(schemas.TopicCommissions, 0, line)}); err != nil {
+		t.Fatal(err)
+	}
+	var credited float64
+	if err := conn.QueryRow(ctx, "SELECT conversions_credited FROM attribution_credit_monthly WHERE referrer_id = 'b-1' AND model = 'last_touch'").Scan(&credited); err != nil {
+		t.Fatal(err)
+	}
+	if credited != 0.5 {
+		t.Errorf("b-1 credited %v conversions, want 0.5 from version 2", credited)
+	}
+	if n := count(t, conn, "SELECT toUInt64(amount_minor) FROM commission_owed_monthly WHERE payee_id = 'a-1'"); n != 12506 {
+		t.Errorf("a-1 owed %d, want 12506", n)
 	}
 }

@@ -51,13 +51,17 @@ type Expected struct {
 	Rejected        int            `json:"rejected_events"` // invalid records
 	RejectedByStage map[string]int `json:"rejected_by_stage"`
 	Policies        int            `json:"policies"`
-	AttributionRows int            `json:"attribution_rows"` // touchpoints × models, or 1 for an unattributed policy
+	AttributionRows int            `json:"attribution_rows"` // touchpoints × Models, or 1 for an unattributed policy
 	CommissionLines int            `json:"commission_lines"`
 	// CommissionTotal is per currency, in minor units.
 	CommissionTotal map[string]int64 `json:"commission_total_minor"`
 	// CommissionByPayee is keyed "type:id currency", in minor units.
 	CommissionByPayee map[string]int64 `json:"commission_by_payee_minor"`
 }
+
+// Models is how many attribution models the pipeline computes; the sink
+// writes a row per touchpoint per model.
+const Models = 5
 
 var (
 	partners    = []string{"acme-crm", "bestquote", "brokerhub", "widgetco"}
@@ -168,6 +172,7 @@ func (g *gen) lead(id string, clock *time.Time, budget int) []event {
 	direct := g.rng.IntN(50) == 0 // a sale nobody referred
 	var last struct{ id, typ string }
 	touches := 0
+	payees := map[string]bool{}
 	if !direct {
 		for range 1 + g.rng.IntN(3) {
 			typ := refTypes[g.rng.IntN(len(refTypes))]
@@ -186,6 +191,7 @@ func (g *gen) lead(id string, clock *time.Time, budget int) []event {
 				return out
 			}
 			last.id, last.typ = rid, typ
+			payees[typ+":"+rid] = true
 			touches++
 		}
 	}
@@ -227,9 +233,11 @@ func (g *gen) lead(id string, clock *time.Time, budget int) []event {
 	if touches == 0 {
 		w.AttributionRows++
 	} else {
-		w.AttributionRows += touches
+		w.AttributionRows += touches * Models
 		amount := g.rules.commission(product, sale, minor)
-		w.CommissionLines++
+		// Paid by last touch: the last referrer gets it all, every other
+		// referrer of the lead a zero line.
+		w.CommissionLines += len(payees)
 		w.CommissionTotal[currency] += amount
 		w.CommissionByPayee[last.typ+":"+last.id+" "+currency] += amount
 	}

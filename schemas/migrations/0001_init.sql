@@ -2,8 +2,9 @@
 -- releases share: no LowCardinality, no DateTime64, no TTL.
 -- Every row keeps the Kafka topic/partition/offset it came from: the sink
 -- resumes from max(kafka_offset)+1, and auditors can trace a row to its record.
--- ReplacingMergeTree collapses a re-inserted row with the same sorting key;
--- read money with FINAL.
+-- ReplacingMergeTree collapses a re-inserted row with the same sorting key,
+-- keeping the highest version where a table has one (a corrected
+-- attribution and its lines supersede the earlier ones); read money with FINAL.
 
 CREATE TABLE IF NOT EXISTS referral_events (
     event_id String,
@@ -54,6 +55,7 @@ ORDER BY (stage, source_topic, source_partition, source_offset);
 
 CREATE TABLE IF NOT EXISTS attributions (
     attribution_id String,
+    version Int64,
     policy_event_id String,
     policy_id String,
     partner_id String,
@@ -71,18 +73,20 @@ CREATE TABLE IF NOT EXISTS attributions (
     referrer_type String,
     channel String,
     touched_at DateTime,
+    excluded UInt8,
     weight_bp UInt16,
     kafka_topic String,
     kafka_partition Int32,
     kafka_offset Int64,
     inserted_at DateTime DEFAULT now()
-) ENGINE = ReplacingMergeTree()
+) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(converted_at)
 ORDER BY (partner_id, referrer_id, attribution_id, model, touch_event_id);
 
 CREATE TABLE IF NOT EXISTS commission_lines (
     line_id String,
     attribution_id String,
+    attribution_version Int64,
     policy_id String,
     partner_id String,
     lead_id String,
@@ -103,6 +107,6 @@ CREATE TABLE IF NOT EXISTS commission_lines (
     kafka_partition Int32,
     kafka_offset Int64,
     inserted_at DateTime DEFAULT now()
-) ENGINE = ReplacingMergeTree()
+) ENGINE = ReplacingMergeTree(attribution_version)
 PARTITION BY toYYYYMM(converted_at)
 ORDER BY (payee_id, converted_at, line_id);
