@@ -16,6 +16,7 @@ all: build
 build:
 	@mkdir -p bin
 	@for s in $(STAGES); do (cd $$s && go build -o ../bin/$$s ./cmd/$$s) || exit 1; done
+	@cd attribute && go build -o ../bin/datadriven ./cmd/datadriven
 	@cd deploy && go build -o ../bin/devbroker ./cmd/devbroker && go build -o ../bin/demo ./cmd/demo
 
 vet:

@@ -114,6 +114,9 @@ run)
 	up
 	"$BIN/demo" --events "${2:-10000}" --brokers "127.0.0.1:$BROKER_PORT" --ingest-url "http://127.0.0.1:$API_PORT" \
 		--clickhouse "clickhouse://127.0.0.1:$CLICKHOUSE_TCP_PORT/reftrack" --rules "$ROOT/deploy/dev/rules.json"
+	echo
+	echo "data-driven attribution of this run (attribute/cmd/datadriven):"
+	"$BIN/datadriven" --clickhouse "clickhouse://127.0.0.1:$CLICKHOUSE_TCP_PORT/reftrack"
 	;;
 *) echo "usage: $0 up|down|status|run [events]" >&2; exit 2 ;;
 esac

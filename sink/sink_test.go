@@ -202,12 +202,12 @@ func TestStoreClickHouse(t *testing.T) {
 		}
 	}
 	want := map[string]uint64{
-		"SELECT count() FROM referral_events FINAL":                                 2,
-		"SELECT count() FROM attributions FINAL":                                    2,
-		"SELECT count() FROM commission_lines FINAL":                                1,
-		"SELECT count() FROM rejected_events FINAL":                                 2,
-		"SELECT toUInt64(sum(amount_minor)) FROM commission_lines FINAL":            12506,
-		"SELECT count() FROM rejected_events FINAL WHERE stage = 'sink'":            1,
+		"SELECT count() FROM referral_events FINAL":                                  2,
+		"SELECT count() FROM attributions FINAL":                                     2,
+		"SELECT count() FROM commission_lines FINAL":                                 1,
+		"SELECT count() FROM rejected_events FINAL":                                  2,
+		"SELECT toUInt64(sum(amount_minor)) FROM commission_lines FINAL":             12506,
+		"SELECT count() FROM rejected_events FINAL WHERE stage = 'sink'":             1,
 		"SELECT count() FROM referral_events FINAL WHERE position(payload, '@') > 0": 0,
 	}
 	for q, n := range want {

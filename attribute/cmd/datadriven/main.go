@@ -1,0 +1,165 @@
+// Command datadriven computes Markov-chain removal-effect and Shapley-value
+// attribution per channel (or referrer type) from the conversion paths in
+// ClickHouse, prints a table and stores the results in
+// attribution_data_driven.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+
+	"github.com/reftrack/reftrack/attribute/datadriven"
+	"github.com/reftrack/reftrack/internal/worker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "datadriven:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("datadriven", flag.ContinueOnError)
+	dsn := fs.String("clickhouse", "clickhouse://127.0.0.1:9000/reftrack", "ClickHouse DSN of the sink's database")
+	dim := fs.String("by", "channel", "path step: channel or referrer_type")
+	since := fs.String("since", "1970-01-01", "first day of the window (UTC, YYYY-MM-DD)")
+	until := fs.String("until", "2100-01-01", "day after the window (UTC, YYYY-MM-DD)")
+	store := fs.Bool("store", true, "write the results to attribution_data_driven")
+	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	var errs []error
+	if *dim != "channel" && *dim != "referrer_type" {
+		errs = append(errs, fmt.Errorf("--by %q: want channel or referrer_type", *dim))
+	}
+	from, err1 := time.Parse("2006-01-02", *since)
+	to, err2 := time.Parse("2006-01-02", *until)
+	if err1 != nil || err2 != nil || !from.Before(to) {
+		errs = append(errs, fmt.Errorf("--since %q / --until %q: want YYYY-MM-DD with since < until", *since, *until))
+	}
+	opts, err := clickhouse.ParseDSN(*dsn)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--clickhouse: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return fmt.Errorf("open clickhouse: %w", err)
+	}
+	defer conn.Close()
+
+	paths, err := readPaths(ctx, conn, *dim, from, to)
+	if err != nil {
+		return err
+	}
+	markov, err := datadriven.Markov(paths)
+	if err != nil {
+		return fmt.Errorf("markov: %w", err)
+	}
+	shapley, err := datadriven.Shapley(paths)
+	if err != nil {
+		return fmt.Errorf("shapley: %w", err)
+	}
+	converted := 0
+	for _, p := range paths {
+		if p.Converted {
+			converted++
+		}
+	}
+	fmt.Printf("%d paths, %d converted, by %s, %s .. %s\n\n", len(paths), converted, *dim, *since, *until)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "channel\tremoval effect\tmarkov share\tmarkov conv.\tshapley share\tshapley conv.\t")
+	for i, m := range markov {
+		s := shapley[i]
+		fmt.Fprintf(tw, "%s\t%.4f\t%.2f%%\t%.2f\t%.2f%%\t%.2f\t\n", m.Channel, m.RemovalEffect, 100*m.Share, m.Conversions, 100*s.Share, s.Conversions)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if !*store {
+		return nil
+	}
+	runID := uuid.NewString()
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO attribution_data_driven (run_id, run_at, method, dimension, channel, removal_effect, share, conversions, paths, converted, window_start, window_end)")
+	if err != nil {
+		return fmt.Errorf("prepare insert: %w", err)
+	}
+	now := time.Now().UTC()
+	for method, credits := range map[string][]datadriven.Credit{"markov": markov, "shapley": shapley} {
+		for _, c := range credits {
+			if err := b.Append(runID, now, method, *dim, c.Channel, c.RemovalEffect, c.Share, c.Conversions,
+				uint64(len(paths)), uint64(converted), from, to); err != nil {
+				_ = b.Abort()
+				return fmt.Errorf("append result: %w", err)
+			}
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("store results: %w", err)
+	}
+	fmt.Printf("\nstored as run %s in attribution_data_driven\n", runID)
+	return nil
+}
+
+// readPaths builds each lead's path from its referral.created events in time
+// order; a lead converted if it has a policy.issued in the window.
+func readPaths(ctx context.Context, conn driver.Conn, dim string, from, to time.Time) ([]datadriven.Path, error) {
+	converted := map[string]bool{}
+	rows, err := conn.Query(ctx, `SELECT DISTINCT lead_id FROM referral_events FINAL
+		WHERE event_type = 'policy.issued' AND occurred_at >= ? AND occurred_at < ?`, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("read conversions: %w", err)
+	}
+	for rows.Next() {
+		var lead string
+		if err := rows.Scan(&lead); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		converted[lead] = true
+	}
+	rows.Close()
+	// dim is one of two column names checked by the caller.
+	rows, err = conn.Query(ctx, `SELECT lead_id, `+dim+` FROM referral_events FINAL
+		WHERE event_type = 'referral.created' AND occurred_at >= ? AND occurred_at < ?
+		ORDER BY lead_id, occurred_at_ms, event_id`, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("read touchpoints: %w", err)
+	}
+	defer rows.Close()
+	var paths []datadriven.Path
+	last := ""
+	for rows.Next() {
+		var lead, step string
+		if err := rows.Scan(&lead, &step); err != nil {
+			return nil, err
+		}
+		if lead != last || len(paths) == 0 {
+			paths = append(paths, datadriven.Path{Converted: converted[lead]})
+			last = lead
+		}
+		p := &paths[len(paths)-1]
+		p.Channels = append(p.Channels, step)
+	}
+	return paths, rows.Err()
+}
