@@ -9,7 +9,7 @@ N ?= 1000000
 FUZZTIME ?= 10s
 GOTEST ?= go test
 
-.PHONY: all build test test-unit fuzz vet tidy run up down bench clean
+.PHONY: all build test fuzz vet tidy run up down bench bench-go clean
 
 all: build
 
@@ -53,7 +53,15 @@ up: build
 down:
 	deploy/dev.sh down
 
-bench:
+# bench: the whole pipeline against its limits (see deploy/cmd/bench);
+# `make bench N=100000` for a quick run. bench-go: the Go benchmarks.
+RATE ?= 10000
+DURATION ?= 60s
+bench: build
+	@cd deploy && go build -o ../bin/bench ./cmd/bench
+	bin/bench --events $(N) --rate $(RATE) --duration $(DURATION) --root .
+
+bench-go:
 	$(GOTEST) -run '^$$' -bench . -benchmem $(PKGS)
 
 clean:

@@ -123,3 +123,11 @@ func BenchmarkProcessBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
 }
+
+func BenchmarkKey(b *testing.B) {
+	env := schemas.Envelope{EventID: "0b6c8b8e-8f4e-4a53-9d53-1f7a2d4f7c11", PartnerID: "acme", IdempotencyKey: "idem-123"}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Key(&env)
+	}
+}

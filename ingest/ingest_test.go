@@ -180,3 +180,14 @@ func TestHTTP(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkStamp(b *testing.B) {
+	raw := []byte(`{"event_type":"referral.created","schema_version":1,"occurred_at":"2026-11-01T10:00:00Z","partner_id":"acme","lead_id":"L-1",
+	"payload":{"referrer":{"id":"a-007","type":"agent"},"channel":"crm","lead":{"name":"Ana Silva","email":"ana@example.com","phone":"+1 555 123 4567"}}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Stamp(raw, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -256,3 +256,16 @@ func TestViews(t *testing.T) {
 		t.Errorf("a-1 owed %d, want 12506", n)
 	}
 }
+
+func BenchmarkDecode(b *testing.B) {
+	cases := map[string]string{schemas.TopicUnique: created, schemas.TopicAttributions: attribution, schemas.TopicCommissions: line}
+	for topic, v := range cases {
+		m := msg(topic, 1, v)
+		b.Run(topic, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Decode(topic, m)
+			}
+		})
+	}
+}

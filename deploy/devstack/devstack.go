@@ -131,6 +131,19 @@ func (s *Stack) start(st string, apiPort int) error {
 	return nil
 }
 
+// PID is the process id of a running stage.
+func (s *Stack) PID(stage string) int {
+	if p := s.procs[stage]; p != nil && p.Process != nil {
+		return p.Process.Pid
+	}
+	return 0
+}
+
+// MetricsURL is a stage's /metrics.
+func (s *Stack) MetricsURL(stage string) string {
+	return "http://127.0.0.1:" + strconv.Itoa(s.opsPorts[stage]) + "/metrics"
+}
+
 // Stop sends SIGTERM to every worker and waits for them, killing any that
 // takes longer than 15 s.
 func (s *Stack) Stop() {

@@ -87,3 +87,12 @@ func FuzzParseMinor(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseMinor(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseMinor("123456.78", "USD"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,478 @@
+// Command bench measures the pipeline against its limits on one machine:
+// the dev broker, Redis, ClickHouse and the six workers as separate
+// processes. It pre-loads N generated events, measures a plain consumer and a
+// plain ClickHouse insert as the limits, then the pipeline end to end, per
+// stage, its ingest→ClickHouse latency at a fixed open-loop rate, and each
+// worker's peak RSS and CPU time. Results go to stdout, to
+// bench/results/<time>.json and as a line in BENCHMARKS.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/reftrack/reftrack/deploy/devstack"
+	"github.com/reftrack/reftrack/deploy/sample"
+	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/schemas"
+	"github.com/reftrack/reftrack/sink"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// Results is what one run measured.
+type Results struct {
+	Time    time.Time `json:"time"`
+	Commit  string    `json:"commit"`
+	Machine string    `json:"machine"`
+	Events  int       `json:"events"`
+
+	LimitConsumeRate float64            `json:"limit_consume_records_per_s"`
+	LimitInsertRate  float64            `json:"limit_clickhouse_rows_per_s"`
+	PreloadRate      float64            `json:"preload_produce_records_per_s"`
+	PipelineRate     float64            `json:"pipeline_events_per_s"`
+	PipelineSeconds  float64            `json:"pipeline_seconds"`
+	RatioVsConsume   float64            `json:"pipeline_over_consume_limit"`
+	RatioVsInsert    float64            `json:"pipeline_over_insert_limit"`
+	StageRates       map[string]float64 `json:"stage_records_per_s"`
+	OfferedRate      int                `json:"latency_offered_events_per_s"`
+	OfferedSeconds   int                `json:"latency_offered_seconds"`
+	LatencyP50       float64            `json:"latency_p50_s"`
+	LatencyP95       float64            `json:"latency_p95_s"`
+	LatencyP99       float64            `json:"latency_p99_s"`
+	PeakRSSMB        map[string]float64 `json:"peak_rss_mb"`
+	CPUSeconds       map[string]float64 `json:"cpu_seconds"`
+	OracleAgreed     bool               `json:"oracle_agreed"`
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	n := fs.Int("events", 1_000_000, "events to pre-load")
+	rate := fs.Int("rate", 10_000, "offered events/s in the latency phase")
+	dur := fs.Duration("duration", 60*time.Second, "length of the latency phase")
+	root := fs.String("root", ".", "repository root (bin/ must hold the binaries)")
+	wait := fs.Duration("wait", 20*time.Minute, "how long the pipeline may take")
+	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *n < 1000 || *rate < 1 || *dur < time.Second {
+		return errors.New("--events ≥ 1000, --rate ≥ 1 and --duration ≥ 1s")
+	}
+	res := &Results{Time: time.Now().UTC(), Events: *n, Machine: machine(), Commit: commit(*root),
+		OfferedRate: *rate, OfferedSeconds: int(dur.Seconds())}
+	bin := filepath.Join(*root, "bin")
+	tmp, err := os.MkdirTemp("", "reftrack-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	progress("starting Redis and ClickHouse")
+	if out, err := exec.CommandContext(ctx, filepath.Join(*root, "deploy", "stack.sh"), "up").CombinedOutput(); err != nil {
+		return fmt.Errorf("stack.sh up: %w\n%s", err, out)
+	}
+	_ = exec.Command("redis-cli", "-p", envOr("REDIS_PORT", "16379"), "flushall").Run()
+	chAddr := "127.0.0.1:" + envOr("CLICKHOUSE_TCP_PORT", "19000")
+	db := "reftrack_bench"
+	admin, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}})
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	if err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+		return fmt.Errorf("reset bench database: %w", err)
+	}
+
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	broker := exec.Command(filepath.Join(bin, "devbroker"), "--port", fmt.Sprint(port))
+	broker.Stderr = mustCreate(filepath.Join(tmp, "devbroker.log"))
+	if err := broker.Start(); err != nil {
+		return fmt.Errorf("start devbroker: %w", err)
+	}
+	defer func() { _ = broker.Process.Signal(syscall.SIGTERM); _ = broker.Wait() }()
+	brokers := fmt.Sprintf("127.0.0.1:%d", port)
+
+	rules, err := sample.LoadRules(filepath.Join(*root, "deploy", "dev", "rules.json"))
+	if err != nil {
+		return err
+	}
+	opts := sample.DefaultOptions()
+	opts.Events, opts.HTTPShare, opts.Seed = *n, 0, 6
+	progress(fmt.Sprintf("generating %d events", *n))
+	ds, err := sample.Generate(opts, rules)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ProducerLinger(5*time.Millisecond),
+		kgo.MaxBufferedRecords(1_000_000), kgo.ProducerBatchMaxBytes(1<<20))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := waitBroker(ctx, cl); err != nil {
+		return err
+	}
+	progress("pre-loading referrals.inbound")
+	start := time.Now()
+	if err := sample.Send(ctx, ds, cl, schemas.TopicInbound, ""); err != nil {
+		return err
+	}
+	res.PreloadRate = float64(len(ds.Records)) / time.Since(start).Seconds()
+
+	progress("limit: plain consumer")
+	if res.LimitConsumeRate, err = consumeLimit(ctx, brokers, len(ds.Records)); err != nil {
+		return err
+	}
+	progress("limit: plain ClickHouse batch insert")
+	if res.LimitInsertRate, err = insertLimit(ctx, admin, ds, *n); err != nil {
+		return err
+	}
+
+	progress("starting the six workers")
+	st, err := devstack.Start(ctx, devstack.Config{
+		BinDir: bin, LogDir: filepath.Join(tmp, "logs"), Brokers: brokers, Redis: "127.0.0.1:" + envOr("REDIS_PORT", "16379"),
+		RedisPrefix: "bench:", ClickHouse: "clickhouse://" + chAddr + "/" + db, Rules: filepath.Join(*root, "deploy", "dev", "rules.json"),
+		Extra: []string{"REFTRACK_LOG_LEVEL=warn"},
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Stop()
+	opt, _ := clickhouse.ParseDSN("clickhouse://" + chAddr + "/" + db)
+	conn, err := clickhouse.Open(opt)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	// Progress is read from the workers' counters, which cost nothing;
+	// counting ClickHouse tables with FINAL while it ingests would steal the
+	// CPU being measured. The oracle check runs once, at the end.
+	start = time.Now()
+	tracker := newStageTracker(st)
+	deadline := start.Add(*wait)
+	sinkWant := float64(ds.Want.ReferralEvents + ds.Want.Policies + ds.Want.CommissionLines + ds.Want.Rejected)
+	for tracker.poll(); tracker.value["sink"] < sinkWant && time.Now().Before(deadline); tracker.poll() {
+		progress(fmt.Sprintf("pipeline: sink wrote %.0f/%.0f records, %.0fs", tracker.value["sink"], sinkWant, time.Since(start).Seconds()))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	res.PipelineSeconds = time.Since(start).Seconds()
+	landed, err := sample.ReadLanded(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if diff := ds.Want.Diff(landed); len(diff) == 0 {
+		res.OracleAgreed = true
+	} else {
+		fmt.Fprintf(os.Stderr, "\nClickHouse disagrees with the oracle: %s\n", strings.Join(diff[:min(5, len(diff))], "; "))
+	}
+	res.PipelineRate = float64(len(ds.Records)) / res.PipelineSeconds
+	res.RatioVsConsume = res.PipelineRate / res.LimitConsumeRate
+	res.RatioVsInsert = res.PipelineRate / res.LimitInsertRate
+	tracker.poll()
+	res.StageRates = tracker.rates()
+
+	progress(fmt.Sprintf("latency: offering %d events/s for %s", *rate, *dur))
+	if err := latency(ctx, st, cl, conn, res, rules, *rate, *dur); err != nil {
+		return err
+	}
+	res.PeakRSSMB, res.CPUSeconds = map[string]float64{}, map[string]float64{}
+	for _, s := range devstack.Stages {
+		rss, cpu, err := procStats(st.PID(s))
+		if err == nil {
+			res.PeakRSSMB[s], res.CPUSeconds[s] = float64(rss)/(1<<20), cpu
+		}
+	}
+	fmt.Fprint(os.Stderr, "\r\033[K")
+	report(os.Stdout, res)
+	return save(*root, res)
+}
+
+// latency offers rate events/s open-loop (on a fixed schedule, never
+// waiting for the pipeline) and reads the sink's ingest→ClickHouse latency
+// histogram before and after.
+func latency(ctx context.Context, st *devstack.Stack, cl *kgo.Client, conn driver.Conn, res *Results, rules *sample.Rules, rate int, dur time.Duration) error {
+	opts := sample.DefaultOptions()
+	opts.Events, opts.HTTPShare, opts.Seed, opts.InvalidRate = rate*int(dur.Seconds()), 0, 7, 0.001
+	opts.Start = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	ds, err := sample.Generate(opts, rules)
+	if err != nil {
+		return err
+	}
+	before, err := scrape(st.MetricsURL("sink"))
+	if err != nil {
+		return err
+	}
+	landedBefore, err := sample.ReadLanded(ctx, conn)
+	if err != nil {
+		return err
+	}
+	const tick = 10 * time.Millisecond
+	perTick := max(rate*int(tick)/int(time.Second), 1)
+	next := time.Now()
+	for i := 0; i < len(ds.Records); i += perTick {
+		for _, r := range ds.Records[i:min(i+perTick, len(ds.Records))] {
+			cl.Produce(ctx, &kgo.Record{Topic: schemas.TopicInbound, Key: []byte("lat-" + r.Lead), Value: r.Value}, nil)
+		}
+		next = next.Add(tick)
+		time.Sleep(time.Until(next))
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return err
+	}
+	want := landedBefore.ReferralEvents + ds.Want.ReferralEvents
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		l, err := sample.ReadLanded(ctx, conn)
+		if err == nil && l.ReferralEvents >= want {
+			break
+		}
+	}
+	after, err := scrape(st.MetricsURL("sink"))
+	if err != nil {
+		return err
+	}
+	const name, label = "reftrack_sink_end_to_end_latency_seconds", "topic"
+	h := histogram(after, name, label, schemas.TopicUnique).minus(histogram(before, name, label, schemas.TopicUnique))
+	res.LatencyP50, res.LatencyP95, res.LatencyP99 = h.quantile(0.5), h.quantile(0.95), h.quantile(0.99)
+	return nil
+}
+
+// stageTracker follows each worker's committed input counter to find when
+// it started and finished, for a per-stage rate.
+type stageTracker struct {
+	st          *devstack.Stack
+	first, last map[string]time.Time
+	value       map[string]float64
+}
+
+func newStageTracker(st *devstack.Stack) *stageTracker {
+	return &stageTracker{st: st, first: map[string]time.Time{}, last: map[string]time.Time{}, value: map[string]float64{}}
+}
+
+func (t *stageTracker) poll() {
+	now := time.Now()
+	for _, s := range devstack.Stages {
+		fams, err := scrape(t.st.MetricsURL(s))
+		if err != nil {
+			continue
+		}
+		v := counterSum(fams, "reftrack_records_in_total")
+		if v > 0 && t.first[s].IsZero() {
+			t.first[s] = now
+		}
+		if v != t.value[s] {
+			t.value[s], t.last[s] = v, now
+		}
+	}
+}
+
+func (t *stageTracker) rates() map[string]float64 {
+	out := map[string]float64{}
+	for s, v := range t.value {
+		// The first poll that saw records stands for their start: rates are
+		// a lower bound by up to one poll interval.
+		if d := t.last[s].Sub(t.first[s]).Seconds() + 0.5; v > 0 {
+			out[s] = v / d
+		}
+	}
+	return out
+}
+
+func consumeLimit(ctx context.Context, brokers string, n int) (float64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(schemas.TopicInbound),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(64<<20))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	start := time.Now()
+	got := 0
+	for got < n {
+		f := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		got += f.NumRecords()
+	}
+	return float64(got) / time.Since(start).Seconds(), nil
+}
+
+// insertLimit inserts n referral_events rows made from the sample, 50 000 a
+// batch, into a scratch table of the same shape.
+func insertLimit(ctx context.Context, admin driver.Conn, ds *sample.Dataset, n int) (float64, error) {
+	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS reftrack_bench_limit"); err != nil {
+		return 0, err
+	}
+	defer admin.Exec(context.Background(), "DROP DATABASE IF EXISTS reftrack_bench_limit")
+	opt := &clickhouse.Options{Addr: []string{"127.0.0.1:" + envOr("CLICKHOUSE_TCP_PORT", "19000")}, Auth: clickhouse.Auth{Database: "reftrack_bench_limit"}}
+	if err := sink.Migrate(ctx, opt, discard()); err != nil {
+		return 0, err
+	}
+	conn, err := clickhouse.Open(opt)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	var rows []sink.Row
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	for i, r := range ds.Records {
+		if r.Kind != "valid" || !strings.Contains(string(r.Value), `"event_id"`) {
+			continue
+		}
+		v := strings.Replace(string(r.Value), `{`, `{"received_at":"`+now+`",`, 1)
+		rr, _ := sink.Decode(schemas.TopicUnique, worker.Message{Topic: schemas.TopicUnique, Offset: int64(i), Value: []byte(v)})
+		if len(rr) == 1 && rr[0].Table.Name == "referral_events" {
+			rows = append(rows, rr[0])
+		}
+		if len(rows) == 50_000 {
+			break
+		}
+	}
+	if len(rows) == 0 {
+		return 0, errors.New("no rows to insert")
+	}
+	cols := strings.Join(rows[0].Table.Columns, ", ")
+	start := time.Now()
+	for done := 0; done < n; {
+		b, err := conn.PrepareBatch(ctx, "INSERT INTO referral_events ("+cols+")")
+		if err != nil {
+			return 0, err
+		}
+		for i := 0; i < 50_000 && done < n; i, done = i+1, done+1 {
+			if err := b.Append(rows[done%len(rows)].Values...); err != nil {
+				return 0, err
+			}
+		}
+		if err := b.Send(); err != nil {
+			return 0, err
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+func waitBroker(ctx context.Context, cl *kgo.Client) error {
+	for i := 0; i < 100; i++ {
+		if cl.Ping(ctx) == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("dev broker does not answer")
+}
+
+func progress(s string) { fmt.Fprintf(os.Stderr, "\r\033[Kbench: %s", s) }
+
+func report(w *os.File, r *Results) {
+	fmt.Fprintf(w, "reftrack bench, %s, commit %s, %s\n\n", r.Time.Format(time.RFC3339), r.Commit, r.Machine)
+	fmt.Fprintf(w, "%-44s %14s\n", "measure", "value")
+	row := func(k string, v float64, unit string) { fmt.Fprintf(w, "%-44s %14.0f %s\n", k, v, unit) }
+	row("events pre-loaded", float64(r.Events), "")
+	row("limit: plain consumer", r.LimitConsumeRate, "records/s")
+	row("limit: plain ClickHouse insert", r.LimitInsertRate, "rows/s")
+	row("pipeline end to end", r.PipelineRate, "events/s")
+	fmt.Fprintf(w, "%-44s %14.3f\n%-44s %14.3f\n", "pipeline / consumer limit", r.RatioVsConsume, "pipeline / insert limit", r.RatioVsInsert)
+	for _, s := range devstack.Stages {
+		row("stage "+s, r.StageRates[s], "records/s")
+	}
+	fmt.Fprintf(w, "%-44s %11.3f s / %.3f s / %.3f s\n", fmt.Sprintf("latency p50/p95/p99 at %d/s", r.OfferedRate), r.LatencyP50, r.LatencyP95, r.LatencyP99)
+	for _, s := range devstack.Stages {
+		fmt.Fprintf(w, "%-44s %11.0f MB  %8.1f s CPU\n", "worker "+s+" peak RSS", r.PeakRSSMB[s], r.CPUSeconds[s])
+	}
+	fmt.Fprintf(w, "%-44s %14v\n", "ClickHouse matched the oracle", r.OracleAgreed)
+}
+
+func save(root string, r *Results) error {
+	dir := filepath.Join(root, "bench", "results")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(r, "", "  ")
+	path := filepath.Join(dir, r.Time.Format("20060102T150405Z")+".json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return err
+	}
+	md := filepath.Join(root, "BENCHMARKS.md")
+	if _, err := os.Stat(md); err != nil {
+		head := "# Benchmarks\n\nOne line per `make bench` run (`bench/results/*.json` has the details). Rates in events/s.\n\n" +
+			"| time | commit | machine | events | consumer limit | insert limit | pipeline | ratio | p50/p95/p99 s at rate | max RSS MB | oracle |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+		if err := os.WriteFile(md, []byte(head), 0o644); err != nil {
+			return err
+		}
+	}
+	maxRSS := 0.0
+	for _, v := range r.PeakRSSMB {
+		maxRSS = math.Max(maxRSS, v)
+	}
+	f, err := os.OpenFile(md, os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = fmt.Fprintf(f, "| %s | %s | %s | %d | %.0f | %.0f | %.0f | %.3f | %.3f/%.3f/%.3f at %d | %.0f | %v |\n",
+		r.Time.Format("2006-01-02 15:04"), r.Commit, r.Machine, r.Events, r.LimitConsumeRate, r.LimitInsertRate,
+		r.PipelineRate, r.RatioVsConsume, r.LatencyP50, r.LatencyP95, r.LatencyP99, r.OfferedRate, maxRSS, r.OracleAgreed)
+	fmt.Printf("\nsaved %s and a line in BENCHMARKS.md\n", path)
+	return err
+}
+
+func machine() string {
+	model := runtime.GOARCH
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				model = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%d cores, %s", runtime.NumCPU(), model)
+}
+
+func commit(root string) string {
+	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
