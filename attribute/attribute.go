@@ -51,6 +51,7 @@ type Config struct {
 	PaidModel        string
 	PaidModelByLine  map[string]string // product line → model
 	ExcludeReferrers []string          // referrer types that never get credit
+	KeepConversions  time.Duration     // how long conversions are kept for cancellations
 }
 
 // Attributor is the stage's Processor.
@@ -73,9 +74,15 @@ type conversion struct {
 }
 
 type decoded struct {
-	lead  string
-	touch *Touch
-	conv  *conversion
+	lead   string
+	touch  *Touch
+	conv   *conversion
+	cancel *cancellation
+}
+
+type cancellation struct {
+	env schemas.Envelope
+	p   schemas.PolicyCancelled
 }
 
 // ProcessBatch implements worker.Processor in two pipelined round trips:
@@ -105,7 +112,11 @@ func (a *Attributor) ProcessBatch(ctx context.Context, batch []worker.Message) (
 		case d.conv != nil:
 			b, _ := json.Marshal(d.conv)
 			write.HSet(ctx, a.key("cv", d.lead), d.conv.EventID, b)
-			write.PExpire(ctx, a.key("cv", d.lead), a.Config.Grace+time.Hour)
+			// Kept for late touches (grace) and for cancellations, which
+			// can come a chargeback window later.
+			write.PExpire(ctx, a.key("cv", d.lead), max(a.Config.Grace+time.Hour, a.Config.KeepConversions))
+			leads[d.lead] = true
+		case d.cancel != nil:
 			leads[d.lead] = true
 		}
 	}
@@ -162,6 +173,20 @@ func (a *Attributor) ProcessBatch(ctx context.Context, batch []worker.Message) (
 			}
 			results[i].Out = []worker.Output{out}
 		}
+	}
+	for i, d := range events {
+		if d.cancel == nil {
+			continue
+		}
+		out, ok, err := a.cancelled(*d.cancel, convs[d.lead])
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			a.Metrics.unknownCancellations.Inc()
+			continue
+		}
+		results[i].Out = []worker.Output{out}
 	}
 	for i, d := range events {
 		if d.touch == nil {
@@ -241,6 +266,12 @@ func decode(raw []byte) (decoded, error) {
 		}
 		d.touch = &Touch{EventID: env.EventID, ReferrerID: p.Referrer.ID, ReferrerType: p.Referrer.Type,
 			Channel: p.Channel, OccurredAt: env.OccurredAt.UTC(), ReceivedAt: received.UTC()}
+	case schemas.TypePolicyCancelled:
+		var p schemas.PolicyCancelled
+		if err := json.Unmarshal(env.Payload, &p); err != nil {
+			return d, worker.Reject(CodeUndecodable, "/payload", "%v", err)
+		}
+		d.cancel = &cancellation{env: env, p: p}
 	case schemas.TypePolicyIssued:
 		var p schemas.PolicyIssued
 		if err := json.Unmarshal(env.Payload, &p); err != nil {
@@ -302,7 +333,7 @@ func (a *Attributor) attribute(c conversion, all []Touch) (worker.Output, error)
 	}
 	received := c.ReceivedAt
 	out := schemas.Envelope{
-		EventID:       uuid.NewSHA1(attributionSpace, []byte(c.EventID)).String(),
+		EventID:       attributionID(c.EventID),
 		EventType:     schemas.TypeAttributionCalculated,
 		SchemaVersion: 1,
 		OccurredAt:    c.OccurredAt,
@@ -316,6 +347,38 @@ func (a *Attributor) attribute(c conversion, all []Touch) (worker.Output, error)
 		return worker.Output{}, fmt.Errorf("encode attribution envelope: %w", err)
 	}
 	return worker.Output{Topic: schemas.TopicAttributions, Key: []byte(c.LeadID), Value: v}, nil
+}
+
+// cancelled forwards a policy.cancelled of a conversion of the lead as an
+// attribution.cancelled, so that commission can claw back; ok is false when
+// the lead has no conversion of that policy (never issued, or expired).
+func (a *Attributor) cancelled(c cancellation, convs map[string]conversion) (worker.Output, bool, error) {
+	for _, conv := range sortedConversions(convs) {
+		if conv.Policy.PolicyID != c.p.PolicyID || conv.PartnerID != c.env.PartnerID {
+			continue
+		}
+		payload, err := json.Marshal(schemas.AttributionCancelled{
+			AttributionID: attributionID(conv.EventID), PolicyEventID: conv.EventID, CancelEventID: c.env.EventID,
+			Policy: conv.Policy, CancelledOn: c.p.CancelledOn,
+		})
+		if err != nil {
+			return worker.Output{}, false, fmt.Errorf("encode cancellation: %w", err)
+		}
+		v, err := json.Marshal(schemas.Envelope{
+			EventID: uuid.NewSHA1(attributionSpace, []byte("cancel|"+c.env.EventID)).String(), EventType: schemas.TypeAttributionCancelled,
+			SchemaVersion: 1, OccurredAt: c.env.OccurredAt, ReceivedAt: c.env.ReceivedAt, PartnerID: c.env.PartnerID,
+			LeadID: c.env.LeadID, Payload: payload,
+		})
+		if err != nil {
+			return worker.Output{}, false, fmt.Errorf("encode cancellation envelope: %w", err)
+		}
+		return worker.Output{Topic: schemas.TopicAttributions, Key: []byte(c.env.LeadID), Value: v}, true, nil
+	}
+	return worker.Output{}, false, nil
+}
+
+func attributionID(policyEventID string) string {
+	return uuid.NewSHA1(attributionSpace, []byte(policyEventID)).String()
 }
 
 func touchpoint(t Touch, w map[string]int, excluded bool) schemas.Touchpoint {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,5 +172,34 @@ func TestScriptLost(t *testing.T) {
 	}
 	if _, err := a.ProcessBatch(ctx, batch); err != nil {
 		t.Fatalf("retry after the script was reloaded: %v", err)
+	}
+}
+
+func TestCancellation(t *testing.T) {
+	t.Parallel()
+	a := newAttributor(t)
+	a.Config.KeepConversions = time.Hour
+	run(t, a, touch(0, "t1", "L", "A-1", "agent", t0, t0), policy(1, "p1", "L", "auto", t0.Add(time.Hour)))
+	cancel := func(off int64, id, policyID, partner string) worker.Message {
+		m := rec(off, schemas.TypePolicyCancelled, id, "L", t0.Add(48*time.Hour), t0.Add(48*time.Hour),
+			fmt.Sprintf(`{"policy_id":%q,"cancelled_on":"2026-10-03"}`, policyID))
+		m.Value = []byte(strings.Replace(string(m.Value), `"partner_id":"acme"`, `"partner_id":"`+partner+`"`, 1))
+		return m
+	}
+	res := run(t, a, cancel(2, "c1", "P", "acme"), cancel(3, "c2", "P-unknown", "acme"), cancel(4, "c3", "P", "other-partner"))
+	if len(res[0].Out) != 1 || res[1].Out != nil || res[2].Out != nil {
+		t.Fatalf("results %+v", res)
+	}
+	var env schemas.Envelope
+	var c schemas.AttributionCancelled
+	_ = json.Unmarshal(res[0].Out[0].Value, &env)
+	if err := json.Unmarshal(env.Payload, &c); err != nil {
+		t.Fatal(err)
+	}
+	if env.EventType != schemas.TypeAttributionCancelled || c.AttributionID != attributionID("p1") || c.CancelledOn != "2026-10-03" || c.Policy.PolicyID != "P" {
+		t.Errorf("cancellation %+v %+v", env, c)
+	}
+	if n := testutil.ToFloat64(a.Metrics.unknownCancellations); n != 2 {
+		t.Errorf("unknown_cancellations_total = %v, want 2", n)
 	}
 }

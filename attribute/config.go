@@ -31,6 +31,7 @@ func (a *App) RegisterFlags(fs *flag.FlagSet) {
 	d := DefaultParams()
 	fs.DurationVar(&a.cfg.Lookback, "lookback", 90*24*time.Hour, "how far before a conversion a touchpoint still counts")
 	fs.DurationVar(&a.cfg.Grace, "grace", 7*24*time.Hour, "how long after a conversion reached ingest a late touchpoint still re-attributes it")
+	fs.DurationVar(&a.cfg.KeepConversions, "keep-conversions", 800*24*time.Hour, "how long conversions are remembered so cancellations can be clawed back")
 	fs.IntVar(&a.cfg.MaxTouches, "max-touches", 100, "touchpoints kept per lead; the oldest beyond are pruned")
 	fs.DurationVar(&a.cfg.Params.HalfLife, "half-life", d.HalfLife, "time-decay half-life")
 	fs.StringVar(&a.positions, "position-shares", "40/20/40", "position-based shares in percent: first/middle/last")

@@ -8,6 +8,8 @@ type Metrics struct {
 	unattributed prometheus.Counter
 	pruned       prometheus.Counter
 	reattributed prometheus.Counter
+	// cancellations of policies the stage does not know
+	unknownCancellations prometheus.Counter
 }
 
 // NewMetrics registers the attribute metrics on reg.
@@ -25,7 +27,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "reftrack", Subsystem: "attribute", Name: "reattributions_total",
 			Help: "Corrected attributions emitted because a touchpoint arrived after its conversion.",
 		}),
+		unknownCancellations: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "reftrack", Subsystem: "attribute", Name: "unknown_cancellations_total",
+			Help: "policy.cancelled events for policies with no remembered conversion; nothing is clawed back.",
+		}),
 	}
-	reg.MustRegister(m.unattributed, m.pruned, m.reattributed)
+	reg.MustRegister(m.unattributed, m.pruned, m.reattributed, m.unknownCancellations)
 	return m
 }

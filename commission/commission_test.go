@@ -3,15 +3,34 @@ package commission
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
+
+func rules(t testing.TB) *RuleSet {
+	t.Helper()
+	rs, err := LoadRules("testdata/rules.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
 
 func TestParsePercent(t *testing.T) {
 	t.Parallel()
@@ -32,74 +51,46 @@ func TestParsePercent(t *testing.T) {
 	}
 }
 
-func TestCommissionRounding(t *testing.T) {
+func TestPercentOf(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		percent string
-		premium int64
-		want    int64
+		v, rate, want int64
 	}{
-		{"10", 120050, 12005},     // 1200.50 × 10 % = 120.05
-		{"12.5", 100001, 12500},   // 12500.125 → 12500
-		{"12.5", 100004, 12501},   // 12500.5 → half away from zero
-		{"7.25", 99999, 7250},     // 7249.9275 → 7250
-		{"8.125", 1, 0},           // 0.08125 → 0
-		{"30", -1000, -300},       // clawback keeps the sign
-		{"12.5", -100004, -12501}, // and rounds away from zero
-		{"100", math.MaxInt64, math.MaxInt64},
+		{120050, 100_000, 12005},   // 1200.50 × 10 % = 120.05
+		{100001, 125_000, 12500},   // 12500.125 → 12500
+		{100004, 125_000, 12501},   // 12500.5 → half away from zero
+		{-100004, 125_000, -12501}, // and so for clawbacks
+		{1, 81_250, 0},             // 0.08125 → 0
+		{math.MaxInt64, 1_000_000, math.MaxInt64},
 	}
 	for _, tt := range tests {
-		rs, err := ParseRules([]byte(`{"version":"v","rules":[{"id":"r","percent":"` + tt.percent + `"}]}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := rs.Rules[0].Commission(tt.premium); got != tt.want {
-			t.Errorf("%s %% of %d = %d, want %d", tt.percent, tt.premium, got, tt.want)
+		if got := PercentOf(tt.v, tt.rate); got != tt.want {
+			t.Errorf("PercentOf(%d, %d) = %d, want %d", tt.v, tt.rate, got, tt.want)
 		}
 	}
 }
 
 func TestParseRulesErrors(t *testing.T) {
 	t.Parallel()
-	_, err := ParseRules([]byte(`{"version":"","rules":[{"id":"a","percent":"x"},{"id":"a","percent":"1"}]}`))
-	for _, want := range []string{"version is required", `rule "a": percent "x"`, `id "a" missing or repeated`} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("error %v does not mention %q", err, want)
-		}
-	}
-	if _, err := ParseRules([]byte(`{"version":"v","rules":[{"id":"a","percent":"1","rate":5}]}`)); err == nil {
-		t.Error("unknown field accepted")
-	}
-}
-
-func TestSplit(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		total  int64
-		shares []Share
-		want   []int64
-	}{
-		{100, []Share{{"a", 10000}}, []int64{100}},
-		{100, []Share{{"a", 3334}, {"b", 3333}, {"c", 3333}}, []int64{34, 33, 33}},
-		// 10 × 1/3 each: remainders tie, so the residue goes to a, then b.
-		{10, []Share{{"c", 3333}, {"a", 3333}, {"b", 3334}}, []int64{3, 3, 4}},
-		{1, []Share{{"b", 5000}, {"a", 5000}}, []int64{0, 1}},
-		{-1, []Share{{"b", 5000}, {"a", 5000}}, []int64{0, -1}},
-		{0, []Share{{"a", 5000}, {"b", 5000}}, []int64{0, 0}},
-		{math.MaxInt64, []Share{{"a", 9999}, {"b", 1}}, []int64{9222449699651090329, 922337203685478}},
+	tests := []struct{ in, want string }{
+		{`{"version":"v","rules":[{"id":"a","when":"true","amount":{"percent":"1"},"rate":5}]}`, "schema"},
+		{`{"version":"v","rules":[{"id":"a","when":"true","amount":{"percent":"1","flat":{"USD":"1"}}}]}`, "schema"},
+		{`{"version":"v","rules":[{"id":"a","when":"true","amount":{"percent":"ten"}}]}`, "schema"},
+		{`{"version":"v","rules":[{"id":"a","when":"true","amount":{"percent":"1"}},{"id":"a","when":"true","amount":{"percent":"1"}}]}`, `rule "a": id repeated`},
+		{`{"version":"v","rules":[{"id":"b","when":"nonsense ==","amount":{"percent":"1"}}]}`, `rule "b": when`},
+		{`{"version":"v","rules":[{"id":"c","when":"premium_minor","amount":{"percent":"1"}}]}`, `rule "c": when`},
+		{`{"version":"v","rules":[{"id":"d","when":"true","amount":{"percent":"101"}}]}`, `rule "d": percent "101"`},
+		{`{"version":"v","rules":[{"id":"e","when":"true","amount":{"bands":[{"percent":"1"},{"percent":"2"}]}}]}`, "only the last band"},
+		{`{"version":"v","payees":{"agent:x":{"upline":"agent:x"}},"rules":[{"id":"f","when":"true","amount":{"percent":"1"}}]}`, "its own upline"},
 	}
 	for _, tt := range tests {
-		got := Split(tt.total, tt.shares)
-		for i := range tt.want {
-			if got[i] != tt.want[i] {
-				t.Errorf("Split(%d, %v) = %v, want %v", tt.total, tt.shares, got, tt.want)
-				break
-			}
+		if _, err := ParseRules([]byte(tt.in)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseRules(%s) error = %v, want one mentioning %q", tt.in, err, tt.want)
 		}
 	}
 }
 
-// TestSplitProperties: lines sum to the total, no line is off its exact share
+// TestSplitProperties: shares sum to the total, none is off its exact share
 // by a unit or more, and the order of shares does not matter.
 func TestSplitProperties(t *testing.T) {
 	t.Parallel()
@@ -143,92 +134,282 @@ func TestSplitProperties(t *testing.T) {
 	}
 }
 
-func attribution(t *testing.T, premium, currency string, tps ...schemas.Touchpoint) worker.Message {
-	t.Helper()
-	payload, _ := json.Marshal(schemas.AttributionCalculated{
-		PolicyEventID: "pe-1", PaidModel: "linear", Version: 7, Touchpoints: tps,
-		Policy: schemas.PolicyIssued{PolicyID: "P-1", ProductLine: "home", AnnualPremium: premium, Currency: currency,
-			TermMonths: 12, EffectiveDate: "2026-11-02", SaleType: "new_business"},
-	})
-	v, _ := json.Marshal(schemas.Envelope{EventID: "att-1", EventType: schemas.TypeAttributionCalculated, SchemaVersion: 1,
-		OccurredAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), PartnerID: "acme", LeadID: "L-1", Payload: payload})
-	return worker.Message{Value: v}
-}
-
-func TestProcess(t *testing.T) {
+func TestSplit(t *testing.T) {
 	t.Parallel()
-	rs, err := LoadRules("testdata/rules.json")
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		total  int64
+		shares []Share
+		want   []int64
+	}{
+		{100, []Share{{"a", 10000}}, []int64{100}},
+		{100, []Share{{"a", 3334}, {"b", 3333}, {"c", 3333}}, []int64{34, 33, 33}},
+		// 10 × 1/3 each: remainders tie, so the residue goes to a, then b.
+		{10, []Share{{"c", 3333}, {"a", 3333}, {"b", 3334}}, []int64{3, 3, 4}},
+		{1, []Share{{"b", 5000}, {"a", 5000}}, []int64{0, 1}},
+		{-1, []Share{{"b", 5000}, {"a", 5000}}, []int64{0, -1}},
+		{0, []Share{{"a", 5000}, {"b", 5000}}, []int64{0, 0}},
+		{math.MaxInt64, []Share{{"a", 9999}, {"b", 1}}, []int64{9222449699651090329, 922337203685478}},
 	}
-	c := &Calculator{}
-	c.Rules.Store(rs)
-	tp := func(id, typ string, w int) schemas.Touchpoint {
-		return schemas.Touchpoint{EventID: "e-" + id, ReferrerID: id, ReferrerType: typ, Weights: map[string]int{"linear": w}}
-	}
-	// home at 12.5 % of 999.99 = 124.99875 → 125.00. A-1's two touches merge
-	// to 3334 bp: 4167.5 → 4167 r.5, B-1 and C-1 4166.25 → 4166 r.25; the
-	// one residue cent goes to the largest remainder: 4168 + 4166 + 4166.
-	out, err := c.Process(context.Background(), attribution(t, "999.99", "USD",
-		tp("A-1", "agent", 1667), tp("B-1", "broker", 3333), tp("A-1", "agent", 1667), tp("C-1", "customer", 3333), tp("Z", "agent", 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int64{"A-1": 4168, "B-1": 4166, "C-1": 4166, "Z": 0}
-	if len(out) != len(want) {
-		t.Fatalf("got %d lines, want %d", len(out), len(want))
-	}
-	var sum int64
-	for _, o := range out {
-		var env schemas.Envelope
-		var line schemas.CommissionCalculated
-		if err := json.Unmarshal(o.Value, &env); err != nil {
-			t.Fatal(err)
+	for _, tt := range tests {
+		got := Split(tt.total, tt.shares)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("Split(%d, %v) = %v, want %v", tt.total, tt.shares, got, tt.want)
 		}
-		if err := json.Unmarshal(env.Payload, &line); err != nil {
-			t.Fatal(err)
-		}
-		if line.AmountMinor != want[line.PayeeID] || line.AttributionVersion != 7 || line.RuleID != "home" || line.RuleSetVersion != "2026-11-01.1" || line.PolicyCommission != 12500 {
-			t.Errorf("line %+v", line)
-		}
-		sum += line.AmountMinor
-	}
-	if sum != 12500 {
-		t.Errorf("lines sum to %d, want 12500", sum)
-	}
-	again, _ := c.Process(context.Background(), attribution(t, "999.99", "USD",
-		tp("A-1", "agent", 1667), tp("B-1", "broker", 3333), tp("A-1", "agent", 1667), tp("C-1", "customer", 3333), tp("Z", "agent", 0)))
-	for i := range out {
-		if string(out[i].Value) != string(again[i].Value) {
-			t.Errorf("replay differs:\n%s\n%s", out[i].Value, again[i].Value)
-		}
-	}
-
-	for name, m := range map[string]worker.Message{
-		"bad weights":     attribution(t, "10", "USD", tp("A", "agent", 9999)),
-		"too many digits": attribution(t, "10.5", "JPY", tp("A", "agent", 10000)),
-		"not an envelope": {Value: []byte("[]")},
-	} {
-		if _, err := c.Process(context.Background(), m); !worker.IsPermanent(err) {
-			t.Errorf("%s: error %v, want a permanent rejection", name, err)
-		}
-	}
-	if out, err := c.Process(context.Background(), attribution(t, "10", "USD")); err != nil || len(out) != 0 {
-		t.Errorf("unattributed policy: %v, %v; want no lines", out, err)
 	}
 }
 
-func BenchmarkProcess(b *testing.B) {
-	rs, err := LoadRules("testdata/rules.json")
-	if err != nil {
-		b.Fatal(err)
+type tp struct {
+	id, typ string
+	w       int
+}
+
+func attEnvelope(line, sale, premium, currency string, version int64, tps ...tp) (schemas.Envelope, schemas.AttributionCalculated) {
+	att := schemas.AttributionCalculated{Version: version, PolicyEventID: "pe-1", PaidModel: "linear",
+		Policy: schemas.PolicyIssued{PolicyID: "P-1", ProductLine: line, AnnualPremium: premium, Currency: currency,
+			TermMonths: 12, EffectiveDate: "2026-01-01", SaleType: sale}}
+	for _, t := range tps {
+		att.Touchpoints = append(att.Touchpoints, schemas.Touchpoint{EventID: "e-" + t.id, ReferrerID: t.id, ReferrerType: t.typ,
+			Weights: map[string]int{"linear": t.w, "last_touch": 0}})
 	}
-	c := &Calculator{}
-	c.Rules.Store(rs)
-	m := attribution(&testing.T{}, "1234.56", "USD", schemas.Touchpoint{EventID: "e", ReferrerID: "A", ReferrerType: "agent", Weights: map[string]int{"linear": 10000}})
+	payload, _ := json.Marshal(att)
+	recv := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	return schemas.Envelope{EventID: "att-1", EventType: schemas.TypeAttributionCalculated, SchemaVersion: 1,
+		OccurredAt: recv, ReceivedAt: &recv, PartnerID: "acme", LeadID: "L-1", Payload: payload}, att
+}
+
+// describe renders lines as "payee=amount/rule" sorted, for comparison.
+func describe(t *testing.T, lines []schemas.Envelope) string {
+	t.Helper()
+	var parts []string
+	for _, e := range lines {
+		var l schemas.CommissionCalculated
+		if err := json.Unmarshal(e.Payload, &l); err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, fmt.Sprintf("%s:%s=%d/%s", l.PayeeType, l.PayeeID, l.AmountMinor, l.RuleID))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+// TestLinesGolden: every rule kind, hand-computed.
+func TestLinesGolden(t *testing.T) {
+	t.Parallel()
+	rs := rules(t)
+	tests := []struct {
+		name, line, sale, premium, currency string
+		tps                                 []tp
+		want                                string
+	}{
+		// 12 % of 1000.00 for a gold agent; overrides 10 % and 5 % of it
+		// up the chain agent → agency → MGA.
+		{"tier and overrides", "auto", "new_business", "1000.00", "USD", []tp{{"A-1", "agent", 10000}},
+			"agency:AG-1=1200/override:1 agent:A-1=12000/auto-gold mga:M-1=600/override:2"},
+		{"plain rate", "auto", "renewal", "1000.00", "USD", []tp{{"A-2", "agent", 10000}}, "agent:A-2=10000/auto"},
+		{"flat per currency", "auto", "new_business", "99999.00", "EUR", []tp{{"C-1", "customer", 10000}}, "customer:C-1=2000/customer-reward"},
+		// 30 % of 100.00 = 30.00, raised to the 50.00 minimum.
+		{"minimum", "life", "new_business", "100.00", "USD", []tp{{"A-2", "agent", 10000}}, "agent:A-2=5000/life-first-year"},
+		// 30 % of 10 000.00 = 3000.00, capped at 1500.00.
+		{"cap", "life", "new_business", "10000.00", "USD", []tp{{"A-2", "agent", 10000}}, "agent:A-2=150000/life-first-year"},
+		{"renewal rate", "life", "renewal", "1000.00", "USD", []tp{{"A-2", "agent", 10000}}, "agent:A-2=3000/life-renewal"},
+		// 15 % of the first 1000 + 10 % of the next 4000 + 5 % of the last
+		// 1000 = 150 + 400 + 50 = 600.00.
+		{"bands", "home", "new_business", "6000.00", "USD", []tp{{"A-2", "agent", 10000}}, "agent:A-2=60000/home-bands"},
+		{"bands, first only", "home", "new_business", "800.00", "USD", []tp{{"A-2", "agent", 10000}}, "agent:A-2=12000/home-bands"},
+		// 6 % of 1234.56 = 74.0736 → 74.07.
+		{"default", "health", "new_business", "1234.56", "USD", []tp{{"A-2", "agent", 10000}}, "agent:A-2=7407/default"},
+		// The premium 1000.01 splits 50001/50000 (the odd cent to the
+		// smaller key, agent:A-1); 12 % of 500.01 = 60.0012 → 60.00 with
+		// overrides 6.00 and 3.00; 10 % of 500.00 = 50.00; B-1 has no credit.
+		{"split", "auto", "new_business", "1000.01", "USD", []tp{{"A-1", "agent", 5000}, {"A-2", "agent", 5000}, {"B-1", "broker", 0}},
+			"agency:AG-1=600/override:1 agent:A-1=6000/auto-gold agent:A-2=5000/auto broker:B-1=0/no_credit mga:M-1=300/override:2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env, att := attEnvelope(tt.line, tt.sale, tt.premium, tt.currency, 1, tt.tps...)
+			lines, err := Lines(rs, env, att)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := describe(t, lines); got != tt.want {
+				t.Errorf("lines\n got %s\nwant %s", got, tt.want)
+			}
+			again, _ := Lines(rs, env, att)
+			for i := range lines {
+				if lines[i].EventID != again[i].EventID {
+					t.Errorf("line ids differ on replay")
+				}
+			}
+		})
+	}
+	for name, a := range map[string][]any{
+		"no flat for JPY": {"auto", "new_business", "1000", "JPY", []tp{{"C-1", "customer", 10000}}, CodeBadRule},
+		"weights":         {"auto", "new_business", "10.00", "USD", []tp{{"A-2", "agent", 9999}}, CodeBadWeights},
+		"premium digits":  {"auto", "new_business", "10.5", "JPY", []tp{{"A-2", "agent", 10000}}, CodeBadPremium},
+	} {
+		env, att := attEnvelope(a[0].(string), a[1].(string), a[2].(string), a[3].(string), 1, a[4].([]tp)...)
+		_, err := Lines(rs, env, att)
+		var rej *worker.RejectError
+		if !errorsAs(err, &rej) || rej.Reasons[0].Code != a[5] {
+			t.Errorf("%s: error %v, want %s", name, err, a[5])
+		}
+	}
+	noRule, _ := ParseRules([]byte(`{"version":"v","rules":[{"id":"a","when":"product_line == \"auto\"","amount":{"percent":"1"}}]}`))
+	env, att := attEnvelope("home", "renewal", "10.00", "USD", 1, tp{"A", "agent", 10000})
+	if _, err := Lines(noRule, env, att); !worker.IsPermanent(err) || !strings.Contains(err.Error(), CodeNoRule) {
+		t.Errorf("no matching rule: %v", err)
+	}
+}
+
+func TestClawbacks(t *testing.T) {
+	t.Parallel()
+	rs := rules(t)
+	env, att := attEnvelope("life", "new_business", "10000.00", "USD", 1, tp{"A-1", "agent", 10000})
+	lines, err := Lines(rs, env, att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := paid{Version: 1, RuleSetVersion: rs.Version, Policy: att.Policy}
+	for _, l := range lines {
+		var cl schemas.CommissionCalculated
+		_ = json.Unmarshal(l.Payload, &cl)
+		p.Lines, p.LineIDs = append(p.Lines, cl), append(p.LineIDs, l.EventID)
+	}
+	cancelEnv := schemas.Envelope{EventID: "cancel-1", LeadID: "L-1"}
+	tests := []struct {
+		on   string
+		want string
+	}{
+		// Term 2026-01-01 .. 2027-01-01 (365 days); cancelled 2026-10-01
+		// leaves 92 days unearned: 1500.00 × 92/365 = 378.082 → 378.08, and
+		// the overrides 150.00 and 75.00 likewise: 37.808 → 37.81, 18.904 → 18.90.
+		{"2026-10-01", "agency:AG-1=-3781/clawback agent:A-1=-37808/clawback mga:M-1=-1890/clawback"},
+		{"2025-12-01", "agency:AG-1=-15000/clawback agent:A-1=-150000/clawback mga:M-1=-7500/clawback"}, // before the term: all of it
+		{"2027-01-01", ""}, // nothing unearned
+	}
+	for _, tt := range tests {
+		got, err := Clawbacks(rs, cancelEnv, schemas.AttributionCancelled{AttributionID: "att-1", CancelledOn: tt.on}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := describe(t, got); d != tt.want {
+			t.Errorf("cancelled %s:\n got %s\nwant %s", tt.on, d, tt.want)
+		}
+	}
+	// Auto's window is the default 365 days from the effective date.
+	p.Policy.ProductLine = "auto"
+	p.Policy.TermMonths = 24
+	if got, _ := Clawbacks(rs, cancelEnv, schemas.AttributionCancelled{CancelledOn: "2027-01-02"}, p); len(got) != 0 {
+		t.Errorf("clawback outside the window: %s", describe(t, got))
+	}
+}
+
+// TestProcessBatch runs the stage against the real Redis: lines for an
+// attribution, then clawbacks for its cancellation, in one batch or two.
+func TestProcessBatch(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := testenv.Redis(t)
+	c := &Calculator{Redis: rdb, Prefix: prefix, Keep: time.Hour, Metrics: NewMetrics(prometheus.NewRegistry())}
+	c.Use(rules(t))
+	env, _ := attEnvelope("life", "new_business", "10000.00", "USD", 1, tp{"A-2", "agent", 10000})
+	attRaw, _ := json.Marshal(env)
+	cancel := func(att string) []byte {
+		payload, _ := json.Marshal(schemas.AttributionCancelled{AttributionID: att, CancelledOn: "2026-07-02", CancelEventID: "c"})
+		b, _ := json.Marshal(schemas.Envelope{EventID: "cancel-" + att, EventType: schemas.TypeAttributionCancelled, SchemaVersion: 1, LeadID: "L-1", Payload: payload})
+		return b
+	}
+	res, err := c.ProcessBatch(context.Background(), []worker.Message{
+		{Value: attRaw}, {Value: cancel("att-1")}, {Value: cancel("never-paid")}, {Value: []byte("[]")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res[0].Out) != 1 || len(res[1].Out) != 1 || len(res[2].Out) != 0 || !worker.IsPermanent(res[3].Err) {
+		t.Fatalf("results %+v", res)
+	}
+	var e schemas.Envelope
+	var l schemas.CommissionCalculated
+	_ = json.Unmarshal(res[1].Out[0].Value, &e)
+	_ = json.Unmarshal(e.Payload, &l)
+	// 1500.00 capped; cancelled 2026-07-02 leaves 183 of 365 days: 752.05.
+	if l.AmountMinor != -75205 || l.Kind != KindClawback || l.SourceLineID == "" {
+		t.Errorf("clawback line %+v", l)
+	}
+	if n := testutil.ToFloat64(c.Metrics.clawbackUnknown); n != 1 {
+		t.Errorf("cancellations_without_paid_lines_total = %v", n)
+	}
+}
+
+// TestHotReload swaps the rule file under a running watcher: new lines carry
+// the new version, and a broken file is refused while the old rules go on.
+func TestHotReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.json")
+	write := func(version, percent string) {
+		b := fmt.Sprintf(`{"version":%q,"rules":[{"id":"all","when":"true","amount":{"percent":%q}}]}`, version, percent)
+		if err := os.WriteFile(path+".tmp", []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil { // atomic, as a deploy would
+			t.Fatal(err)
+		}
+	}
+	write("v1", "10")
+	rs, err := LoadRules(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Calculator{Metrics: NewMetrics(prometheus.NewRegistry())}
+	c.Use(rs)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go c.Watch(ctx, path, 10*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+	amount := func() (string, int64) {
+		env, att := attEnvelope("auto", "new_business", "100.00", "USD", 1, tp{"A", "agent", 10000})
+		lines, err := Lines(c.Rules.Load(), env, att)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l schemas.CommissionCalculated
+		_ = json.Unmarshal(lines[0].Payload, &l)
+		return l.RuleSetVersion, l.AmountMinor
+	}
+	waitFor := func(version string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); c.Rules.Load().Version != version; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("rule set %s never loaded", version)
+			}
+		}
+	}
+	if v, a := amount(); v != "v1" || a != 1000 {
+		t.Fatalf("before: %s %d", v, a)
+	}
+	write("v2", "20")
+	waitFor("v2")
+	if v, a := amount(); v != "v2" || a != 2000 {
+		t.Errorf("after reload: %s %d", v, a)
+	}
+	write("v3", "not a percent")
+	for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(c.Metrics.reloads.WithLabelValues("refused")) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("broken rules never refused")
+		}
+	}
+	if v, a := amount(); v != "v2" || a != 2000 {
+		t.Errorf("after a broken file: %s %d, want v2 still in force", v, a)
+	}
+}
+
+func BenchmarkLines(b *testing.B) {
+	rs := rules(b)
+	env, att := attEnvelope("auto", "new_business", "1234.56", "USD", 1, tp{"A-1", "agent", 5000}, tp{"A-2", "agent", 5000})
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.Process(context.Background(), m); err != nil {
+		if _, err := Lines(rs, env, att); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,40 +4,64 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/reftrack/reftrack/internal/rediscfg"
 	"github.com/reftrack/reftrack/internal/worker"
 )
 
 // App wires commission into worker.Main.
 type App struct {
-	RulesPath string
+	Redis      rediscfg.Config
+	RulesPath  string
+	ReloadEach time.Duration
+	KeepPaid   time.Duration
 }
 
 // RegisterFlags implements worker.App.
 func (a *App) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&a.RulesPath, "rules", "", "path of the commission rule-set JSON file")
+	a.Redis.RegisterFlags(fs)
+	fs.StringVar(&a.RulesPath, "rules", "", "path of the commission rule-set JSON file (schema: schemas/jsonschema/commission-rules.v1.json)")
+	fs.DurationVar(&a.ReloadEach, "rules-reload", 2*time.Second, "how often the rule file is checked for changes (0 disables hot reload)")
+	fs.DurationVar(&a.KeepPaid, "keep-paid", 3*365*24*time.Hour, "how long paid lines are remembered for clawbacks; longer than any chargeback window")
 }
 
-// Validate implements worker.App; the file itself is checked at Start so
-// that every rule problem is reported with its rule id.
+// Validate implements worker.App; the rule file itself is checked at Start,
+// so every rule problem is reported with its rule id.
 func (a *App) Validate() error {
+	errs := []error{a.Redis.Validate()}
 	if a.RulesPath == "" {
-		return errors.New("--rules: a rule-set file is required")
+		errs = append(errs, errors.New("--rules: a rule-set file is required"))
 	}
-	return nil
+	if a.ReloadEach < 0 {
+		errs = append(errs, fmt.Errorf("--rules-reload %s: must not be negative", a.ReloadEach))
+	}
+	if a.KeepPaid < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--keep-paid %s: must be at least a day", a.KeepPaid))
+	}
+	return errors.Join(errs...)
 }
 
 // Start implements worker.App.
-func (a *App) Start(_ context.Context, log *slog.Logger, _ *prometheus.Registry) (worker.Processor, func(), error) {
+func (a *App) Start(ctx context.Context, log *slog.Logger, reg *prometheus.Registry) (worker.Processor, func(), error) {
 	rs, err := LoadRules(a.RulesPath)
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &Calculator{}
-	c.Rules.Store(rs)
+	rdb, err := a.Redis.Connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &Calculator{Redis: rdb, Prefix: a.Redis.KeyPrefix, Keep: a.KeepPaid, Metrics: NewMetrics(reg)}
+	c.Use(rs)
 	log.Info("rules loaded", "version", rs.Version, "rules", len(rs.Rules))
-	return worker.Func(c.Process), func() {}, nil
+	wctx, cancel := context.WithCancel(ctx)
+	if a.ReloadEach > 0 {
+		go c.Watch(wctx, a.RulesPath, a.ReloadEach, log)
+	}
+	return c, func() { cancel(); _ = rdb.Close() }, nil
 }

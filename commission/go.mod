@@ -3,10 +3,15 @@ module github.com/reftrack/reftrack/commission
 go 1.26.0
 
 require (
+	github.com/expr-lang/expr v1.17.8
 	github.com/prometheus/client_golang v1.25.0
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/reftrack/reftrack/internal v0.0.0
 	github.com/reftrack/reftrack/schemas v0.0.0
+	github.com/santhosh-tekuri/jsonschema/v5 v5.3.1
 )
+
+require go.uber.org/atomic v1.12.0 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

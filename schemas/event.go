@@ -14,6 +14,7 @@ const (
 	TypePolicyCancelled       = "policy.cancelled"
 	TypeAttributionCalculated = "attribution.calculated"
 	TypeCommissionCalculated  = "commission.calculated"
+	TypeAttributionCancelled  = "attribution.cancelled"
 )
 
 // PartnerEventTypes are the types a partner may send; each has a JSON Schema.
@@ -141,6 +142,17 @@ type AttributionCalculated struct {
 	Touchpoints   []Touchpoint `json:"touchpoints"`
 }
 
+// AttributionCancelled is the payload of attribution.cancelled: attribute
+// forwards a policy.cancelled of a policy it attributed, so that commission
+// can claw back what it paid for AttributionID.
+type AttributionCancelled struct {
+	AttributionID string       `json:"attribution_id"`
+	PolicyEventID string       `json:"policy_event_id"`
+	CancelEventID string       `json:"cancel_event_id"`
+	Policy        PolicyIssued `json:"policy"`
+	CancelledOn   string       `json:"cancelled_on"` // YYYY-MM-DD
+}
+
 // CommissionCalculated is the payload of commission.calculated: one payee's
 // line for one policy. Amounts are integer minor units of Currency.
 //
@@ -157,12 +169,16 @@ type CommissionCalculated struct {
 	SaleType           string `json:"sale_type"`
 	Currency           string `json:"currency"`
 	PremiumMinor       int64  `json:"premium_minor"`
-	PolicyCommission   int64  `json:"policy_commission_minor"` // the total being split
+	PolicyCommission   int64  `json:"policy_commission_minor"` // sum of the policy's commission lines
 	WeightBP           int    `json:"weight_bp"`
 	AmountMinor        int64  `json:"amount_minor"`
 	RuleSetVersion     string `json:"rule_set_version"`
 	RuleID             string `json:"rule_id"`
 	Model              string `json:"model"`
+	// Kind is "commission", "override" (an upline's share of SourceLineID)
+	// or "clawback" (negative, reversing part of SourceLineID).
+	Kind         string `json:"kind"`
+	SourceLineID string `json:"source_line_id,omitempty"`
 }
 
 // Reason is one thing wrong with a rejected record. Pointer is a JSON pointer

@@ -32,7 +32,7 @@ var (
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
 	commissionLines = Table{"commission_lines", []string{"line_id", "attribution_id", "attribution_version", "policy_id", "partner_id", "lead_id",
 		"payee_id", "payee_type", "product_line", "sale_type", "currency", "premium_minor", "policy_commission_minor",
-		"weight_bp", "amount_minor", "rule_set_version", "rule_id", "model", "converted_at",
+		"weight_bp", "amount_minor", "rule_set_version", "rule_id", "model", "kind", "source_line_id", "converted_at",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
 )
 
@@ -157,6 +157,14 @@ func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
 }
 
 func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
+	if env.EventType == schemas.TypeAttributionCancelled {
+		// Only commission acts on it; the cancellation itself is in
+		// referral_events as the partner's policy.cancelled.
+		return nil, nil
+	}
+	if env.EventType != schemas.TypeAttributionCalculated {
+		return nil, fmt.Errorf("unexpected event type %q on the attributions topic", env.EventType)
+	}
 	var a schemas.AttributionCalculated
 	if err := json.Unmarshal(env.Payload, &a); err != nil {
 		return nil, fmt.Errorf("decode attribution: %w", err)
@@ -196,7 +204,7 @@ func commissionRows(env schemas.Envelope, src []any) ([]Row, error) {
 	}
 	return []Row{{commissionLines, append([]any{env.EventID, l.AttributionID, l.AttributionVersion, l.PolicyID, env.PartnerID, env.LeadID,
 		l.PayeeID, l.PayeeType, l.ProductLine, l.SaleType, l.Currency, l.PremiumMinor, l.PolicyCommission,
-		uint16(l.WeightBP), l.AmountMinor, l.RuleSetVersion, l.RuleID, l.Model, env.OccurredAt.UTC()}, src...)}}, nil
+		uint16(l.WeightBP), l.AmountMinor, l.RuleSetVersion, l.RuleID, l.Model, l.Kind, l.SourceLineID, env.OccurredAt.UTC()}, src...)}}, nil
 }
 
 func undecodable(m worker.Message, err error) Row {

@@ -35,7 +35,7 @@ const (
 	{"event_id":"e1","referrer_id":"a-1","referrer_type":"agent","channel":"crm","occurred_at":"2026-10-01T08:00:00Z","weights_bp":{"last_touch":10000}}]}}`
 	line = `{"event_id":"l1","event_type":"commission.calculated","schema_version":1,"occurred_at":"2026-10-02T08:00:00Z","partner_id":"acme","lead_id":"L1",
 	"payload":{"attribution_id":"a1","policy_id":"P1","payee_id":"a-1","payee_type":"agent","product_line":"home","sale_type":"renewal","currency":"EUR",
-	"premium_minor":100050,"policy_commission_minor":12506,"weight_bp":10000,"amount_minor":12506,"rule_set_version":"v1","rule_id":"home","model":"last_touch"}}`
+	"premium_minor":100050,"policy_commission_minor":12506,"weight_bp":10000,"amount_minor":12506,"rule_set_version":"v1","rule_id":"home","model":"last_touch","kind":"commission"}}`
 	rejection = `{"stage":"validate","reasons":[{"code":"schema_violation","pointer":"/payload","message":"bad"},{"code":"x","pointer":"","message":"y"}],
 	"source_topic":"p.referrals.ingested","source_partition":3,"source_offset":42,"key":"TDE=","original":"e30=","failed_at":"2026-10-01T08:00:00Z"}`
 )
@@ -60,7 +60,7 @@ func TestDecode(t *testing.T) {
 			"touch_count": uint16(2), "premium_minor": int64(100050), "paid": uint8(1), "referrer_id": "b-1", "weight_bp": uint16(0),
 		}},
 		{"line", schemas.TopicCommissions, line, "commission_lines", 1, map[string]any{
-			"amount_minor": int64(12506), "line_id": "l1", "rule_id": "home",
+			"amount_minor": int64(12506), "line_id": "l1", "rule_id": "home", "kind": "commission",
 		}},
 		{"rejection", schemas.TopicRejected, rejection, "rejected_events", 1, map[string]any{
 			"stage": "validate", "original": "{}", "record_key": "L1", "source_offset": int64(42),
@@ -71,6 +71,9 @@ func TestDecode(t *testing.T) {
 		}},
 		{"wrong type on unique", schemas.TopicUnique, strings.Replace(created, "referral.created", "attribution.calculated", 1), "rejected_events", 1, nil},
 		{"bad premium", schemas.TopicUnique, strings.Replace(issued, "1000.50", "1000.505", 1), "rejected_events", 1, nil},
+		{"cancellation makes no attribution row", schemas.TopicAttributions,
+			`{"event_id":"x","event_type":"attribution.cancelled","schema_version":1,"occurred_at":"2026-10-02T08:00:00Z","partner_id":"acme","lead_id":"L1","payload":{}}`, "", 0, nil},
+		{"wrong type on attributions", schemas.TopicAttributions, strings.Replace(attribution, "attribution.calculated", "policy.issued", 1), "rejected_events", 1, nil},
 		{"rejection without reasons", schemas.TopicRejected, `{"stage":"x","reasons":[]}`, "rejected_events", 1, map[string]any{"stage": "sink"}},
 	}
 	for _, tt := range tests {
@@ -181,8 +184,9 @@ func TestStoreClickHouse(t *testing.T) {
 	t.Parallel()
 	conn := chDatabase(t)
 	ctx := context.Background()
-	if n := count(t, conn, "SELECT count() FROM schema_migrations"); n != 2 {
-		t.Errorf("schema_migrations has %d rows after migrating twice, want 2", n)
+	ms, _ := schemas.Migrations()
+	if n := count(t, conn, "SELECT count() FROM schema_migrations"); n != uint64(len(ms)) {
+		t.Errorf("schema_migrations has %d rows after migrating twice, want %d", n, len(ms))
 	}
 	s := &Store{Conn: conn, TopicPrefix: "p.", Metrics: NewMetrics(prometheus.NewRegistry()), Now: time.Now}
 	writes := []struct {

@@ -5,48 +5,93 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"regexp"
+	"time"
 )
 
-// Rules is the oracle's own reading of a commission rule file: first rule
-// whose non-empty product_line and sale_type match; percent of premium
-// rounded half away from zero to the minor unit. It is deliberately written
-// apart from package commission so the two can disagree, and a test notice.
+// Rules is the oracle's own reading of a commission rule file. It
+// understands the subset the dev rules use — conditions that are `true` or
+// conjunctions of `product_line == "x"` and `sale_type == "y"`, amounts that
+// are a percent — and is deliberately written apart from package commission
+// so the two can disagree, and a test notice.
 type Rules struct {
-	Version string `json:"version"`
-	Rules   []struct {
-		ID          string `json:"id"`
-		ProductLine string `json:"product_line"`
-		SaleType    string `json:"sale_type"`
-		Percent     string `json:"percent"`
-	} `json:"rules"`
+	rules []oracleRule
 }
 
-// LoadRules reads a rule file.
+type oracleRule struct {
+	line, sale string
+	percent    *big.Rat
+}
+
+var (
+	lineRe = regexp.MustCompile(`product_line == "([a-z_]+)"`)
+	saleRe = regexp.MustCompile(`sale_type == "([a-z_]+)"`)
+	onlyRe = regexp.MustCompile(`^(true|(product_line == "[a-z_]+"|sale_type == "[a-z_]+")( && (product_line == "[a-z_]+"|sale_type == "[a-z_]+"))*)$`)
+)
+
+// LoadRules reads a rule file, refusing what the oracle cannot follow.
 func LoadRules(path string) (*Rules, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read rules: %w", err)
 	}
-	var r Rules
-	if err := json.Unmarshal(b, &r); err != nil {
+	var doc struct {
+		Rules []struct {
+			ID     string `json:"id"`
+			When   string `json:"when"`
+			Amount struct {
+				Percent string `json:"percent"`
+			} `json:"amount"`
+		} `json:"rules"`
+		Payees    map[string]any `json:"payees"`
+		Overrides []string       `json:"overrides"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("decode rules %s: %w", path, err)
 	}
-	return &r, nil
+	if len(doc.Payees) > 0 || len(doc.Overrides) > 0 {
+		return nil, fmt.Errorf("rules %s: the oracle does not model payees or overrides", path)
+	}
+	r := &Rules{}
+	for _, rule := range doc.Rules {
+		pct, ok := new(big.Rat).SetString(rule.Amount.Percent)
+		if !onlyRe.MatchString(rule.When) || !ok {
+			return nil, fmt.Errorf("rules %s: rule %s is beyond the oracle (when %q, percent %q)", path, rule.ID, rule.When, rule.Amount.Percent)
+		}
+		or := oracleRule{percent: pct}
+		if m := lineRe.FindStringSubmatch(rule.When); m != nil {
+			or.line = m[1]
+		}
+		if m := saleRe.FindStringSubmatch(rule.When); m != nil {
+			or.sale = m[1]
+		}
+		r.rules = append(r.rules, or)
+	}
+	return r, nil
 }
 
+// commission is premium × percent, rounded half away from zero.
 func (r *Rules) commission(product, sale string, premiumMinor int64) int64 {
-	for _, rule := range r.Rules {
-		if (rule.ProductLine == "" || rule.ProductLine == product) && (rule.SaleType == "" || rule.SaleType == sale) {
-			pct, ok := new(big.Rat).SetString(rule.Percent)
-			if !ok {
-				panic("sample: bad percent in rules: " + rule.Percent)
-			}
-			v := new(big.Rat).Mul(pct, new(big.Rat).SetInt64(premiumMinor))
+	for _, rule := range r.rules {
+		if (rule.line == "" || rule.line == product) && (rule.sale == "" || rule.sale == sale) {
+			v := new(big.Rat).Mul(rule.percent, new(big.Rat).SetInt64(premiumMinor))
 			v.Quo(v, big.NewRat(100, 1))
-			// half away from zero for a non-negative value: floor(v + 1/2)
-			v.Add(v, big.NewRat(1, 2))
+			v.Add(v, big.NewRat(1, 2)) // non-negative: floor(v + 1/2)
 			return new(big.Int).Quo(v.Num(), v.Denom()).Int64()
 		}
 	}
 	panic("sample: no rule matches " + product + "/" + sale)
+}
+
+// proRata is amount × unearned days / term days, rounded half away from
+// zero, for a policy effective on the date of effective with a term of
+// months, cancelled on the date of cancelled.
+func (r *Rules) proRata(amount int64, effective, cancelled time.Time, months int) int64 {
+	day := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
+	eff, end := day(effective), day(effective).AddDate(0, months, 0)
+	termDays := int64(end.Sub(eff) / (24 * time.Hour))
+	unearned := int64(end.Sub(day(cancelled)) / (24 * time.Hour))
+	v := new(big.Rat).SetFrac(big.NewInt(amount*unearned), big.NewInt(termDays))
+	v.Add(v, big.NewRat(1, 2))
+	return new(big.Int).Quo(v.Num(), v.Denom()).Int64()
 }

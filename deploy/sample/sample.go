@@ -57,6 +57,8 @@ type Expected struct {
 	CommissionTotal map[string]int64 `json:"commission_total_minor"`
 	// CommissionByPayee is keyed "type:id currency", in minor units.
 	CommissionByPayee map[string]int64 `json:"commission_by_payee_minor"`
+
+	lastAmount int64
 }
 
 // Models is how many attribution models the pipeline computes; the sink
@@ -235,6 +237,7 @@ func (g *gen) lead(id string, clock *time.Time, budget int) []event {
 	} else {
 		w.AttributionRows += touches * Models
 		amount := g.rules.commission(product, sale, minor)
+		w.lastAmount = amount
 		// Paid by last touch: the last referrer gets it all, every other
 		// referrer of the lead a zero line.
 		w.CommissionLines += len(payees)
@@ -242,7 +245,16 @@ func (g *gen) lead(id string, clock *time.Time, budget int) []event {
 		w.CommissionByPayee[last.typ+":"+last.id+" "+currency] += amount
 	}
 	if g.rng.IntN(10) == 0 {
-		emit("policy.cancelled", map[string]any{"policy_id": policyID, "cancelled_on": clock.Add(30 * 24 * time.Hour).Format("2006-01-02")})
+		effective := clock.Add(24 * time.Hour)
+		cancelledOn := clock.Add(30 * 24 * time.Hour)
+		if emit("policy.cancelled", map[string]any{"policy_id": policyID, "cancelled_on": cancelledOn.Format("2006-01-02")}) && touches > 0 {
+			// The paid line is clawed back pro rata to the unearned days of
+			// the 12-month term, well inside every chargeback window.
+			claw := -g.rules.proRata(g.ds.Want.lastAmount, effective, cancelledOn, 12)
+			w.CommissionLines++
+			w.CommissionTotal[currency] += claw
+			w.CommissionByPayee[last.typ+":"+last.id+" "+currency] += claw
+		}
 	}
 	return out
 }

@@ -102,6 +102,8 @@ CREATE TABLE IF NOT EXISTS commission_lines (
     rule_set_version String,
     rule_id String,
     model String,
+    kind String,
+    source_line_id String,
     converted_at DateTime,
     kafka_topic String,
     kafka_partition Int32,

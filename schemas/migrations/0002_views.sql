@@ -28,3 +28,24 @@ SELECT
     sum(amount_minor) AS amount_minor
 FROM commission_lines FINAL
 GROUP BY month, payee_type, payee_id, currency;
+
+-- Commission by rule (what each rule of each rule-set version paid) per month.
+CREATE VIEW IF NOT EXISTS commission_by_rule_monthly AS
+SELECT
+    toStartOfMonth(converted_at) AS month,
+    rule_set_version,
+    rule_id,
+    kind,
+    currency,
+    count() AS lines,
+    sum(amount_minor) AS amount_minor
+FROM commission_lines FINAL
+GROUP BY month, rule_set_version, rule_id, kind, currency;
+
+-- Clawbacks: negative lines reversing part of an earlier line, dated by the
+-- cancellation.
+CREATE VIEW IF NOT EXISTS commission_clawbacks AS
+SELECT converted_at AS cancelled_at, payee_type, payee_id, policy_id, currency,
+       amount_minor, source_line_id, rule_set_version, attribution_id
+FROM commission_lines FINAL
+WHERE kind = 'clawback';

@@ -1,4 +1,4 @@
-// Command commission runs the commission stage: attributions → commissions.
+// Command commission runs the commission stage: attributions → commissions (and clawbacks).
 package main
 
 import (
