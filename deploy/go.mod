@@ -7,6 +7,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.0
+	github.com/reftrack/reftrack/commission v0.0.0
 	github.com/reftrack/reftrack/internal v0.0.0
 	github.com/reftrack/reftrack/schemas v0.0.0
 	github.com/reftrack/reftrack/sink v0.0.0-00010101000000-000000000000
@@ -42,6 +43,7 @@ require (
 )
 
 replace (
+	github.com/reftrack/reftrack/commission => ../commission
 	github.com/reftrack/reftrack/internal => ../internal
 	github.com/reftrack/reftrack/schemas => ../schemas
 	github.com/reftrack/reftrack/sink => ../sink

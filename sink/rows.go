@@ -27,7 +27,7 @@ var (
 		"reason_codes", "reason_pointers", "reason_messages", "record_key", "original", "failed_at",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
 	attributions = Table{"attributions", []string{"attribution_id", "version", "policy_event_id", "policy_id", "partner_id", "lead_id",
-		"product_line", "sale_type", "currency", "premium_minor", "converted_at", "model", "paid", "touch_count",
+		"product_line", "sale_type", "currency", "premium_minor", "term_months", "converted_at", "model", "paid", "touch_count",
 		"touch_event_id", "referrer_id", "referrer_type", "channel", "touched_at", "excluded", "weight_bp",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
 	commissionLines = Table{"commission_lines", []string{"line_id", "attribution_id", "attribution_version", "policy_id", "partner_id", "lead_id",
@@ -175,7 +175,7 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 		return nil, fmt.Errorf("premium: %w", err)
 	}
 	head := []any{env.EventID, a.Version, a.PolicyEventID, p.PolicyID, env.PartnerID, env.LeadID, p.ProductLine, p.SaleType,
-		p.Currency, premium, env.OccurredAt.UTC()}
+		p.Currency, premium, uint16(p.TermMonths), env.OccurredAt.UTC()}
 	n := uint16(len(a.Touchpoints))
 	if n == 0 {
 		// An unattributed conversion still gets a row, so analysts see it.

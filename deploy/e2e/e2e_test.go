@@ -16,6 +16,9 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrack/reftrack/commission"
+	"github.com/reftrack/reftrack/commission/statement"
+	"github.com/reftrack/reftrack/commission/whatif"
 	"github.com/reftrack/reftrack/deploy/devstack"
 	"github.com/reftrack/reftrack/deploy/sample"
 	"github.com/reftrack/reftrack/internal/testenv"
@@ -143,6 +146,50 @@ func TestPipeline(t *testing.T) {
 	if len(diff) > 0 {
 		dumpLogs(t, logDir)
 		t.Fatalf("ClickHouse disagrees with the oracle:\n%s", strings.Join(diff[:min(len(diff), 30)], "\n"))
+	}
+	// Statements for all time reconcile with ClickHouse and with the oracle.
+	from, to := time.Unix(0, 0).UTC(), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	lines, err := statement.Read(ctx, conn, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := statement.Build(lines, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger, err := statement.Ledger(ctx, conn, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	totals := statement.Totals(ss)
+	if d := statement.Reconcile(totals, ledger); len(d) > 0 {
+		t.Errorf("statements vs ClickHouse: %v", d)
+	}
+	if d := statement.Reconcile(totals, ds.Want.CommissionTotal); len(d) > 0 {
+		t.Errorf("statements vs oracle: %v", d)
+	}
+	// What-if with the rules in force must change nobody's pay: the
+	// attributions in ClickHouse rebuild exactly what was paid.
+	rows, paid, err := whatif.Read(ctx, conn, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs, atts, err := whatif.Attributions(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, err := commission.LoadRules(rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, errs := whatif.Recompute(running, envs, atts)
+	if len(errs) > 0 || len(atts) != ds.Want.Policies {
+		t.Fatalf("what-if rebuilt %d attributions of %d: %v", len(atts), ds.Want.Policies, errs)
+	}
+	for _, d := range whatif.Compare(paid, again) {
+		if d.Old != d.New {
+			t.Errorf("what-if with the running rules changes %s: %d → %d", d.Payee, d.Old, d.New)
+		}
 	}
 	// Without FINAL too: the sink's offset recovery means no row was written
 	// twice, even across the killed sink.

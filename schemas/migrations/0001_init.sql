@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS attributions (
     sale_type String,
     currency String,
     premium_minor Int64,
+    term_months UInt16,
     converted_at DateTime,
     model String,
     paid UInt8,

@@ -1,0 +1,185 @@
+// Package whatif replays a period's attributions under a candidate rule set
+// and compares what each payee would be paid with what was paid, so the
+// business can see a rule change before publishing it.
+package whatif
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/reftrack/reftrack/commission"
+	"github.com/reftrack/reftrack/schemas"
+	"github.com/reftrack/reftrack/schemas/money"
+)
+
+// Row is one attributions row (a touchpoint under one model).
+type Row struct {
+	AttributionID, PartnerID, LeadID, PolicyID, ProductLine, SaleType, Currency string
+	Version, PremiumMinor                                                       int64
+	TermMonths                                                                  uint16
+	ConvertedAt                                                                 time.Time
+	Model                                                                       string
+	Paid                                                                        uint8
+	TouchEventID, ReferrerID, ReferrerType                                      string
+	WeightBP                                                                    uint16
+}
+
+// Attributions rebuilds the attribution events behind rows, in id order.
+func Attributions(rows []Row) ([]schemas.Envelope, []schemas.AttributionCalculated, error) {
+	type acc struct {
+		env     schemas.Envelope
+		att     schemas.AttributionCalculated
+		touches map[string]*schemas.Touchpoint
+		order   []string
+	}
+	byID := map[string]*acc{}
+	for _, r := range rows {
+		a := byID[r.AttributionID]
+		if a == nil {
+			premium, err := money.FormatMinor(r.PremiumMinor, r.Currency)
+			if err != nil {
+				return nil, nil, fmt.Errorf("attribution %s: %w", r.AttributionID, err)
+			}
+			a = &acc{touches: map[string]*schemas.Touchpoint{}}
+			a.env = schemas.Envelope{EventID: r.AttributionID, EventType: schemas.TypeAttributionCalculated, SchemaVersion: 1,
+				OccurredAt: r.ConvertedAt, PartnerID: r.PartnerID, LeadID: r.LeadID}
+			a.att = schemas.AttributionCalculated{Version: r.Version, Policy: schemas.PolicyIssued{PolicyID: r.PolicyID,
+				ProductLine: r.ProductLine, AnnualPremium: premium, Currency: r.Currency, TermMonths: int(r.TermMonths), SaleType: r.SaleType}}
+			byID[r.AttributionID] = a
+		}
+		if r.Paid == 1 {
+			a.att.PaidModel = r.Model
+		}
+		if r.TouchEventID == "" {
+			continue // an unattributed conversion
+		}
+		tp := a.touches[r.TouchEventID]
+		if tp == nil {
+			tp = &schemas.Touchpoint{EventID: r.TouchEventID, ReferrerID: r.ReferrerID, ReferrerType: r.ReferrerType, Weights: map[string]int{}}
+			a.touches[r.TouchEventID] = tp
+			a.order = append(a.order, r.TouchEventID)
+		}
+		tp.Weights[r.Model] = int(r.WeightBP)
+	}
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	envs := make([]schemas.Envelope, len(ids))
+	atts := make([]schemas.AttributionCalculated, len(ids))
+	for i, id := range ids {
+		a := byID[id]
+		sort.Strings(a.order)
+		for _, e := range a.order {
+			a.att.Touchpoints = append(a.att.Touchpoints, *a.touches[e])
+		}
+		envs[i], atts[i] = a.env, a.att
+	}
+	return envs, atts, nil
+}
+
+// Amounts is minor units keyed "type:id currency".
+type Amounts map[string]int64
+
+// Recompute pays every attribution under rs (commission and override lines;
+// clawbacks depend on later cancellations and are left out on both sides).
+func Recompute(rs *commission.RuleSet, envs []schemas.Envelope, atts []schemas.AttributionCalculated) (Amounts, []error) {
+	out := Amounts{}
+	var errs []error
+	for i := range envs {
+		lines, err := commission.Lines(rs, envs[i], atts[i])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("attribution %s: %w", envs[i].EventID, err))
+			continue
+		}
+		for _, e := range lines {
+			l, err := decodeLine(e)
+			if err != nil {
+				return nil, []error{err}
+			}
+			out[l.PayeeType+":"+l.PayeeID+" "+l.Currency] += l.AmountMinor
+		}
+	}
+	return out, errs
+}
+
+// Diff is one payee's old and new amount.
+type Diff struct {
+	Payee    string
+	Old, New int64
+}
+
+// Compare lists every payee in either set, sorted by the size of the change.
+func Compare(old, new Amounts) []Diff {
+	keys := map[string]bool{}
+	for k := range old {
+		keys[k] = true
+	}
+	for k := range new {
+		keys[k] = true
+	}
+	out := make([]Diff, 0, len(keys))
+	for k := range keys {
+		out = append(out, Diff{Payee: k, Old: old[k], New: new[k]})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		di, dj := abs(out[i].New-out[i].Old), abs(out[j].New-out[j].Old)
+		if di != dj {
+			return di > dj
+		}
+		return out[i].Payee < out[j].Payee
+	})
+	return out
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// Read loads the period's attribution rows and what was paid, from
+// ClickHouse with FINAL.
+func Read(ctx context.Context, conn driver.Conn, from, to time.Time) ([]Row, Amounts, error) {
+	rows, err := conn.Query(ctx, `SELECT attribution_id, partner_id, lead_id, policy_id, product_line, sale_type, currency,
+		version, premium_minor, term_months, converted_at, model, paid, touch_event_id, referrer_id, referrer_type, weight_bp
+		FROM attributions FINAL WHERE converted_at >= ? AND converted_at < ?`, from, to)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read attributions: %w", err)
+	}
+	var out []Row
+	for rows.Next() {
+		var r Row
+		if err := rows.Scan(&r.AttributionID, &r.PartnerID, &r.LeadID, &r.PolicyID, &r.ProductLine, &r.SaleType, &r.Currency,
+			&r.Version, &r.PremiumMinor, &r.TermMonths, &r.ConvertedAt, &r.Model, &r.Paid, &r.TouchEventID, &r.ReferrerID,
+			&r.ReferrerType, &r.WeightBP); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("read attribution row: %w", err)
+		}
+		out = append(out, r)
+	}
+	rows.Close()
+	paid := Amounts{}
+	prows, err := conn.Query(ctx, `SELECT concat(payee_type, ':', payee_id, ' ', currency), toInt64(sum(amount_minor))
+		FROM commission_lines FINAL WHERE kind != 'clawback' AND converted_at >= ? AND converted_at < ?
+		GROUP BY payee_type, payee_id, currency`, from, to)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read paid lines: %w", err)
+	}
+	defer prows.Close()
+	for prows.Next() {
+		var k string
+		var v int64
+		if err := prows.Scan(&k, &v); err != nil {
+			return nil, nil, err
+		}
+		paid[k] = v
+	}
+	return out, paid, prows.Err()
+}
