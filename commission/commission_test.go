@@ -205,6 +205,8 @@ func TestLinesGolden(t *testing.T) {
 		// up the chain agent → agency → MGA.
 		{"tier and overrides", "auto", "new_business", "1000.00", "USD", []tp{{"A-1", "agent", 10000}},
 			"agency:AG-1=1200/override:1 agent:A-1=12000/auto-gold mga:M-1=600/override:2"},
+		// Region from the payee table: 9 % of 1000.00.
+		{"region", "auto", "renewal", "1000.00", "USD", []tp{{"B-N", "broker", 10000}}, "broker:B-N=9000/north-brokers"},
 		{"plain rate", "auto", "renewal", "1000.00", "USD", []tp{{"A-2", "agent", 10000}}, "agent:A-2=10000/auto"},
 		{"flat per currency", "auto", "new_business", "99999.00", "EUR", []tp{{"C-1", "customer", 10000}}, "customer:C-1=2000/customer-reward"},
 		// 30 % of 100.00 = 30.00, raised to the 50.00 minimum.

@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,7 +64,7 @@ func clickhouseDB(t *testing.T) (driver.Conn, string) {
 }
 
 // TestPipeline sends 20 000+ records and requires every count and every
-// cent in ClickHouse to match the oracle. Midway, two workers are killed
+// cent in ClickHouse to match the oracle. Midway, three workers (dedupe, attribute, sink) are killed
 // with SIGKILL and restarted: transactions, replay-safe dedupe claims and
 // the sink's offset recovery must still give exact numbers.
 func TestPipeline(t *testing.T) {
@@ -82,7 +83,15 @@ func TestPipeline(t *testing.T) {
 	brokers := testenv.Kafka(t, 4, schemas.AllTopics(prefix)...)
 	_, redisPrefix := testenv.Redis(t)
 	conn, dsn := clickhouseDB(t)
-	rulesPath := filepath.Join(root, "deploy", "dev", "rules.json")
+	// The commission worker runs on a copy that the test rewrites midway.
+	devRules, err := os.ReadFile(filepath.Join(root, "deploy", "dev", "rules.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rulesPath := filepath.Join(t.TempDir(), "rules.json")
+	if err := os.WriteFile(rulesPath, devRules, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	logDir := filepath.Join(t.TempDir(), "logs")
 
 	st, err := devstack.Start(ctx, devstack.Config{
@@ -121,7 +130,22 @@ func TestPipeline(t *testing.T) {
 	if err := sample.Send(ctx, &first, cl, prefix+schemas.TopicInbound, st.IngestURL); err != nil {
 		t.Fatal(err)
 	}
-	for _, stage := range []string{"dedupe", "commission", "sink"} {
+	// Hot reload mid-stream: same rates under a new version; lines before
+	// and after must carry their version and none may be lost.
+	var doc map[string]any
+	if err := json.Unmarshal(devRules, &doc); err != nil {
+		t.Fatal(err)
+	}
+	firstVersion := doc["version"].(string)
+	doc["version"] = firstVersion + "-reloaded"
+	b, _ := json.Marshal(doc)
+	if err := os.WriteFile(rulesPath+".tmp", b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(rulesPath+".tmp", rulesPath); err != nil {
+		t.Fatal(err)
+	}
+	for _, stage := range []string{"dedupe", "attribute", "sink"} {
 		if err := st.Restart(stage, true); err != nil {
 			t.Fatal(err)
 		}
@@ -190,6 +214,14 @@ func TestPipeline(t *testing.T) {
 		if d.Old != d.New {
 			t.Errorf("what-if with the running rules changes %s: %d → %d", d.Payee, d.Old, d.New)
 		}
+	}
+	var versions uint64
+	if err := conn.QueryRow(ctx, "SELECT uniqExact(rule_set_version) FROM commission_lines FINAL WHERE rule_set_version IN (?, ?)",
+		firstVersion, firstVersion+"-reloaded").Scan(&versions); err != nil {
+		t.Fatal(err)
+	}
+	if versions != 2 {
+		t.Errorf("lines carry %d of the two rule-set versions; the reload did not land mid-stream", versions)
 	}
 	// Without FINAL too: the sink's offset recovery means no row was written
 	// twice, even across the killed sink.
