@@ -7,6 +7,7 @@ STAGES := ingest validate dedupe attribute commission sink
 EVENTS ?= 10000
 N ?= 1000000
 FUZZTIME ?= 10s
+TEST_FUZZTIME ?= 4s
 GOTEST ?= go test
 
 .PHONY: all build test fuzz vet tidy run up down bench bench-go clean
@@ -25,10 +26,12 @@ vet:
 
 # test: every module's unit and integration tests (Redis and ClickHouse are
 # the real servers, started here when not running; Kafka is kfake in-process)
-# plus the end-to-end test of all six workers as separate processes.
+# plus the end-to-end test of all six workers as separate processes, then
+# every fuzz target for TEST_FUZZTIME.
 test: vet
 	deploy/stack.sh up
 	$(GOTEST) -race -count=1 -timeout 20m $(PKGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
 
 # fuzz: each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 fuzz:

@@ -38,7 +38,8 @@ type schemaKey struct {
 
 // Validator holds the compiled schemas; it is safe for concurrent use.
 type Validator struct {
-	schemas map[schemaKey]*jsonschema.Schema
+	schemas   map[schemaKey]*jsonschema.Schema
+	Normalize Normalizer
 }
 
 // NewValidator compiles the schema of every partner event type and version
@@ -61,7 +62,7 @@ func NewValidator() (*Validator, error) {
 			return nil, fmt.Errorf("load schema %s: %w", e.Name(), err)
 		}
 	}
-	v := &Validator{schemas: map[schemaKey]*jsonschema.Schema{}}
+	v := &Validator{schemas: map[schemaKey]*jsonschema.Schema{}, Normalize: Normalizer{PhoneRegion: "US"}}
 	for _, t := range schemas.PartnerEventTypes {
 		for version := 1; ; version++ {
 			name := schemas.SchemaFile(t, version)
@@ -81,10 +82,16 @@ func NewValidator() (*Validator, error) {
 	return v, nil
 }
 
-// Check validates one raw event and returns its envelope, or every reason it
-// is invalid. It never panics on any input.
-func (v *Validator) Check(raw []byte) (schemas.Envelope, []schemas.Reason) {
+// Check validates one raw event and returns its envelope and its
+// normalized bytes, or every reason it is invalid. It never panics.
+func (v *Validator) Check(raw []byte) (schemas.Envelope, []byte, []schemas.Reason) {
+	env, reasons := v.check(&raw)
+	return env, raw, reasons
+}
+
+func (v *Validator) check(rawp *[]byte) (schemas.Envelope, []schemas.Reason) {
 	var env schemas.Envelope
+	raw := *rawp
 	if !utf8.Valid(raw) {
 		return env, []schemas.Reason{{Code: CodeInvalidUTF8, Message: "event is not valid UTF-8"}}
 	}
@@ -112,6 +119,9 @@ func (v *Validator) Check(raw []byte) (schemas.Envelope, []schemas.Reason) {
 		return env, []schemas.Reason{{Code: CodeUnsupportedVersion, Pointer: "/schema_version",
 			Message: fmt.Sprintf("schema_version %q is not supported for %s", version.String(), eventType)}}
 	}
+	if reasons := v.Normalize.Normalize(obj); len(reasons) > 0 {
+		return env, reasons
+	}
 	if err := s.Validate(doc); err != nil {
 		var ve *jsonschema.ValidationError
 		if !errors.As(err, &ve) {
@@ -119,6 +129,12 @@ func (v *Validator) Check(raw []byte) (schemas.Envelope, []schemas.Reason) {
 		}
 		return env, leafReasons(ve)
 	}
+	normalized, err := json.Marshal(obj)
+	if err != nil {
+		return env, []schemas.Reason{{Code: CodeSchema, Message: err.Error()}}
+	}
+	raw = normalized
+	*rawp = normalized
 	// The schema guarantees the shape, so this decode cannot fail on type
 	// mismatches; it can only fail on values encoding/json rejects, such as
 	// an out-of-range time, and those are reasons too.
@@ -182,11 +198,12 @@ func checkMoney(env schemas.Envelope) []schemas.Reason {
 	return nil
 }
 
-// Process is the stage function: valid events pass through byte for byte.
+// Process is the stage function: valid events go on normalized; the
+// dead letter of an invalid one keeps the bytes as they came.
 func (v *Validator) Process(_ context.Context, m worker.Message) ([]worker.Output, error) {
-	env, reasons := v.Check(m.Value)
+	env, normalized, reasons := v.Check(m.Value)
 	if len(reasons) > 0 {
 		return nil, &worker.RejectError{Reasons: reasons}
 	}
-	return []worker.Output{{Topic: schemas.TopicValid, Key: []byte(env.LeadID), Value: m.Value}}, nil
+	return []worker.Output{{Topic: schemas.TopicValid, Key: []byte(env.LeadID), Value: normalized}}, nil
 }

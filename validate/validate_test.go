@@ -2,7 +2,9 @@ package validate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -59,7 +61,7 @@ func TestCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			env, got := v.Check([]byte(tt.in))
+			env, _, got := v.Check([]byte(tt.in))
 			if len(got) != len(tt.want) {
 				t.Fatalf("got reasons %+v, want %+v", got, tt.want)
 			}
@@ -85,8 +87,15 @@ func TestProcess(t *testing.T) {
 	if err != nil || len(out) != 1 {
 		t.Fatalf("Process(valid) = %v, %v", out, err)
 	}
-	if out[0].Topic != schemas.TopicValid || string(out[0].Key) != "lead-1" || string(out[0].Value) != issued {
-		t.Errorf("valid event must pass unchanged keyed by lead: %+v", out[0])
+	var got, want map[string]any
+	_ = json.Unmarshal(out[0].Value, &got)
+	_ = json.Unmarshal([]byte(issued), &want)
+	if out[0].Topic != schemas.TopicValid || string(out[0].Key) != "lead-1" || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("a valid, already canonical event must pass with the same content, keyed by lead: %+v", out[0])
+	}
+	out, err = v.Process(context.Background(), worker.Message{Value: []byte(strings.NewReplacer(`"type":"agent"`, `"type":"Insurance Agent"`, "ana@example.com", " ANA@example.com").Replace(created))})
+	if err != nil || !strings.Contains(string(out[0].Value), `"type":"agent"`) || !strings.Contains(string(out[0].Value), `"email":"ana@example.com"`) || !strings.Contains(string(out[0].Value), `"phone":"+442079460958"`) {
+		t.Errorf("normalized output %s, %v", out[0].Value, err)
 	}
 	_, err = v.Process(context.Background(), worker.Message{Value: []byte("garbage")})
 	var rej *worker.RejectError
@@ -104,7 +113,7 @@ func FuzzCheck(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		env, reasons := v.Check(raw)
+		env, _, reasons := v.Check(raw)
 		if len(reasons) == 0 && (env.EventID == "" || env.LeadID == "") {
 			t.Fatalf("accepted an event without ids: %q", raw)
 		}
