@@ -18,6 +18,7 @@ build:
 	@mkdir -p bin
 	@for s in $(STAGES); do (cd $$s && go build -o ../bin/$$s ./cmd/$$s) || exit 1; done
 	@cd attribute && go build -o ../bin/datadriven ./cmd/datadriven
+	@cd validate && go build -o ../bin/dlq ./cmd/dlq
 	@cd commission && go build -o ../bin/statements ./cmd/statements && go build -o ../bin/whatif ./cmd/whatif
 	@cd deploy && go build -o ../bin/devbroker ./cmd/devbroker && go build -o ../bin/demo ./cmd/demo
 
