@@ -71,6 +71,10 @@ up() {
 	export REFTRACK_CLICKHOUSE="clickhouse://127.0.0.1:$CLICKHOUSE_TCP_PORT/reftrack"
 	export REFTRACK_RULES="$ROOT/deploy/dev/rules.json"
 	export REFTRACK_LISTEN="127.0.0.1:$API_PORT"
+	# Dev-only token settings, the same as deploy/devstack's DevJWT*: the demo
+	# signs an admin token with them. Never reuse them anywhere real.
+	export REFTRACK_JWT_ISSUER="reftrack-dev"
+	export REFTRACK_JWT_HS256_SECRET="reftrack-dev-only-secret-0123456789abcdef"
 	export REFTRACK_LOG_FORMAT="${REFTRACK_LOG_FORMAT:-text}"
 	local i=1
 	for s in "${STAGES[@]}"; do

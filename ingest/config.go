@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/reftrack/reftrack/ingest/auth"
+	"github.com/reftrack/reftrack/internal/rediscfg"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
@@ -17,14 +19,30 @@ import (
 // App wires ingest into worker.Main: the Kafka path as the stage's
 // processor, the HTTP API as a Server beside it.
 type App struct {
-	Listen  string
-	MaxBody int64
+	Listen         string
+	MaxBody        int64
+	Auth           auth.Config
+	NoAuth         bool
+	Redis          rediscfg.Config
+	IdempotencyTTL time.Duration
+	Rate           float64
+	Burst          int
 }
 
 // RegisterFlags implements worker.App.
 func (a *App) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.Listen, "listen", ":8080", "listen address of the partner HTTP API")
 	fs.Int64Var(&a.MaxBody, "max-body", 1<<20, "largest accepted HTTP body in bytes")
+	fs.StringVar(&a.Auth.Issuer, "jwt-issuer", "", "required iss of bearer tokens")
+	fs.StringVar(&a.Auth.Audience, "jwt-audience", "reftrack-ingest", "required aud of bearer tokens")
+	fs.StringVar(&a.Auth.JWKSURL, "jwks-url", "", "JWKS URL of the token issuer (RS256/ES256), cached and refreshed")
+	fs.StringVar(&a.Auth.JWKSFile, "jwks-file", "", "local JWKS file (RS256/ES256)")
+	fs.StringVar(&a.Auth.HS256Secret, "jwt-hs256-secret", "", "HS256 shared secret, ≥ 32 bytes (prefer the REFTRACK_JWT_HS256_SECRET environment variable); off unless set")
+	fs.BoolVar(&a.NoAuth, "insecure-no-auth", false, "serve the API without authentication (never in production)")
+	a.Redis.RegisterFlags(fs)
+	fs.DurationVar(&a.IdempotencyTTL, "idempotency-ttl", 24*time.Hour, "how long an Idempotency-Key and its response are kept")
+	fs.Float64Var(&a.Rate, "rate-limit", 2000, "events per second per partner over HTTP (0: unlimited)")
+	fs.IntVar(&a.Burst, "rate-burst", 10000, "events a partner may send at once above the rate")
 }
 
 // Validate implements worker.App.
@@ -35,6 +53,24 @@ func (a *App) Validate() error {
 	}
 	if a.MaxBody < 1024 || a.MaxBody > 64<<20 {
 		errs = append(errs, fmt.Errorf("--max-body %d: must be within 1 KiB..64 MiB", a.MaxBody))
+	}
+	if !a.NoAuth {
+		if a.Auth.Issuer == "" {
+			errs = append(errs, errors.New("--jwt-issuer: required (or --insecure-no-auth)"))
+		}
+		if a.Auth.JWKSURL == "" && a.Auth.JWKSFile == "" && a.Auth.HS256Secret == "" {
+			errs = append(errs, errors.New("--jwks-url, --jwks-file or --jwt-hs256-secret: one is required (or --insecure-no-auth)"))
+		}
+		if s := a.Auth.HS256Secret; s != "" && len(s) < 32 {
+			errs = append(errs, errors.New("--jwt-hs256-secret: must be at least 32 bytes"))
+		}
+	}
+	errs = append(errs, a.Redis.Validate())
+	if a.IdempotencyTTL < time.Minute {
+		errs = append(errs, fmt.Errorf("--idempotency-ttl %s: must be at least 1m", a.IdempotencyTTL))
+	}
+	if a.Rate < 0 || (a.Rate > 0 && a.Burst < 1) {
+		errs = append(errs, fmt.Errorf("--rate-limit %v / --rate-burst %d: rate ≥ 0, burst ≥ 1", a.Rate, a.Burst))
 	}
 	return errors.Join(errs...)
 }
@@ -52,9 +88,20 @@ func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, re
 		return err
 	}
 	defer cl.Close()
+	rdb, err := a.Redis.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
 	api := &API{
 		Producer: cl, Topic: cfg.Topic(schemas.TopicIngested), MaxBody: a.MaxBody,
 		Now: time.Now, Log: log, Metrics: NewMetrics(reg),
+		Redis: rdb, RedisPrefix: a.Redis.KeyPrefix, IdempotencyTTL: a.IdempotencyTTL, Rate: a.Rate, Burst: a.Burst,
+	}
+	if a.NoAuth {
+		log.Warn("the partner API runs WITHOUT authentication (--insecure-no-auth)")
+	} else if api.Auth, err = auth.New(ctx, a.Auth); err != nil {
+		return err
 	}
 	return worker.Serve(ctx, a.Listen, api.Handler(), log)
 }

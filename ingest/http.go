@@ -2,16 +2,24 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/time/rate"
 
+	"github.com/reftrack/reftrack/ingest/auth"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
@@ -25,6 +33,9 @@ type Problem struct {
 	Detail  string           `json:"detail,omitempty"`
 	Reasons []schemas.Reason `json:"reasons,omitempty"`
 }
+
+// ProblemBase prefixes every problem type.
+const ProblemBase = "https://reftrack.dev/problems/"
 
 // Accepted is the 202 body: the id of every event, in request order.
 type Accepted struct {
@@ -44,6 +55,19 @@ type API struct {
 	Now      func() time.Time
 	Log      *slog.Logger
 	Metrics  *Metrics
+
+	// Auth verifies bearer tokens; nil only with --insecure-no-auth.
+	Auth *auth.Verifier
+	// Redis keeps Idempotency-Key responses; nil disables the header.
+	Redis          redis.UniversalClient
+	RedisPrefix    string
+	IdempotencyTTL time.Duration
+	// Rate and Burst bound events per second per partner (0: unlimited).
+	Rate  float64
+	Burst int
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
 }
 
 // Handler routes the API.
@@ -53,7 +77,28 @@ func (a *API) Handler() http.Handler {
 	return mux
 }
 
+// stored is a response kept for an Idempotency-Key.
+type stored struct {
+	BodyHash    string          `json:"body_hash"`
+	Status      int             `json:"status"`
+	ContentType string          `json:"content_type,omitempty"`
+	Body        json.RawMessage `json:"body,omitempty"`
+}
+
 func (a *API) postEvents(w http.ResponseWriter, r *http.Request) {
+	principal := auth.Principal{Role: auth.RoleAdmin, Subject: "anonymous"}
+	if a.Auth != nil {
+		p, err := a.Auth.Verify(r.Header.Get("Authorization"))
+		if err != nil {
+			a.refuse(w, err)
+			return
+		}
+		principal = p
+	}
+	if principal.Role == auth.RoleAgent {
+		a.refuse(w, principal.CanWriteFor(""))
+		return
+	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		a.problem(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json", nil)
 		return
@@ -68,21 +113,131 @@ func (a *API) postEvents(w http.ResponseWriter, r *http.Request) {
 		a.problem(w, http.StatusBadRequest, "unreadable_body", err.Error(), nil)
 		return
 	}
+	idemKey := r.Header.Get("Idempotency-Key")
+	if idemKey != "" {
+		if len(idemKey) > 128 || a.Redis == nil {
+			a.problem(w, http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key must be at most 128 characters, and the server must keep keys", nil)
+			return
+		}
+		sum := sha256.Sum256(body)
+		hash := hex.EncodeToString(sum[:])
+		key := a.RedisPrefix + "idem-http:" + principal.PartnerID + "|" + principal.Subject + "|" + idemKey
+		done, err := a.claim(r.Context(), key, hash)
+		if err != nil {
+			a.Log.Warn("idempotency store unavailable", "err", err)
+			w.Header().Set("Retry-After", "1")
+			a.problem(w, http.StatusServiceUnavailable, "unavailable", "idempotency store unavailable, retry", nil)
+			return
+		}
+		if done != nil {
+			switch {
+			case done.BodyHash != hash:
+				a.problem(w, http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different body", nil)
+			case done.Status == 0:
+				w.Header().Set("Retry-After", "1")
+				a.problem(w, http.StatusConflict, "idempotency_key_in_flight", "a request with this Idempotency-Key is still being processed", nil)
+			default:
+				w.Header().Set("Idempotent-Replayed", "true")
+				w.Header().Set("Content-Type", done.ContentType)
+				writeRaw(w, done.Status, done.Body)
+			}
+			return
+		}
+		// Whatever happens next is recorded for the key: a retry gets the
+		// same answer without producing anything a second time.
+		rec := &recorder{ResponseWriter: w}
+		w = rec
+		defer a.remember(r.Context(), key, hash, rec)
+	}
 	events, isArray, err := SplitBody(body)
+	var stamped []Stamped
 	if err == nil {
-		var stamped []Stamped
-		stamped, err = StampAll(events, a.Now(), isArray)
-		if err == nil {
-			a.produce(w, r, stamped)
+		stamped, err = StampAll(events, a.Now(), isArray, principal.PartnerID)
+	}
+	var rej *worker.RejectError
+	switch {
+	case errors.As(err, &rej):
+		a.problem(w, http.StatusBadRequest, rej.Reasons[0].Code, "the request holds events reftrack cannot read", rej.Reasons)
+		return
+	case err != nil:
+		a.problem(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	for _, s := range stamped {
+		if err := principal.CanWriteFor(s.PartnerID); err != nil {
+			a.refuse(w, err)
 			return
 		}
 	}
-	var rej *worker.RejectError
-	if errors.As(err, &rej) {
-		a.problem(w, http.StatusBadRequest, rej.Reasons[0].Code, "the request holds events reftrack cannot read", rej.Reasons)
+	if wait, ok := a.allow(principal, len(stamped)); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		a.problem(w, http.StatusTooManyRequests, "rate_limited", "too many events for this partner; retry after the given seconds", nil)
 		return
 	}
-	a.problem(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+	a.produce(w, r, stamped)
+}
+
+// claim reserves an idempotency key, or returns what it already holds.
+func (a *API) claim(ctx context.Context, key, hash string) (*stored, error) {
+	pending, _ := json.Marshal(stored{BodyHash: hash})
+	ok, err := a.Redis.SetNX(ctx, key, pending, a.IdempotencyTTL).Result()
+	if err != nil || ok {
+		return nil, err
+	}
+	b, err := a.Redis.Get(ctx, key).Bytes()
+	if err != nil {
+		return nil, err
+	}
+	var s stored
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// remember stores the response for the key; a 5xx frees the key instead,
+// so the partner's retry is processed anew.
+func (a *API) remember(ctx context.Context, key, hash string, rec *recorder) {
+	ctx = context.WithoutCancel(ctx)
+	if rec.status >= 500 {
+		a.Redis.Del(ctx, key)
+		return
+	}
+	b, _ := json.Marshal(stored{BodyHash: hash, Status: rec.status, ContentType: rec.Header().Get("Content-Type"), Body: rec.body})
+	if err := a.Redis.Set(ctx, key, b, a.IdempotencyTTL).Err(); err != nil {
+		a.Log.Warn("could not store idempotent response", "err", err)
+	}
+}
+
+// allow takes n events from the caller's token bucket.
+func (a *API) allow(p auth.Principal, n int) (time.Duration, bool) {
+	if a.Rate <= 0 {
+		return 0, true
+	}
+	id := p.PartnerID
+	if id == "" {
+		id = p.Role + ":" + p.Subject
+	}
+	a.mu.Lock()
+	if a.limiters == nil {
+		a.limiters = map[string]*rate.Limiter{}
+	}
+	l := a.limiters[id]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(a.Rate), a.Burst)
+		a.limiters[id] = l
+	}
+	a.mu.Unlock()
+	now := a.Now()
+	res := l.ReserveN(now, n)
+	if !res.OK() {
+		return time.Duration(float64(n) / a.Rate * float64(time.Second)), false
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d, false
+	}
+	return 0, true
 }
 
 func (a *API) produce(w http.ResponseWriter, r *http.Request, stamped []Stamped) {
@@ -102,18 +257,44 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request, stamped []Stamped)
 	}
 	a.Metrics.accepted.Add(float64(len(recs)))
 	a.Metrics.requests.WithLabelValues("202").Inc()
-	writeJSON(w, http.StatusAccepted, "application/json", Accepted{EventIDs: ids})
+	b, _ := json.Marshal(Accepted{EventIDs: ids})
+	w.Header().Set("Content-Type", "application/json")
+	writeRaw(w, http.StatusAccepted, b)
+}
+
+func (a *API) refuse(w http.ResponseWriter, err error) {
+	var ae *auth.Error
+	if !errors.As(err, &ae) {
+		a.problem(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	if ae.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="reftrack"`)
+	}
+	a.problem(w, ae.Status, ae.Code, ae.Detail, nil)
 }
 
 func (a *API) problem(w http.ResponseWriter, status int, typ, detail string, reasons []schemas.Reason) {
-	a.Metrics.requests.WithLabelValues(http.StatusText(status)).Inc()
-	writeJSON(w, status, "application/problem+json", Problem{
-		Type: "https://reftrack.dev/problems/" + typ, Title: http.StatusText(status), Status: status, Detail: detail, Reasons: reasons,
-	})
+	a.Metrics.requests.WithLabelValues(strconv.Itoa(status)).Inc()
+	b, _ := json.Marshal(Problem{Type: ProblemBase + typ, Title: http.StatusText(status), Status: status, Detail: detail, Reasons: reasons})
+	w.Header().Set("Content-Type", "application/problem+json")
+	writeRaw(w, status, b)
 }
 
-func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
-	w.Header().Set("Content-Type", contentType)
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client may be gone; nothing to do then
+	_, _ = w.Write(body) // the client may be gone; nothing to do then
+}
+
+// recorder keeps the status and body written, for idempotent replays.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   []byte
+}
+
+func (r *recorder) WriteHeader(s int) { r.status = s; r.ResponseWriter.WriteHeader(s) }
+func (r *recorder) Write(b []byte) (int, error) {
+	r.body = append(r.body, b...)
+	return r.ResponseWriter.Write(b)
 }

@@ -27,15 +27,22 @@ var eventIDSpace = uuid.MustParse("5c0f6f0e-7d4b-4c59-9a53-2a1f0c5f7e21")
 
 // Stamped is an event ready for referrals.ingested.
 type Stamped struct {
-	EventID string
-	Key     []byte
-	Value   []byte
+	EventID   string
+	PartnerID string // as the event states it (or as filled in); "" if absent or not a string
+	Key       []byte
+	Value     []byte
 }
 
 // Stamp sets received_at and, if absent, event_id on one raw event. It is
 // deterministic for given bytes and clock, which keeps Kafka-path replays
 // after an aborted transaction identical.
 func Stamp(raw []byte, now time.Time) (Stamped, error) {
+	return StampFor(raw, now, "")
+}
+
+// StampFor is Stamp that also fills partner_id with partner when the event
+// has none: a partner calling the API need not repeat who it is.
+func StampFor(raw []byte, now time.Time, partner string) (Stamped, error) {
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&fields); err != nil {
@@ -62,6 +69,11 @@ func Stamp(raw []byte, now time.Time) (Stamped, error) {
 		fields["event_id"] = mustJSON(id)
 	}
 	fields["received_at"] = mustJSON(now.UTC().Format(time.RFC3339Nano))
+	var partnerID string
+	if _, ok := fields["partner_id"]; !ok && partner != "" {
+		fields["partner_id"] = mustJSON(partner)
+	}
+	_ = json.Unmarshal(fields["partner_id"], &partnerID) // a non-string is validate's to reject
 	var key string
 	if err := json.Unmarshal(fields["lead_id"], &key); err != nil || key == "" {
 		key = id // validate rejects it anyway; keep it on a stable partition
@@ -70,7 +82,7 @@ func Stamp(raw []byte, now time.Time) (Stamped, error) {
 	if err != nil {
 		return Stamped{}, worker.Reject(CodeMalformedJSON, "", "re-encode event: %v", err)
 	}
-	return Stamped{EventID: id, Key: []byte(key), Value: out}, nil
+	return Stamped{EventID: id, PartnerID: partnerID, Key: []byte(key), Value: out}, nil
 }
 
 func mustJSON(s string) json.RawMessage {
@@ -114,11 +126,11 @@ func SplitBody(body []byte) (events []json.RawMessage, isArray bool, err error) 
 
 // StampAll stamps every event of a request; any failure rejects the request
 // with the failing element's index in the pointer.
-func StampAll(events []json.RawMessage, now time.Time, array bool) ([]Stamped, error) {
+func StampAll(events []json.RawMessage, now time.Time, array bool, partner string) ([]Stamped, error) {
 	out := make([]Stamped, 0, len(events))
 	var reasons []schemas.Reason
 	for i, raw := range events {
-		s, err := Stamp(raw, now)
+		s, err := StampFor(raw, now, partner)
 		if err != nil {
 			var rej *worker.RejectError
 			if !errors.As(err, &rej) {

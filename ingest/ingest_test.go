@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrack/reftrack/ingest/auth"
 	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
@@ -108,6 +109,7 @@ func TestHTTP(t *testing.T) {
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry())}
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
+	// Authentication is covered by TestHTTPAuth; here the API runs without.
 
 	tests := []struct {
 		name, ctype, body string
@@ -115,7 +117,7 @@ func TestHTTP(t *testing.T) {
 		problem           string
 		ids               int
 	}{
-		{"one", "application/json", `{"event_id":"e-1","lead_id":"L-1"}`, 202, "", 1},
+		{"one", "application/json", `{"event_id":"e-1","lead_id":"L-1","partner_id":"acme"}`, 202, "", 1},
 		{"batch", "application/json; charset=utf-8", `[{"lead_id":"L-1"},{"lead_id":"L-2"}]`, 202, "", 2},
 		{"wrong type", "text/plain", `{}`, 415, "unsupported_media_type", 0},
 		{"malformed", "application/json", `{"lead_id":`, 400, CodeMalformedJSON, 0},
@@ -189,5 +191,139 @@ func BenchmarkStamp(b *testing.B) {
 		if _, err := Stamp(raw, now); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+const (
+	testIssuer = "https://auth.example.test"
+	testSecret = "0123456789abcdef0123456789abcdef-test"
+)
+
+func token(t *testing.T, role, partner string) string {
+	t.Helper()
+	c := auth.Claims{Role: role, PartnerID: partner}
+	c.Subject = "client-" + partner + role
+	if role == auth.RoleAgent {
+		c.AgentID = "a-1"
+	}
+	s, err := auth.Sign([]byte(testSecret), testIssuer, "reftrack-ingest", c, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + s
+}
+
+// TestHTTPAuth: refusals, partner scoping, idempotency keys and rate limits
+// on the real Redis and an in-process Kafka.
+func TestHTTPAuth(t *testing.T) {
+	t.Parallel()
+	topic := "a." + schemas.TopicIngested
+	brokers := testenv.Kafka(t, 1, topic)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	rdb, prefix := testenv.Redis(t)
+	v, err := auth.New(context.Background(), auth.Config{Issuer: testIssuer, Audience: "reftrack-ingest", HS256Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := now
+	api := &API{Producer: cl, Topic: topic, MaxBody: 1 << 16, Now: func() time.Time { return clock },
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry()),
+		Auth: v, Redis: rdb, RedisPrefix: prefix, IdempotencyTTL: time.Hour, Rate: 10, Burst: 5}
+	srv := httptest.NewServer(api.Handler())
+	defer srv.Close()
+	post := func(authz, idem, body string) (int, string, http.Header) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/events", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		if idem != "" {
+			req.Header.Set("Idempotency-Key", idem)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	acme := token(t, auth.RolePartner, "acme")
+	tests := []struct {
+		name, authz, body string
+		status            int
+		problem           string
+	}{
+		{"no token", "", `{"lead_id":"L"}`, 401, auth.CodeNoToken},
+		{"bad token", "Bearer x.y.z", `{"lead_id":"L"}`, 401, auth.CodeInvalidToken},
+		{"other partner's event", acme, `{"lead_id":"L","partner_id":"beta"}`, 403, auth.CodeForbidden},
+		{"one of a batch is another partner's", acme, `[{"lead_id":"L"},{"lead_id":"M","partner_id":"beta"}]`, 403, auth.CodeForbidden},
+		{"agents do not submit", token(t, auth.RoleAgent, ""), `{"lead_id":"L"}`, 403, auth.CodeForbidden},
+		{"own event", acme, `{"lead_id":"L","partner_id":"acme"}`, 202, ""},
+		{"partner filled in", acme, `{"lead_id":"L2"}`, 202, ""},
+		{"admin for anyone", token(t, auth.RoleAdmin, ""), `{"lead_id":"L3","partner_id":"beta"}`, 202, ""},
+	}
+	for _, tt := range tests {
+		status, body, hdr := post(tt.authz, "", tt.body)
+		if status != tt.status || (tt.problem != "" && !strings.Contains(body, ProblemBase+tt.problem)) {
+			t.Errorf("%s: %d %s, want %d %s", tt.name, status, body, tt.status, tt.problem)
+		}
+		if status == 401 && hdr.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: 401 without WWW-Authenticate", tt.name)
+		}
+	}
+
+	// Idempotency: the same key and body replays the first answer without a
+	// second event; the same key with another body is refused.
+	s1, b1, _ := post(acme, "k-1", `{"lead_id":"L9"}`)
+	s2, b2, h2 := post(acme, "k-1", `{"lead_id":"L9"}`)
+	s3, b3, _ := post(acme, "k-1", `{"lead_id":"L10"}`)
+	if s1 != 202 || s2 != 202 || b1 != b2 || h2.Get("Idempotent-Replayed") != "true" || h2.Get("Content-Type") != "application/json" {
+		t.Errorf("replay: %d %s / %d %s %v", s1, b1, s2, b2, h2)
+	}
+	if s3 != 422 || !strings.Contains(b3, "idempotency_key_reused") {
+		t.Errorf("reused key: %d %s", s3, b3)
+	}
+	// Another partner's identical key is its own.
+	if s, _, h := post(token(t, auth.RolePartner, "beta"), "k-1", `{"lead_id":"L9"}`); s != 202 || h.Get("Idempotent-Replayed") != "" {
+		t.Errorf("keys must be scoped per partner: %d %v", s, h)
+	}
+
+	// Rate limit: burst 5, 10/s; acme has sent 3 events so far (refusals
+	// and replays take no tokens) at a frozen clock.
+	if s, _, _ := post(acme, "", `[{"lead_id":"R1"},{"lead_id":"R2"}]`); s != 202 {
+		t.Fatalf("within burst: %d", s)
+	}
+	s, body, hdr := post(acme, "", `{"lead_id":"R-over"}`)
+	if s != 429 || hdr.Get("Retry-After") != "1" || !strings.Contains(body, "rate_limited") {
+		t.Errorf("over the limit: %d %s %v", s, body, hdr)
+	}
+	clock = clock.Add(time.Second) // ten more tokens, capped at the burst
+	if s, _, _ := post(acme, "", `{"lead_id":"R3"}`); s != 202 {
+		t.Errorf("after refill: %d", s)
+	}
+
+	// Exactly the accepted, non-replayed events reached Kafka: 3 from the
+	// table, k-1 once, beta's k-1, R1, R2 and R3.
+	cons, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	var n int
+	for deadline := time.Now().Add(5 * time.Second); n < 8 && time.Now().Before(deadline); {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		n += cons.PollFetches(ctx).NumRecords()
+		cancel()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	n += cons.PollFetches(ctx).NumRecords()
+	cancel()
+	if n != 8 {
+		t.Errorf("%d events in Kafka, want 8", n)
 	}
 }

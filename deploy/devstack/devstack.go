@@ -5,6 +5,7 @@ package devstack
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/reftrack/reftrack/ingest/auth"
 )
 
 // Stages in pipeline order; each is a binary built from <stage>/cmd/<stage>.
@@ -30,6 +33,19 @@ func Build(ctx context.Context, repoRoot, binDir string) error {
 		}
 	}
 	return nil
+}
+
+// Development token settings: ingest accepts HS256 tokens signed with this
+// secret. Never use them outside a dev stack or a test.
+const (
+	DevJWTIssuer = "reftrack-dev"
+	DevJWTSecret = "reftrack-dev-only-secret-0123456789abcdef"
+)
+
+// AdminToken is an Authorization header for the dev stack's ingest.
+func AdminToken() (string, error) {
+	s, err := auth.Sign([]byte(DevJWTSecret), DevJWTIssuer, "reftrack-ingest", auth.Claims{Role: auth.RoleAdmin}, 24*time.Hour)
+	return "Bearer " + s, err
 }
 
 // Config is where the workers connect.
@@ -115,6 +131,9 @@ func (s *Stack) start(st string, apiPort int) error {
 		"REFTRACK_CLICKHOUSE="+s.cfg.ClickHouse,
 		"REFTRACK_RULES="+s.cfg.Rules,
 		"REFTRACK_SHUTDOWN_TIMEOUT=5s",
+		"REFTRACK_JWT_ISSUER="+DevJWTIssuer,
+		"REFTRACK_JWT_HS256_SECRET="+DevJWTSecret,
+		"REFTRACK_RATE_LIMIT=0",
 	)
 	if apiPort != 0 && st == "ingest" {
 		cmd.Env = append(cmd.Env, "REFTRACK_LISTEN=127.0.0.1:"+strconv.Itoa(apiPort))

@@ -124,10 +124,14 @@ func TestPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	authz, err := devstack.AdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
 	half := len(ds.Records) / 2
 	first, second := *ds, *ds
 	first.Records, second.Records = ds.Records[:half], ds.Records[half:]
-	if err := sample.Send(ctx, &first, cl, prefix+schemas.TopicInbound, st.IngestURL); err != nil {
+	if err := sample.Send(ctx, &first, cl, prefix+schemas.TopicInbound, st.IngestURL, authz); err != nil {
 		t.Fatal(err)
 	}
 	// Hot reload mid-stream: same rates under a new version; lines before
@@ -150,7 +154,7 @@ func TestPipeline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := sample.Send(ctx, &second, cl, prefix+schemas.TopicInbound, st.IngestURL); err != nil {
+	if err := sample.Send(ctx, &second, cl, prefix+schemas.TopicInbound, st.IngestURL, authz); err != nil {
 		t.Fatal(err)
 	}
 

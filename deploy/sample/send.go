@@ -17,7 +17,8 @@ import (
 // apiURL/v1/events, leads in parallel but each lead's records in order.
 // Invalid records over HTTP still get 202 (they are JSON objects; validate
 // rejects them), so any other status is an error.
-func Send(ctx context.Context, ds *Dataset, cl *kgo.Client, topic, apiURL string) error {
+// authz is the Authorization header for the API.
+func Send(ctx context.Context, ds *Dataset, cl *kgo.Client, topic, apiURL, authz string) error {
 	var recs []*kgo.Record
 	byLead := map[string][][]byte{}
 	var order []string
@@ -53,7 +54,7 @@ func Send(ctx context.Context, ds *Dataset, cl *kgo.Client, topic, apiURL string
 				lead := order[next]
 				next++
 				mu.Unlock()
-				if err := post(gctx, apiURL, byLead[lead]); err != nil {
+				if err := post(gctx, apiURL, authz, byLead[lead]); err != nil {
 					return fmt.Errorf("lead %s: %w", lead, err)
 				}
 			}
@@ -62,7 +63,7 @@ func Send(ctx context.Context, ds *Dataset, cl *kgo.Client, topic, apiURL string
 	return g.Wait()
 }
 
-func post(ctx context.Context, apiURL string, events [][]byte) error {
+func post(ctx context.Context, apiURL, authz string, events [][]byte) error {
 	body := append([]byte{'['}, bytes.Join(events, []byte{','})...)
 	body = append(body, ']')
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL+"/v1/events", bytes.NewReader(body))
@@ -70,6 +71,7 @@ func post(ctx context.Context, apiURL string, events [][]byte) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", authz)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("post events: %w", err)

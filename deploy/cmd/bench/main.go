@@ -144,7 +144,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	progress("pre-loading referrals.inbound")
 	start := time.Now()
-	if err := sample.Send(ctx, ds, cl, schemas.TopicInbound, ""); err != nil {
+	if err := sample.Send(ctx, ds, cl, schemas.TopicInbound, "", ""); err != nil {
 		return err
 	}
 	res.PreloadRate = float64(len(ds.Records)) / time.Since(start).Seconds()

@@ -18,7 +18,9 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrack/reftrack/deploy/devstack"
 	"github.com/reftrack/reftrack/deploy/sample"
+	"github.com/reftrack/reftrack/ingest/auth"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
@@ -44,6 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	dsn := fs.String("clickhouse", "clickhouse://127.0.0.1:19000/reftrack", "ClickHouse DSN of the sink's database")
 	rulesPath := fs.String("rules", "deploy/dev/rules.json", "the commission rules the stack runs with")
 	wait := fs.Duration("wait", 3*time.Minute, "how long to wait for everything to land")
+	secret := fs.String("jwt-hs256-secret", devstack.DevJWTSecret, "HS256 secret to sign the demo's admin token (as ingest's --jwt-hs256-secret)")
+	issuer := fs.String("jwt-issuer", devstack.DevJWTIssuer, "issuer of the demo's token (as ingest's --jwt-issuer)")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -81,7 +85,11 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	start := time.Now()
 	fmt.Printf("sending %d records (%d duplicates, %d invalid) for %d policies, seed %d\n",
 		len(ds.Records), ds.Want.Duplicates, ds.Want.Rejected, ds.Want.Policies, opts.Seed)
-	if err := sample.Send(ctx, ds, cl, *prefix+schemas.TopicInbound, *api); err != nil {
+	tok, err := auth.Sign([]byte(*secret), *issuer, "reftrack-ingest", auth.Claims{Role: auth.RoleAdmin}, time.Hour)
+	if err != nil {
+		return err
+	}
+	if err := sample.Send(ctx, ds, cl, *prefix+schemas.TopicInbound, *api, "Bearer "+tok); err != nil {
 		return err
 	}
 	fmt.Printf("sent in %s; waiting for ClickHouse\n", time.Since(start).Round(time.Millisecond))
