@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reftrack/reftrack/ingest/auth"
+	"github.com/reftrack/reftrack/ingest/reftoken"
 	"github.com/reftrack/reftrack/internal/rediscfg"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
@@ -27,6 +28,9 @@ type App struct {
 	IdempotencyTTL time.Duration
 	Rate           float64
 	Burst          int
+	TokenKeys      string
+	TokenKeyID     string
+	tokens         *reftoken.Keys
 }
 
 // RegisterFlags implements worker.App.
@@ -43,6 +47,8 @@ func (a *App) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&a.IdempotencyTTL, "idempotency-ttl", 24*time.Hour, "how long an Idempotency-Key and its response are kept")
 	fs.Float64Var(&a.Rate, "rate-limit", 2000, "events per second per partner over HTTP (0: unlimited)")
 	fs.IntVar(&a.Burst, "rate-burst", 10000, "events a partner may send at once above the rate")
+	fs.StringVar(&a.TokenKeys, "referral-token-keys", "", "referral token HMAC keys, kid:base64secret,... (prefer REFTRACK_REFERRAL_TOKEN_KEYS); empty: tokens refused")
+	fs.StringVar(&a.TokenKeyID, "referral-token-kid", "", "key id that signs new referral tokens (default: the first)")
 }
 
 // Validate implements worker.App.
@@ -69,6 +75,13 @@ func (a *App) Validate() error {
 	if a.IdempotencyTTL < time.Minute {
 		errs = append(errs, fmt.Errorf("--idempotency-ttl %s: must be at least 1m", a.IdempotencyTTL))
 	}
+	if a.TokenKeys != "" {
+		k, err := reftoken.ParseKeys(a.TokenKeys, a.TokenKeyID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--referral-token-keys: %w", err))
+		}
+		a.tokens = k
+	}
 	if a.Rate < 0 || (a.Rate > 0 && a.Burst < 1) {
 		errs = append(errs, fmt.Errorf("--rate-limit %v / --rate-burst %d: rate ≥ 0, burst ≥ 1", a.Rate, a.Burst))
 	}
@@ -77,7 +90,7 @@ func (a *App) Validate() error {
 
 // Start implements worker.App.
 func (a *App) Start(context.Context, *slog.Logger, *prometheus.Registry) (worker.Processor, func(), error) {
-	in := &Inbound{Now: time.Now}
+	in := &Inbound{Now: time.Now, Tokens: a.tokens}
 	return worker.Func(in.Process), func() {}, nil
 }
 
@@ -96,7 +109,7 @@ func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, re
 	api := &API{
 		Producer: cl, Topic: cfg.Topic(schemas.TopicIngested), MaxBody: a.MaxBody,
 		Now: time.Now, Log: log, Metrics: NewMetrics(reg),
-		Redis: rdb, RedisPrefix: a.Redis.KeyPrefix, IdempotencyTTL: a.IdempotencyTTL, Rate: a.Rate, Burst: a.Burst,
+		Tokens: a.tokens, Redis: rdb, RedisPrefix: a.Redis.KeyPrefix, IdempotencyTTL: a.IdempotencyTTL, Rate: a.Rate, Burst: a.Burst,
 	}
 	if a.NoAuth {
 		log.Warn("the partner API runs WITHOUT authentication (--insecure-no-auth)")

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/reftrack/reftrack/ingest/auth"
+	"github.com/reftrack/reftrack/ingest/reftoken"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
@@ -62,6 +63,8 @@ type API struct {
 	Redis          redis.UniversalClient
 	RedisPrefix    string
 	IdempotencyTTL time.Duration
+	// Tokens verifies referral tokens and signs new ones; nil: none configured.
+	Tokens *reftoken.Keys
 	// Rate and Burst bound events per second per partner (0: unlimited).
 	Rate  float64
 	Burst int
@@ -74,7 +77,83 @@ type API struct {
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/events", a.postEvents)
+	mux.HandleFunc("POST /v1/referral-tokens", a.postToken)
 	return mux
+}
+
+// TokenRequest asks for a referral token.
+type TokenRequest struct {
+	Referrer  schemas.Referrer `json:"referrer"`
+	PartnerID string           `json:"partner_id"`
+	TTLHours  int              `json:"ttl_hours"`
+}
+
+// TokenResponse carries a new referral token.
+type TokenResponse struct {
+	Token     string    `json:"token"`
+	KeyID     string    `json:"kid"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// postToken issues a referral token: an agent for itself, a partner for its
+// own referrers, an admin for anyone.
+func (a *API) postToken(w http.ResponseWriter, r *http.Request) {
+	p := auth.Principal{Role: auth.RoleAdmin}
+	if a.Auth != nil {
+		var err error
+		if p, err = a.Auth.Verify(r.Header.Get("Authorization")); err != nil {
+			a.refuse(w, err)
+			return
+		}
+	}
+	if a.Tokens == nil {
+		a.problem(w, http.StatusNotImplemented, "tokens_not_configured", "this reftrack has no referral token keys", nil)
+		return
+	}
+	var req TokenRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		a.problem(w, http.StatusBadRequest, CodeMalformedJSON, err.Error(), nil)
+		return
+	}
+	if p.Role == auth.RolePartner && req.PartnerID == "" {
+		req.PartnerID = p.PartnerID
+	}
+	if req.TTLHours == 0 {
+		req.TTLHours = 30 * 24
+	}
+	var reasons []schemas.Reason
+	if req.Referrer.ID == "" || req.Referrer.Type == "" {
+		reasons = append(reasons, schemas.Reason{Code: "missing_referrer", Pointer: "/referrer", Message: "referrer id and type are required"})
+	}
+	if req.PartnerID == "" {
+		reasons = append(reasons, schemas.Reason{Code: "missing_partner", Pointer: "/partner_id", Message: "partner_id is required"})
+	}
+	if req.TTLHours < 1 || req.TTLHours > 365*24 {
+		reasons = append(reasons, schemas.Reason{Code: "invalid_ttl", Pointer: "/ttl_hours", Message: "ttl_hours must be within 1..8760"})
+	}
+	if len(reasons) > 0 {
+		a.problem(w, http.StatusUnprocessableEntity, reasons[0].Code, "the token request is incomplete", reasons)
+		return
+	}
+	switch {
+	case p.Role == auth.RoleAgent && (req.Referrer.Type != schemas.ReferrerAgent || req.Referrer.ID != p.AgentID):
+		a.refuse(w, &auth.Error{Status: http.StatusForbidden, Code: auth.CodeForbidden, Detail: "an agent may only get tokens for itself"})
+		return
+	case p.Role == auth.RolePartner && req.PartnerID != p.PartnerID:
+		a.refuse(w, &auth.Error{Status: http.StatusForbidden, Code: auth.CodeForbidden, Detail: "a partner may only get tokens for its own partner_id"})
+		return
+	}
+	exp := a.Now().Add(time.Duration(req.TTLHours) * time.Hour).UTC().Truncate(time.Second)
+	tok, err := a.Tokens.Issue(reftoken.Claims{ReferrerID: req.Referrer.ID, ReferrerType: req.Referrer.Type, PartnerID: req.PartnerID, ExpiresAt: exp.Unix()})
+	if err != nil {
+		a.problem(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		return
+	}
+	b, _ := json.Marshal(TokenResponse{Token: tok, KeyID: a.Tokens.Current, ExpiresAt: exp})
+	w.Header().Set("Content-Type", "application/json")
+	writeRaw(w, http.StatusCreated, b)
 }
 
 // stored is a response kept for an Idempotency-Key.
@@ -168,6 +247,21 @@ func (a *API) postEvents(w http.ResponseWriter, r *http.Request) {
 			a.refuse(w, err)
 			return
 		}
+	}
+	var reasons []schemas.Reason
+	for i, s := range stamped {
+		if err := CheckReferralToken(a.Tokens, s.Value, a.Now()); errors.As(err, &rej) {
+			for _, r := range rej.Reasons {
+				if isArray {
+					r.Pointer = "/" + strconv.Itoa(i) + r.Pointer
+				}
+				reasons = append(reasons, r)
+			}
+		}
+	}
+	if len(reasons) > 0 {
+		a.problem(w, http.StatusUnprocessableEntity, reasons[0].Code, "a referral token was refused", reasons)
+		return
 	}
 	if wait, ok := a.allow(principal, len(stamped)); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/reftrack/reftrack/ingest/reftoken"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
@@ -92,13 +93,18 @@ func mustJSON(s string) json.RawMessage {
 
 // Inbound is the Kafka path: referrals.inbound → referrals.ingested.
 type Inbound struct {
-	Now func() time.Time
+	Now    func() time.Time
+	Tokens *reftoken.Keys
 }
 
 // Process implements worker.Func.
 func (in *Inbound) Process(_ context.Context, m worker.Message) ([]worker.Output, error) {
-	s, err := Stamp(m.Value, in.Now())
+	now := in.Now()
+	s, err := Stamp(m.Value, now)
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckReferralToken(in.Tokens, s.Value, now); err != nil {
 		return nil, err
 	}
 	return []worker.Output{{Topic: schemas.TopicIngested, Key: s.Key, Value: s.Value}}, nil

@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrack/reftrack/ingest/auth"
+	"github.com/reftrack/reftrack/ingest/reftoken"
 	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
@@ -325,5 +328,90 @@ func TestHTTPAuth(t *testing.T) {
 	cancel()
 	if n != 8 {
 		t.Errorf("%d events in Kafka, want 8", n)
+	}
+}
+
+func TestReferralTokens(t *testing.T) {
+	t.Parallel()
+	topic := "t." + schemas.TopicIngested
+	brokers := testenv.Kafka(t, 1, topic)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	v, err := auth.New(context.Background(), auth.Config{Issuer: testIssuer, Audience: "reftrack-ingest", HS256Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := reftoken.ParseKeys("k1:"+base64.StdEncoding.EncodeToString([]byte("k1-secret-0123456789abcdef0123456789")), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := now
+	api := &API{Producer: cl, Topic: topic, MaxBody: 1 << 16, Now: func() time.Time { return clock }, Auth: v, Tokens: keys,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry())}
+	srv := httptest.NewServer(api.Handler())
+	defer srv.Close()
+	call := func(path, authz, body string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", authz)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	agent := token(t, auth.RoleAgent, "") // agent_id a-1
+	acme := token(t, auth.RolePartner, "acme")
+	for _, tt := range []struct {
+		name, authz, body string
+		status            int
+	}{
+		{"agent for itself", agent, `{"referrer":{"id":"a-1","type":"agent"},"partner_id":"acme","ttl_hours":1}`, 201},
+		{"agent for another agent", agent, `{"referrer":{"id":"a-2","type":"agent"},"partner_id":"acme"}`, 403},
+		{"partner for another partner", acme, `{"referrer":{"id":"a-2","type":"agent"},"partner_id":"beta"}`, 403},
+		{"missing referrer", acme, `{"partner_id":"acme"}`, 422},
+		{"no token", "", `{"referrer":{"id":"a-1","type":"agent"},"partner_id":"acme"}`, 401},
+	} {
+		if s, b := call("/v1/referral-tokens", tt.authz, tt.body); s != tt.status {
+			t.Errorf("%s: %d %s, want %d", tt.name, s, b, tt.status)
+		}
+	}
+	s, b := call("/v1/referral-tokens", agent, `{"referrer":{"id":"a-1","type":"agent"},"partner_id":"acme","ttl_hours":1}`)
+	var tr TokenResponse
+	if err := json.Unmarshal([]byte(b), &tr); s != 201 || err != nil || tr.KeyID != "k1" || !tr.ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("token: %d %s", s, b)
+	}
+	event := func(referrer, tok string) string {
+		return fmt.Sprintf(`{"event_type":"referral.created","lead_id":"L","partner_id":"acme","payload":{"referrer":{"id":%q,"type":"agent"},"channel":"crm","referral_token":%q}}`, referrer, tok)
+	}
+	forged := tr.Token[:len(tr.Token)-4] + "AAAA"
+	for _, tt := range []struct {
+		name, body, code string
+	}{
+		{"valid", event("a-1", tr.Token), ""},
+		{"someone else's token", event("a-2", tr.Token), CodeTokenClaimsMismatch},
+		{"forged", event("a-1", forged), "token_bad_signature"},
+		{"garbage", event("a-1", "xyz"), "token_malformed"},
+	} {
+		s, b := call("/v1/events", acme, tt.body)
+		if (tt.code == "" && s != 202) || (tt.code != "" && (s != 422 || !strings.Contains(b, ProblemBase+tt.code) || !strings.Contains(b, "/payload/referral_token"))) {
+			t.Errorf("%s: %d %s", tt.name, s, b)
+		}
+	}
+	clock = clock.Add(2 * time.Hour)
+	if s, b := call("/v1/events", acme, event("a-1", tr.Token)); s != 422 || !strings.Contains(b, "token_expired") {
+		t.Errorf("expired: %d %s", s, b)
+	}
+	// The Kafka path refuses the same way, as a dead letter.
+	in := &Inbound{Now: func() time.Time { return clock }, Tokens: keys}
+	_, err = in.Process(context.Background(), worker.Message{Value: []byte(event("a-1", tr.Token))})
+	var rej *worker.RejectError
+	if !errors.As(err, &rej) || rej.Reasons[0].Code != "token_expired" {
+		t.Errorf("Kafka path: %v", err)
 	}
 }

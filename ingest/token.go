@@ -1,0 +1,54 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/reftrack/reftrack/ingest/reftoken"
+	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/schemas"
+)
+
+// CodeTokenClaimsMismatch rejects a valid token presented for another
+// referrer or partner than it was issued for.
+const CodeTokenClaimsMismatch = "token_claims_mismatch"
+
+// CheckReferralToken verifies the referral_token of a referral.created, if
+// it carries one: signature (constant time), key, expiry, and that it was
+// issued for this event's referrer and partner. keys nil means tokens are
+// not configured, and a token present is refused as unverifiable.
+func CheckReferralToken(keys *reftoken.Keys, value []byte, now time.Time) error {
+	var env struct {
+		EventType string `json:"event_type"`
+		PartnerID string `json:"partner_id"`
+		Payload   struct {
+			Referrer struct {
+				ID   string `json:"id"`
+				Type string `json:"type"`
+			} `json:"referrer"`
+			Token string `json:"referral_token"`
+		} `json:"payload"`
+	}
+	if json.Unmarshal(value, &env) != nil || env.EventType != schemas.TypeReferralCreated || env.Payload.Token == "" {
+		return nil // not a token-carrying referral; validate judges the rest
+	}
+	const ptr = "/payload/referral_token"
+	if keys == nil {
+		return worker.Reject(reftoken.ErrUnknownKey.Error(), ptr, "this reftrack has no referral token keys")
+	}
+	c, err := keys.Verify(env.Payload.Token, now)
+	if err != nil {
+		code := reftoken.ErrMalformed.Error()
+		for _, e := range []error{reftoken.ErrUnknownKey, reftoken.ErrBadSignature, reftoken.ErrExpired} {
+			if errors.Is(err, e) {
+				code = e.Error()
+			}
+		}
+		return worker.Reject(code, ptr, "referral token refused: %v", err)
+	}
+	if c.ReferrerID != env.Payload.Referrer.ID || c.ReferrerType != env.Payload.Referrer.Type || c.PartnerID != env.PartnerID {
+		return worker.Reject(CodeTokenClaimsMismatch, ptr, "the token was issued for %s:%s of partner %s", c.ReferrerType, c.ReferrerID, c.PartnerID)
+	}
+	return nil
+}
