@@ -15,6 +15,7 @@ import (
 	"github.com/reftrack/reftrack/internal/rediscfg"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
+	"github.com/reftrack/reftrack/validate"
 )
 
 // App wires ingest into worker.Main: the Kafka path as the stage's
@@ -106,8 +107,13 @@ func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, re
 		return err
 	}
 	defer rdb.Close()
+	v, err := validate.NewValidator()
+	if err != nil {
+		return err
+	}
 	api := &API{
-		Producer: cl, Topic: cfg.Topic(schemas.TopicIngested), MaxBody: a.MaxBody,
+		Validator: v,
+		Producer:  cl, Topic: cfg.Topic(schemas.TopicIngested), MaxBody: a.MaxBody,
 		Now: time.Now, Log: log, Metrics: NewMetrics(reg),
 		Tokens: a.tokens, Redis: rdb, RedisPrefix: a.Redis.KeyPrefix, IdempotencyTTL: a.IdempotencyTTL, Rate: a.Rate, Burst: a.Burst,
 	}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/reftrack/reftrack/ingest/reftoken"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
+	"github.com/reftrack/reftrack/validate"
 )
 
 // Problem is an RFC 9457 problem document; Type is the stable,
@@ -63,6 +65,8 @@ type API struct {
 	Redis          redis.UniversalClient
 	RedisPrefix    string
 	IdempotencyTTL time.Duration
+	// Validator checks REST bodies against the validate stage's schemas.
+	Validator *validate.Validator
 	// Tokens verifies referral tokens and signs new ones; nil: none configured.
 	Tokens *reftoken.Keys
 	// Rate and Burst bound events per second per partner (0: unlimited).
@@ -77,7 +81,20 @@ type API struct {
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/events", a.postEvents)
+	mux.HandleFunc("POST /v1/referrals", func(w http.ResponseWriter, r *http.Request) {
+		a.accept(w, r, typed(schemas.TypeReferralCreated, nil, false))
+	})
+	mux.HandleFunc("PATCH /v1/referrals/{id}/status", func(w http.ResponseWriter, r *http.Request) {
+		a.accept(w, r, typed(schemas.TypeReferralStatusUpdated, nil, true))
+	})
+	mux.HandleFunc("POST /v1/policies", func(w http.ResponseWriter, r *http.Request) {
+		a.accept(w, r, typed("", []string{schemas.TypePolicyIssued, schemas.TypePolicyCancelled}, false))
+	})
 	mux.HandleFunc("POST /v1/referral-tokens", a.postToken)
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		writeRaw(w, http.StatusOK, schemas.OpenAPI())
+	})
 	return mux
 }
 
@@ -164,7 +181,40 @@ type stored struct {
 	Body        json.RawMessage `json:"body,omitempty"`
 }
 
-func (a *API) postEvents(w http.ResponseWriter, r *http.Request) {
+func (a *API) postEvents(w http.ResponseWriter, r *http.Request) { a.accept(w, r, nil) }
+
+// shape turns one element of a REST body into a full event (event_type,
+// schema_version, lead_id from the path…); nil accepts events as they are
+// and leaves their schema to the validate stage.
+type shape func(r *http.Request, ev map[string]json.RawMessage) error
+
+// typed returns a shape that sets event_type (unless allowed lists the
+// types the caller may choose from) and the lead from the path.
+func typed(eventType string, allowed []string, leadFromPath bool) shape {
+	return func(r *http.Request, ev map[string]json.RawMessage) error {
+		if allowed != nil {
+			var t string
+			_ = json.Unmarshal(ev["event_type"], &t)
+			if !slices.Contains(allowed, t) {
+				return worker.Reject(CodeBadEventType, "/event_type", "event_type must be one of %v", allowed)
+			}
+		} else {
+			ev["event_type"] = mustJSON(eventType)
+		}
+		if _, ok := ev["schema_version"]; !ok {
+			ev["schema_version"] = json.RawMessage("1")
+		}
+		if leadFromPath {
+			ev["lead_id"] = mustJSON(r.PathValue("id"))
+		}
+		return nil
+	}
+}
+
+// CodeBadEventType refuses an event type an endpoint does not take.
+const CodeBadEventType = "unsupported_event_type"
+
+func (a *API) accept(w http.ResponseWriter, r *http.Request, sh shape) {
 	principal := auth.Principal{Role: auth.RoleAdmin, Subject: "anonymous"}
 	if a.Auth != nil {
 		p, err := a.Auth.Verify(r.Header.Get("Authorization"))
@@ -229,6 +279,13 @@ func (a *API) postEvents(w http.ResponseWriter, r *http.Request) {
 		defer a.remember(r.Context(), key, hash, rec)
 	}
 	events, isArray, err := SplitBody(body)
+	if err == nil && sh != nil {
+		var rej *worker.RejectError
+		if err = reshape(r, events, isArray, sh); errors.As(err, &rej) {
+			a.problem(w, http.StatusUnprocessableEntity, rej.Reasons[0].Code, "this endpoint does not take these events", rej.Reasons)
+			return
+		}
+	}
 	var stamped []Stamped
 	if err == nil {
 		stamped, err = StampAll(events, a.Now(), isArray, principal.PartnerID)
@@ -263,12 +320,62 @@ func (a *API) postEvents(w http.ResponseWriter, r *http.Request) {
 		a.problem(w, http.StatusUnprocessableEntity, reasons[0].Code, "a referral token was refused", reasons)
 		return
 	}
+	if sh != nil && a.Validator != nil {
+		// The same schemas and normalization as the validate stage, so the
+		// REST API and the Kafka path can never disagree.
+		for i, s := range stamped {
+			_, _, rs := a.Validator.Check(s.Value)
+			for _, r := range rs {
+				if isArray {
+					r.Pointer = "/" + strconv.Itoa(i) + r.Pointer
+				}
+				reasons = append(reasons, r)
+			}
+		}
+		if len(reasons) > 0 {
+			a.problem(w, http.StatusUnprocessableEntity, reasons[0].Code, "events do not satisfy their schema", reasons)
+			return
+		}
+	}
 	if wait, ok := a.allow(principal, len(stamped)); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		a.problem(w, http.StatusTooManyRequests, "rate_limited", "too many events for this partner; retry after the given seconds", nil)
 		return
 	}
 	a.produce(w, r, stamped)
+}
+
+// reshape applies sh to every element, keeping all failures.
+func reshape(r *http.Request, events []json.RawMessage, isArray bool, sh shape) error {
+	var reasons []schemas.Reason
+	for i, raw := range events {
+		var ev map[string]json.RawMessage
+		if json.Unmarshal(raw, &ev) != nil || ev == nil {
+			continue // StampAll reports it
+		}
+		if err := sh(r, ev); err != nil {
+			var rej *worker.RejectError
+			if !errors.As(err, &rej) {
+				return err
+			}
+			for _, rs := range rej.Reasons {
+				if isArray {
+					rs.Pointer = "/" + strconv.Itoa(i) + rs.Pointer
+				}
+				reasons = append(reasons, rs)
+			}
+			continue
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		events[i] = b
+	}
+	if len(reasons) > 0 {
+		return &worker.RejectError{Reasons: reasons}
+	}
+	return nil
 }
 
 // claim reserves an idempotency key, or returns what it already holds.

@@ -22,6 +22,7 @@ import (
 	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
+	"github.com/reftrack/reftrack/validate"
 )
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -413,5 +414,59 @@ func TestReferralTokens(t *testing.T) {
 	var rej *worker.RejectError
 	if !errors.As(err, &rej) || rej.Reasons[0].Code != "token_expired" {
 		t.Errorf("Kafka path: %v", err)
+	}
+}
+
+// TestREST: typed endpoints fill in the event type and check bodies against
+// the same schemas as the validate stage, synchronously.
+func TestREST(t *testing.T) {
+	t.Parallel()
+	topic := "r." + schemas.TopicIngested
+	brokers := testenv.Kafka(t, 1, topic)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	val, err := validate.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &API{Producer: cl, Topic: topic, MaxBody: 1 << 16, Now: func() time.Time { return now }, Validator: val,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry())}
+	srv := httptest.NewServer(api.Handler())
+	defer srv.Close()
+	call := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const ref = `{"event_id":"0b6c8b8e-8f4e-4a53-9d53-1f7a2d4f7c11","occurred_at":"2026-11-01T10:00:00Z","partner_id":"acme","lead_id":"L-1","payload":{"referrer":{"id":"a-1","type":"%s"},"channel":"crm"}}`
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		want                     string // substring of the response
+	}{
+		{"referral", "POST", "/v1/referrals", fmt.Sprintf(ref, "agent"), 202, "event_ids"},
+		{"referral alias normalized", "POST", "/v1/referrals", fmt.Sprintf(ref, "Insurance Agent"), 202, "event_ids"},
+		{"referral bad type", "POST", "/v1/referrals", fmt.Sprintf(ref, "robot"), 422, `"pointer":"/payload/referrer/type"`},
+		{"batch names the element", "POST", "/v1/referrals", "[" + fmt.Sprintf(ref, "agent") + "," + fmt.Sprintf(ref, "robot") + "]", 422, `"pointer":"/1/payload/referrer/type"`},
+		{"status", "PATCH", "/v1/referrals/L-7/status", `{"occurred_at":"2026-11-01T10:00:00Z","partner_id":"acme","payload":{"status":"quoted"}}`, 202, "event_ids"},
+		{"status unknown", "PATCH", "/v1/referrals/L-7/status", `{"occurred_at":"2026-11-01T10:00:00Z","partner_id":"acme","payload":{"status":"maybe"}}`, 422, `"pointer":"/payload/status"`},
+		{"policy wrong type", "POST", "/v1/policies", `{"event_type":"referral.created","lead_id":"L"}`, 422, ProblemBase + CodeBadEventType},
+		{"policy premium as number", "POST", "/v1/policies", `{"event_type":"policy.issued","occurred_at":"2026-11-01T10:00:00Z","partner_id":"acme","lead_id":"L",
+			"payload":{"policy_id":"P","product_line":"car","annual_premium":100.5,"currency":"USD","term_months":12,"effective_date":"2026-11-02","sale_type":"new_business"}}`, 422, `"pointer":"/payload/annual_premium"`},
+		{"openapi", "GET", "/openapi.json", "", 200, `"openapi": "3.1.0"`},
+	}
+	for _, tt := range tests {
+		if s, b := call(tt.method, tt.path, tt.body); s != tt.status || !strings.Contains(b, tt.want) {
+			t.Errorf("%s: %d %s, want %d with %s", tt.name, s, b, tt.status, tt.want)
+		}
 	}
 }

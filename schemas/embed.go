@@ -84,3 +84,10 @@ func stripComments(stmt string) string {
 	}
 	return strings.TrimSuffix(strings.TrimSpace(b.String()), ";")
 }
+
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI is the partner API's OpenAPI 3.1 document; its request schemas
+// point at the embedded JSON Schemas by $id.
+func OpenAPI() []byte { return openAPI }

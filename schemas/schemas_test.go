@@ -56,3 +56,25 @@ func TestAllTopics(t *testing.T) {
 		t.Errorf("AllTopics = %v", got)
 	}
 }
+
+func TestOpenAPI(t *testing.T) {
+	t.Parallel()
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(OpenAPI(), &doc); err != nil || doc.OpenAPI != "3.1.0" {
+		t.Fatalf("openapi: %v %q", err, doc.OpenAPI)
+	}
+	for _, p := range []string{"/v1/events", "/v1/referrals", "/v1/referrals/{id}/status", "/v1/policies", "/v1/referral-tokens"} {
+		if doc.Paths[p] == nil {
+			t.Errorf("no path %s", p)
+		}
+	}
+	// Every schema the spec refers to by $id exists.
+	for _, typ := range PartnerEventTypes {
+		if !strings.Contains(string(OpenAPI()), SchemaBaseURL+SchemaFile(typ, 1)) {
+			t.Errorf("the spec does not use the %s schema", typ)
+		}
+	}
+}
