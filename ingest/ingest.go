@@ -14,6 +14,7 @@ import (
 	"github.com/reftrack/reftrack/ingest/reftoken"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
+	"github.com/reftrack/reftrack/schemas/jsoncheck"
 )
 
 // Reason codes for events ingest cannot accept.
@@ -44,6 +45,10 @@ func Stamp(raw []byte, now time.Time) (Stamped, error) {
 // StampFor is Stamp that also fills partner_id with partner when the event
 // has none: a partner calling the API need not repeat who it is.
 func StampFor(raw []byte, now time.Time, partner string) (Stamped, error) {
+	var jerr *jsoncheck.Error
+	if err := jsoncheck.Check(raw); errors.As(err, &jerr) {
+		return Stamped{}, worker.Reject(jerr.Code, jerr.Pointer, "%s", jerr.Message)
+	}
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&fields); err != nil {

@@ -106,7 +106,14 @@ func alias(m map[string]any, key string, aliases map[string]string) {
 	}
 }
 
-// collapse trims and turns every run of white space into one space.
+// collapse trims, drops control characters (NUL and friends have no place
+// in a name) and turns every run of white space into one space.
 func collapse(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && !unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
 	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
+	"github.com/reftrack/reftrack/schemas/jsoncheck"
 	"github.com/reftrack/reftrack/schemas/money"
 )
 
@@ -94,6 +95,10 @@ func (v *Validator) check(rawp *[]byte) (schemas.Envelope, []schemas.Reason) {
 	raw := *rawp
 	if !utf8.Valid(raw) {
 		return env, []schemas.Reason{{Code: CodeInvalidUTF8, Message: "event is not valid UTF-8"}}
+	}
+	var jerr *jsoncheck.Error
+	if err := jsoncheck.Check(raw); errors.As(err, &jerr) {
+		return env, []schemas.Reason{{Code: jerr.Code, Pointer: jerr.Pointer, Message: jerr.Message}}
 	}
 	doc, err := decodeJSON(raw)
 	if err != nil {
