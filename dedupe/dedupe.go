@@ -94,6 +94,9 @@ func (d *Deduper) ProcessBatch(ctx context.Context, batch []worker.Message) ([]w
 		}
 		d.Metrics.duplicates.Inc()
 	}
+	if err := d.checkLifecycle(ctx, batch, results); err != nil {
+		return nil, err
+	}
 	return results, nil
 }
 

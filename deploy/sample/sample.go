@@ -135,7 +135,7 @@ func Generate(opts Options, rules *Rules) (*Dataset, error) {
 		g.invalid(i)
 	}
 	g.ds.Want.Records = len(g.ds.Records)
-	g.ds.Want.ReferralEvents = made
+	g.ds.Want.ReferralEvents += made
 	g.ds.Want.Duplicates = dups
 	return g.ds, nil
 }
@@ -269,7 +269,20 @@ func (g *gen) invalid(i int) {
 	}
 	var raw []byte
 	stage, http := "validate", g.rng.Float64() < g.opts.HTTPShare
-	switch i % 6 {
+	if i%7 == 6 {
+		// A lead that goes back from bound: the bound is a valid event, the
+		// step back is refused by the lifecycle check in dedupe.
+		for _, st := range []string{"bound", "contacted"} {
+			g.ds.Records = append(g.ds.Records, Record{Lead: lead, HTTP: http, Kind: "invalid",
+				Value: base("referral.status_updated", `{"status":"`+st+`"}`)})
+		}
+		g.ds.Records[len(g.ds.Records)-2].Kind = "valid"
+		g.ds.Want.ReferralEvents++
+		g.ds.Want.Rejected++
+		g.ds.Want.RejectedByStage["dedupe"]++
+		return
+	}
+	switch i % 7 {
 	case 0: // truncated JSON: only Kafka can carry it to a dead letter
 		raw, stage, http = base("referral.created", `{"referrer":`)[:60], "ingest", false
 	case 1:
