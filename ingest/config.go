@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reftrack/reftrack/ingest/auth"
@@ -29,6 +30,7 @@ type App struct {
 	IdempotencyTTL time.Duration
 	Rate           float64
 	Burst          int
+	ClickHouse     string
 	TokenKeys      string
 	TokenKeyID     string
 	tokens         *reftoken.Keys
@@ -48,6 +50,7 @@ func (a *App) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&a.IdempotencyTTL, "idempotency-ttl", 24*time.Hour, "how long an Idempotency-Key and its response are kept")
 	fs.Float64Var(&a.Rate, "rate-limit", 2000, "events per second per partner over HTTP (0: unlimited)")
 	fs.IntVar(&a.Burst, "rate-burst", 10000, "events a partner may send at once above the rate")
+	fs.StringVar(&a.ClickHouse, "clickhouse", "", "ClickHouse DSN of the sink's database, for GET /v1/referrals/{id} (empty: 501)")
 	fs.StringVar(&a.TokenKeys, "referral-token-keys", "", "referral token HMAC keys, kid:base64secret,... (prefer REFTRACK_REFERRAL_TOKEN_KEYS); empty: tokens refused")
 	fs.StringVar(&a.TokenKeyID, "referral-token-kid", "", "key id that signs new referral tokens (default: the first)")
 }
@@ -116,6 +119,16 @@ func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, re
 		Producer:  cl, Topic: cfg.Topic(schemas.TopicIngested), MaxBody: a.MaxBody,
 		Now: time.Now, Log: log, Metrics: NewMetrics(reg),
 		Tokens: a.tokens, Redis: rdb, RedisPrefix: a.Redis.KeyPrefix, IdempotencyTTL: a.IdempotencyTTL, Rate: a.Rate, Burst: a.Burst,
+	}
+	if a.ClickHouse != "" {
+		opts, err := clickhouse.ParseDSN(a.ClickHouse)
+		if err != nil {
+			return fmt.Errorf("--clickhouse: %w", err)
+		}
+		if api.ClickHouse, err = clickhouse.Open(opts); err != nil {
+			return fmt.Errorf("open clickhouse: %w", err)
+		}
+		defer api.ClickHouse.Close()
 	}
 	if a.NoAuth {
 		log.Warn("the partner API runs WITHOUT authentication (--insecure-no-auth)")

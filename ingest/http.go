@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/time/rate"
@@ -65,6 +66,8 @@ type API struct {
 	Redis          redis.UniversalClient
 	RedisPrefix    string
 	IdempotencyTTL time.Duration
+	// ClickHouse answers GET /v1/referrals/{id}; nil: 501.
+	ClickHouse driver.Conn
 	// Validator checks REST bodies against the validate stage's schemas.
 	Validator *validate.Validator
 	// Tokens verifies referral tokens and signs new ones; nil: none configured.
@@ -91,6 +94,7 @@ func (a *API) Handler() http.Handler {
 		a.accept(w, r, typed("", []string{schemas.TypePolicyIssued, schemas.TypePolicyCancelled}, false))
 	})
 	mux.HandleFunc("POST /v1/referral-tokens", a.postToken)
+	mux.HandleFunc("GET /v1/referrals/{id}", a.getReferral)
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		writeRaw(w, http.StatusOK, schemas.OpenAPI())

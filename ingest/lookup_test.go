@@ -1,0 +1,119 @@
+package ingest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/reftrack/reftrack/ingest/auth"
+	"github.com/reftrack/reftrack/internal/testenv"
+	"github.com/reftrack/reftrack/schemas"
+)
+
+// TestGetReferral reads from the real ClickHouse, migrated with the
+// embedded migrations, and checks who may see what.
+func TestGetReferral(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	opts, err := clickhouse.ParseDSN(testenv.ClickHouseDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if admin.Ping(ctx) != nil {
+		testenv.Stack(t, "up-clickhouse")
+	}
+	db := "ingest_test_" + testenv.RandomID()
+	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+	opts.Auth.Database = db
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ms, err := schemas.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		for _, stmt := range m.Statements {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO referral_events (event_id, event_type, partner_id, lead_id, occurred_at, occurred_at_ms, referrer_id, referrer_type, channel, status)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	for i, row := range [][]string{
+		{"e1", "referral.created", "acme", "L1", "a-1", "agent", "crm", ""},
+		{"e2", "referral.status_updated", "acme", "L1", "", "", "", "quoted"},
+		{"e3", "referral.created", "beta", "L2", "a-2", "agent", "web", ""},
+	} {
+		ts := at.Add(time.Duration(i) * time.Minute)
+		if err := b.Append(row[0], row[1], row[2], row[3], ts, uint64(ts.UnixMilli()), row[4], row[5], row[6], row[7]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.New(ctx, auth.Config{Issuer: testIssuer, Audience: "reftrack-ingest", HS256Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &API{Now: time.Now, Auth: v, ClickHouse: conn, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry())}
+	srv := httptest.NewServer(api.Handler())
+	defer srv.Close()
+	get := func(authz, lead string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/referrals/"+lead, nil)
+		req.Header.Set("Authorization", authz)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	agent := token(t, auth.RoleAgent, "") // a-1
+	tests := []struct {
+		name, authz, lead string
+		status            int
+		want              string
+	}{
+		{"owner partner", token(t, auth.RolePartner, "acme"), "L1", 200, `"status":"quoted"`},
+		{"cross-partner read", token(t, auth.RolePartner, "beta"), "L1", 404, "not_found"},
+		{"agent who referred", agent, "L1", 200, `"referrer_id":"a-1"`},
+		{"agent who did not", agent, "L2", 404, "not_found"},
+		{"admin", token(t, auth.RoleAdmin, ""), "L2", 200, `"partner_id":"beta"`},
+		{"unknown lead", token(t, auth.RoleAdmin, ""), "L9", 404, "not_found"},
+		{"no token", "", "L1", 401, "missing_token"},
+	}
+	for _, tt := range tests {
+		if s, body := get(tt.authz, tt.lead); s != tt.status || !strings.Contains(body, tt.want) {
+			t.Errorf("%s: %d %s, want %d with %s", tt.name, s, body, tt.status, tt.want)
+		}
+	}
+	api.ClickHouse = nil
+	if s, _ := get(token(t, auth.RoleAdmin, ""), "L1"); s != 501 {
+		t.Errorf("without ClickHouse: %d, want 501", s)
+	}
+}
