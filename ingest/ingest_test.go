@@ -470,3 +470,24 @@ func TestREST(t *testing.T) {
 		}
 	}
 }
+
+func FuzzSplitBody(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `[{"a":1},{"b":2}]`, `[]`, ` [1,`, "\x00[", `[[[[`, `[{"a":1,"a":2}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		events, isArray, err := SplitBody(body)
+		if err != nil {
+			if !worker.IsPermanent(err) {
+				t.Fatalf("non-permanent error %v", err)
+			}
+			return
+		}
+		if len(events) == 0 || (!isArray && len(events) != 1) {
+			t.Fatalf("%q split into %d events (array %v)", body, len(events), isArray)
+		}
+		if _, err := StampAll(events, now, isArray, "p"); err != nil && !worker.IsPermanent(err) {
+			t.Fatalf("StampAll: non-permanent error %v", err)
+		}
+	})
+}
