@@ -119,13 +119,9 @@ type TokenResponse struct {
 // postToken issues a referral token: an agent for itself, a partner for its
 // own referrers, an admin for anyone.
 func (a *API) postToken(w http.ResponseWriter, r *http.Request) {
-	p := auth.Principal{Role: auth.RoleAdmin}
-	if a.Auth != nil {
-		var err error
-		if p, err = a.Auth.Verify(r.Header.Get("Authorization")); err != nil {
-			a.refuse(w, err)
-			return
-		}
+	p, ok := a.principal(w, r)
+	if !ok {
+		return
 	}
 	if a.Tokens == nil {
 		a.problem(w, http.StatusNotImplemented, "tokens_not_configured", "this reftrack has no referral token keys", nil)
@@ -219,14 +215,9 @@ func typed(eventType string, allowed []string, leadFromPath bool) shape {
 const CodeBadEventType = "unsupported_event_type"
 
 func (a *API) accept(w http.ResponseWriter, r *http.Request, sh shape) {
-	principal := auth.Principal{Role: auth.RoleAdmin, Subject: "anonymous"}
-	if a.Auth != nil {
-		p, err := a.Auth.Verify(r.Header.Get("Authorization"))
-		if err != nil {
-			a.refuse(w, err)
-			return
-		}
-		principal = p
+	principal, ok := a.principal(w, r)
+	if !ok {
+		return
 	}
 	if principal.Role == auth.RoleAgent {
 		a.refuse(w, principal.CanWriteFor(""))
@@ -465,6 +456,20 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request, stamped []Stamped)
 	b, _ := json.Marshal(Accepted{EventIDs: ids})
 	w.Header().Set("Content-Type", "application/json")
 	writeRaw(w, http.StatusAccepted, b)
+}
+
+// principal authenticates the request, answering 401 itself when it fails.
+// Without a verifier (--insecure-no-auth) every caller is an admin.
+func (a *API) principal(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
+	if a.Auth == nil {
+		return auth.Principal{Role: auth.RoleAdmin, Subject: "anonymous"}, true
+	}
+	p, err := a.Auth.Verify(r.Header.Get("Authorization"))
+	if err != nil {
+		a.refuse(w, err)
+		return p, false
+	}
+	return p, true
 }
 
 func (a *API) refuse(w http.ResponseWriter, err error) {

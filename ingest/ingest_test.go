@@ -240,21 +240,7 @@ func TestHTTPAuth(t *testing.T) {
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
 	post := func(authz, idem, body string) (int, string, http.Header) {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/events", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if authz != "" {
-			req.Header.Set("Authorization", authz)
-		}
-		if idem != "" {
-			req.Header.Set("Idempotency-Key", idem)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), resp.Header
+		return do(t, srv, http.MethodPost, "/v1/events", authz, idem, body)
 	}
 	acme := token(t, auth.RolePartner, "acme")
 	tests := []struct {
@@ -355,16 +341,8 @@ func TestReferralTokens(t *testing.T) {
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
 	call := func(path, authz, body string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", authz)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		status, b, _ := do(t, srv, http.MethodPost, path, authz, "", body)
+		return status, b
 	}
 	agent := token(t, auth.RoleAgent, "") // agent_id a-1
 	acme := token(t, auth.RolePartner, "acme")
@@ -437,15 +415,8 @@ func TestREST(t *testing.T) {
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
 	call := func(method, path, body string) (int, string) {
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		status, b, _ := do(t, srv, method, path, "", "", body)
+		return status, b
 	}
 	const ref = `{"event_id":"0b6c8b8e-8f4e-4a53-9d53-1f7a2d4f7c11","occurred_at":"2026-11-01T10:00:00Z","partner_id":"acme","lead_id":"L-1","payload":{"referrer":{"id":"a-1","type":"%s"},"channel":"crm"}}`
 	tests := []struct {
@@ -490,4 +461,27 @@ func FuzzSplitBody(f *testing.F) {
 			t.Fatalf("StampAll: non-permanent error %v", err)
 		}
 	})
+}
+
+// do sends one request with optional Authorization and Idempotency-Key.
+func do(t *testing.T, srv *httptest.Server, method, path, authz, idem, body string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	if idem != "" {
+		req.Header.Set("Idempotency-Key", idem)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
 }

@@ -29,13 +29,9 @@ type LeadEvent struct {
 // own events of it, an agent a lead it referred, an admin everything. What
 // the caller may not see is a 404, so existence does not leak.
 func (a *API) getReferral(w http.ResponseWriter, r *http.Request) {
-	p := auth.Principal{Role: auth.RoleAdmin}
-	if a.Auth != nil {
-		var err error
-		if p, err = a.Auth.Verify(r.Header.Get("Authorization")); err != nil {
-			a.refuse(w, err)
-			return
-		}
+	p, ok := a.principal(w, r)
+	if !ok {
+		return
 	}
 	if a.ClickHouse == nil {
 		a.problem(w, http.StatusNotImplemented, "lookup_not_configured", "this ingest has no --clickhouse to read from", nil)

@@ -83,15 +83,8 @@ func TestGetReferral(t *testing.T) {
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
 	get := func(authz, lead string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/referrals/"+lead, nil)
-		req.Header.Set("Authorization", authz)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		status, b, _ := do(t, srv, http.MethodGet, "/v1/referrals/"+lead, authz, "", "")
+		return status, b
 	}
 	agent := token(t, auth.RoleAgent, "") // a-1
 	tests := []struct {

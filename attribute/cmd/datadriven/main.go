@@ -10,35 +10,25 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
 	"github.com/reftrack/reftrack/attribute/datadriven"
+	"github.com/reftrack/reftrack/internal/cli"
 	"github.com/reftrack/reftrack/internal/worker"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "datadriven:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("datadriven", run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("datadriven", flag.ContinueOnError)
 	dsn := fs.String("clickhouse", "clickhouse://127.0.0.1:9000/reftrack", "ClickHouse DSN of the sink's database")
 	dim := fs.String("by", "channel", "path step: channel or referrer_type")
-	since := fs.String("since", "1970-01-01", "first day of the window (UTC, YYYY-MM-DD)")
-	until := fs.String("until", "2100-01-01", "day after the window (UTC, YYYY-MM-DD)")
+	var period cli.Period
+	period.Register(fs, "1970-01-01", "2100-01-01")
 	store := fs.Bool("store", true, "write the results to attribution_data_driven")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -50,21 +40,14 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if *dim != "channel" && *dim != "referrer_type" {
 		errs = append(errs, fmt.Errorf("--by %q: want channel or referrer_type", *dim))
 	}
-	from, err1 := time.Parse("2006-01-02", *since)
-	to, err2 := time.Parse("2006-01-02", *until)
-	if err1 != nil || err2 != nil || !from.Before(to) {
-		errs = append(errs, fmt.Errorf("--since %q / --until %q: want YYYY-MM-DD with since < until", *since, *until))
-	}
-	opts, err := clickhouse.ParseDSN(*dsn)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("--clickhouse: %w", err))
-	}
+	from, to, err := period.Parse()
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	conn, err := clickhouse.Open(opts)
+	conn, err := cli.OpenClickHouse(ctx, *dsn)
 	if err != nil {
-		return fmt.Errorf("open clickhouse: %w", err)
+		return err
 	}
 	defer conn.Close()
 
@@ -86,7 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			converted++
 		}
 	}
-	fmt.Printf("%d paths, %d converted, by %s, %s .. %s\n\n", len(paths), converted, *dim, *since, *until)
+	fmt.Printf("%d paths, %d converted, by %s, %s\n\n", len(paths), converted, *dim, period.String())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "channel\tremoval effect\tmarkov share\tmarkov conv.\tshapley share\tshapley conv.\t")
 	for i, m := range markov {

@@ -9,33 +9,20 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
 	"sort"
-	"syscall"
-	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/reftrack/reftrack/commission/statement"
+	"github.com/reftrack/reftrack/internal/cli"
 	"github.com/reftrack/reftrack/internal/worker"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "statements:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("statements", run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("statements", flag.ContinueOnError)
 	dsn := fs.String("clickhouse", "clickhouse://127.0.0.1:9000/reftrack", "ClickHouse DSN of the sink's database")
-	since := fs.String("from", "", "first day of the period (UTC, YYYY-MM-DD)")
-	until := fs.String("to", "", "day after the period (UTC, YYYY-MM-DD)")
+	var period cli.Period
+	period.Register(fs, "", "")
 	out := fs.String("out", "statements", "directory to write into")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -43,18 +30,13 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		}
 		return err
 	}
-	from, err1 := time.Parse("2006-01-02", *since)
-	to, err2 := time.Parse("2006-01-02", *until)
-	if err1 != nil || err2 != nil || !from.Before(to) {
-		return fmt.Errorf("--from %q / --to %q: want YYYY-MM-DD with from < to", *since, *until)
-	}
-	opts, err := clickhouse.ParseDSN(*dsn)
+	from, to, err := period.Parse()
 	if err != nil {
-		return fmt.Errorf("--clickhouse: %w", err)
+		return err
 	}
-	conn, err := clickhouse.Open(opts)
+	conn, err := cli.OpenClickHouse(ctx, *dsn)
 	if err != nil {
-		return fmt.Errorf("open clickhouse: %w", err)
+		return err
 	}
 	defer conn.Close()
 	lines, err := statement.Read(ctx, conn, from, to)
@@ -73,7 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return err
 	}
 	totals := statement.Totals(ss)
-	fmt.Printf("%d statements for %s .. %s in %s\n", len(ss), *since, *until, *out)
+	fmt.Printf("%d statements for %s in %s\n", len(ss), period.String(), *out)
 	var curs []string
 	for c := range totals {
 		curs = append(curs, c)

@@ -9,35 +9,23 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"sort"
-	"syscall"
 	"text/tabwriter"
-	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/reftrack/reftrack/commission"
 	"github.com/reftrack/reftrack/commission/whatif"
+	"github.com/reftrack/reftrack/internal/cli"
 	"github.com/reftrack/reftrack/internal/worker"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "whatif:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("whatif", run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("whatif", flag.ContinueOnError)
 	dsn := fs.String("clickhouse", "clickhouse://127.0.0.1:9000/reftrack", "ClickHouse DSN of the sink's database")
 	rulesPath := fs.String("rules", "", "candidate rule-set file")
-	since := fs.String("from", "1970-01-01", "first day of the period (UTC, YYYY-MM-DD)")
-	until := fs.String("to", "2100-01-01", "day after the period (UTC, YYYY-MM-DD)")
+	var period cli.Period
+	period.Register(fs, "1970-01-01", "2100-01-01")
 	top := fs.Int("top", 25, "payees to list, largest changes first")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -45,22 +33,17 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		}
 		return err
 	}
-	from, err1 := time.Parse("2006-01-02", *since)
-	to, err2 := time.Parse("2006-01-02", *until)
-	if err1 != nil || err2 != nil || !from.Before(to) {
-		return fmt.Errorf("--from %q / --to %q: want YYYY-MM-DD with from < to", *since, *until)
+	from, to, err := period.Parse()
+	if err != nil {
+		return err
 	}
 	rs, err := commission.LoadRules(*rulesPath)
 	if err != nil {
 		return err
 	}
-	opts, err := clickhouse.ParseDSN(*dsn)
+	conn, err := cli.OpenClickHouse(ctx, *dsn)
 	if err != nil {
-		return fmt.Errorf("--clickhouse: %w", err)
-	}
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		return fmt.Errorf("open clickhouse: %w", err)
+		return err
 	}
 	defer conn.Close()
 	rows, paid, err := whatif.Read(ctx, conn, from, to)
@@ -76,7 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		fmt.Fprintln(os.Stderr, "not payable under the candidate:", e)
 	}
 	diffs := whatif.Compare(paid, next)
-	fmt.Printf("%d attributions, %s .. %s, candidate rules %s\n\n", len(atts), *since, *until, rs.Version)
+	fmt.Printf("%d attributions, %s, candidate rules %s\n\n", len(atts), period.String(), rs.Version)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "payee\tpaid\tcandidate\tchange\t")
 	totals := map[string][2]int64{}

@@ -12,24 +12,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/reftrack/reftrack/internal/cli"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "devbroker:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("devbroker", run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("devbroker", flag.ContinueOnError)

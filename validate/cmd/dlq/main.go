@@ -15,29 +15,20 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrack/reftrack/internal/cli"
 	"github.com/reftrack/reftrack/internal/rediscfg"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 	"github.com/reftrack/reftrack/validate/dlq"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dlq:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("dlq", run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if len(args) < 2 || strings.HasPrefix(args[1], "-") {
