@@ -8,6 +8,8 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,5 +187,32 @@ func TestNewRefusesWeakConfig(t *testing.T) {
 		if _, err := New(context.Background(), c); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestJWKSURL fetches keys from an issuer's JWKS endpoint, as in production.
+func TestJWKSURL(t *testing.T) {
+	t.Parallel()
+	k := setup(t)
+	body, err := os.ReadFile(k.jwksFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := New(ctx, Config{Issuer: iss, Audience: aud, JWKSURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(sign(t, jwt.SigningMethodES256, "ec-1", k.ec, claims(RoleAdmin, ""))); err != nil {
+		t.Errorf("token signed with a key of the JWKS: %v", err)
+	}
+	if _, err := v.Verify(sign(t, jwt.SigningMethodRS256, "rsa-1", k.rsaOther, claims(RoleAdmin, ""))); err == nil {
+		t.Error("token signed with a key outside the JWKS accepted")
 	}
 }
