@@ -6,12 +6,10 @@ package jsoncheck
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strconv"
-	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // MaxDepth is the deepest nesting accepted; reftrack's events need 4.
@@ -30,74 +28,47 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("%s at %q: %s", e.Code, e.Pointer, e.Message) }
 
-type frame struct {
-	object bool
-	keys   map[string]bool
-	path   string // pointer of this container
-	key    string // last key read, for objects
-	index  int    // next index, for arrays
-}
-
 // Check scans raw once. Malformed JSON is not its business: it returns nil
-// and leaves the decoder that follows to report it.
+// and leaves the decoder that follows to report it. The depth is checked
+// first with a plain byte scan, so the duplicate-name check (jsontext, the
+// encoding/json v2 tokenizer, which refuses duplicate names by default)
+// never walks a hostile nesting.
 func Check(raw []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var stack []*frame
-	expectKey := false
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) || err != nil {
-			return nil
-		}
-		top := (*frame)(nil)
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.object && expectKey {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				expectKey = len(stack) > 0 && stack[len(stack)-1].object
-				continue
-			}
-			k, _ := tok.(string)
-			if top.keys[k] {
-				return &Error{CodeDuplicateKey, top.path + "/" + escape(k), fmt.Sprintf("key %q appears twice", k)}
-			}
-			top.keys[k] = true
-			top.key = k
-			expectKey = false
-			continue
-		}
-		// tok is a value: of top's current key or index, or the root.
-		path := ""
-		if top != nil {
-			if top.object {
-				path = top.path + "/" + escape(top.key)
-			} else {
-				path = top.path + "/" + strconv.Itoa(top.index)
-				top.index++
-			}
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			if len(stack) >= MaxDepth {
-				return &Error{CodeTooDeep, path, fmt.Sprintf("nesting deeper than %d", MaxDepth)}
-			}
-			f := &frame{object: tok == json.Delim('{'), path: path}
-			if f.object {
-				f.keys = map[string]bool{}
-			}
-			stack = append(stack, f)
-			expectKey = f.object
-			continue
-		case json.Delim(']'):
-			stack = stack[:len(stack)-1]
-		}
-		expectKey = len(stack) > 0 && stack[len(stack)-1].object
+	if depth, at := maxDepth(raw); depth > MaxDepth {
+		return &Error{CodeTooDeep, "", fmt.Sprintf("nesting deeper than %d (at byte %d)", MaxDepth, at)}
 	}
+	err := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowInvalidUTF8(true)).SkipValue()
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		return &Error{CodeDuplicateKey, string(se.JSONPointer), "an object has this key twice"}
+	}
+	return nil
 }
 
-func escape(k string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
+// maxDepth returns how deep raw nests, stopping at MaxDepth+1, and where.
+func maxDepth(raw []byte) (int, int) {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for i, c := range raw {
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			if depth > deepest {
+				deepest = depth
+				if deepest > MaxDepth {
+					return deepest, i
+				}
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest, len(raw)
 }
