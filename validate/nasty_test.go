@@ -27,6 +27,7 @@ func TestNastyInputs(t *testing.T) {
 		{"escaped NUL in an id", strings.Replace(created, `"lead-1"`, `"lead\u0000-1"`, 1), CodeSchema},
 		{"10 MB of spaces then garbage", strings.Repeat(" ", 10<<20) + "x", CodeMalformedJSON},
 		{"empty", "", CodeMalformedJSON},
+		{"leap second", strings.Replace(created, "2026-11-01T10:00:00Z", "2026-12-31T23:59:60Z", 1), CodeSchema},
 	}
 	for _, tt := range tests {
 		_, _, reasons := v.Check([]byte(tt.in))

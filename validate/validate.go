@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"sort"
+	"time"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
@@ -83,7 +84,8 @@ func NewValidator() (*Validator, error) {
 	return v, nil
 }
 
-// Check validates one raw event and returns its envelope and its
+// Check validates one raw event and returns its identifying envelope fields
+// (ids, type, version, partner, lead; not times or payload) and its
 // normalized bytes, or every reason it is invalid. It never panics.
 func (v *Validator) Check(raw []byte) (schemas.Envelope, []byte, []schemas.Reason) {
 	env, reasons := v.check(&raw)
@@ -138,15 +140,22 @@ func (v *Validator) check(rawp *[]byte) (schemas.Envelope, []schemas.Reason) {
 	if err != nil {
 		return env, []schemas.Reason{{Code: CodeSchema, Message: err.Error()}}
 	}
-	raw = normalized
 	*rawp = normalized
-	// The schema guarantees the shape, so this decode cannot fail on type
-	// mismatches; it can only fail on values encoding/json rejects, such as
-	// an out-of-range time, and those are reasons too.
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return env, []schemas.Reason{{Code: CodeSchema, Message: err.Error()}}
+	// JSON Schema's date-time admits a few forms Go's time cannot hold (a
+	// leap second, say); every later stage decodes times, so refuse them here.
+	for _, k := range []string{"occurred_at", "received_at"} {
+		if ts, ok := obj[k].(string); ok {
+			if _, err := time.Parse(time.RFC3339Nano, ts); err != nil {
+				return env, []schemas.Reason{{Code: CodeSchema, Pointer: "/" + k, Message: err.Error()}}
+			}
+		}
 	}
-	return env, checkMoney(env)
+	// The schema has guaranteed the shape, so the identifying fields are
+	// read off the decoded value rather than decoding the event again.
+	str := func(k string) string { v, _ := obj[k].(string); return v }
+	env = schemas.Envelope{EventID: str("event_id"), EventType: eventType, SchemaVersion: int(n),
+		PartnerID: str("partner_id"), LeadID: str("lead_id"), IdempotencyKey: str("idempotency_key")}
+	return env, checkMoney(eventType, obj)
 }
 
 // decodeJSON decodes one JSON value with numbers kept exact (json.Number),
@@ -185,15 +194,14 @@ func leafReasons(ve *jsonschema.ValidationError) []schemas.Reason {
 
 // checkMoney applies the rules a JSON Schema cannot: the currency must be
 // one reftrack knows the minor digits of, and the premium must fit them.
-func checkMoney(env schemas.Envelope) []schemas.Reason {
-	if env.EventType != schemas.TypePolicyIssued {
+func checkMoney(eventType string, obj map[string]any) []schemas.Reason {
+	if eventType != schemas.TypePolicyIssued {
 		return nil
 	}
-	var p schemas.PolicyIssued
-	if err := json.Unmarshal(env.Payload, &p); err != nil {
-		return []schemas.Reason{{Code: CodeSchema, Pointer: "/payload", Message: err.Error()}}
-	}
-	_, err := money.ParseMinor(p.AnnualPremium, p.Currency)
+	payload, _ := obj["payload"].(map[string]any)
+	premium, _ := payload["annual_premium"].(string)
+	currency, _ := payload["currency"].(string)
+	_, err := money.ParseMinor(premium, currency)
 	switch {
 	case errors.Is(err, money.ErrUnknownCurrency):
 		return []schemas.Reason{{Code: CodeUnknownCurrency, Pointer: "/payload/currency", Message: err.Error()}}

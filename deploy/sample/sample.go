@@ -223,10 +223,13 @@ func (g *gen) lead(id string, clock *time.Time, budget int) []event {
 		minor *= 100 // yen have no minor unit: 20 000 .. 500 000 yen
 		premium = fmt.Sprintf("%d", minor)
 	}
+	// The oracle must use the very date the event carries: emitting moves
+	// the clock, sometimes past midnight.
+	effective := clock.Add(24 * time.Hour)
 	policyID := "POL-" + id[2:]
 	if !emit("policy.issued", map[string]any{
 		"policy_id": policyID, "product_line": product, "annual_premium": premium, "currency": currency,
-		"term_months": 12, "effective_date": clock.Add(24 * time.Hour).Format("2006-01-02"), "sale_type": sale,
+		"term_months": 12, "effective_date": effective.Format("2006-01-02"), "sale_type": sale,
 	}) {
 		return out
 	}
@@ -245,7 +248,6 @@ func (g *gen) lead(id string, clock *time.Time, budget int) []event {
 		w.CommissionByPayee[last.typ+":"+last.id+" "+currency] += amount
 	}
 	if g.rng.IntN(10) == 0 {
-		effective := clock.Add(24 * time.Hour)
 		cancelledOn := clock.Add(30 * 24 * time.Hour)
 		if emit("policy.cancelled", map[string]any{"policy_id": policyID, "cancelled_on": cancelledOn.Format("2006-01-02")}) && touches > 0 {
 			// The paid line is clawed back pro rata to the unearned days of
