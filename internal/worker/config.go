@@ -21,6 +21,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogFormat       string
 	LogLevel        string
+	Security        KafkaSecurity
 }
 
 // RegisterFlags registers the runtime flags; stage is used for defaults.
@@ -34,6 +35,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, stage string) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "time the batch in flight gets to commit after a shutdown signal")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&c.Security.TLS, "kafka-tls", false, "connect to the brokers over TLS")
+	fs.StringVar(&c.Security.CAFile, "kafka-tls-ca", "", "PEM file of the CA that signed the brokers' certificates (default: system roots)")
+	fs.StringVar(&c.Security.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: plain, scram-sha-256 or scram-sha-512 (empty: none)")
+	fs.StringVar(&c.Security.SASLUser, "kafka-sasl-user", "", "SASL user")
+	fs.StringVar(&c.Security.SASLPassword, "kafka-sasl-password", "", "SASL password (prefer REFTRACK_KAFKA_SASL_PASSWORD)")
 }
 
 // Validate returns every configuration problem at once.
@@ -61,6 +67,7 @@ func (c *Config) Validate() error {
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level %q: %w", c.LogLevel, err))
 	}
+	errs = append(errs, c.Security.validate())
 	return errors.Join(errs...)
 }
 

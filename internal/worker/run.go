@@ -33,7 +33,7 @@ func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *pr
 	for i, t := range stage.Inputs {
 		inputs[i] = cfg.Topic(t)
 	}
-	opts := append(commonOpts(cfg, stage.Name, log, reg),
+	opts, err := commonOpts(cfg, stage.Name, log, reg,
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(inputs...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // a new group must not skip records
@@ -42,6 +42,9 @@ func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *pr
 		kgo.TransactionalID(fmt.Sprintf("reftrack-%s-%s", stage.Name, cfg.Instance)),
 		kgo.TransactionTimeout(max(cfg.ShutdownTimeout*2, 30*time.Second)),
 	)
+	if err != nil {
+		return err
+	}
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("create kafka transact session: %w", err)
@@ -207,23 +210,32 @@ func (w *txnWorker) deadLetter(m Message, cause error) (*kgo.Record, string, err
 }
 
 // commonOpts are the client options every reftrack Kafka client shares.
-func commonOpts(cfg Config, stage string, log *slog.Logger, reg prometheus.Registerer) []kgo.Opt {
-	return []kgo.Opt{
+func commonOpts(cfg Config, stage string, log *slog.Logger, reg prometheus.Registerer, more ...kgo.Opt) ([]kgo.Opt, error) {
+	sec, err := cfg.Security.opts()
+	if err != nil {
+		return nil, err
+	}
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.BrokerList()...),
 		kgo.ClientID("reftrack-" + stage),
 		kgo.WithLogger(kslog.New(log.With("component", "kafka"))),
 		kgo.WithHooks(kprom.NewMetrics("reftrack_kafka", kprom.Registerer(reg), kprom.WithStaticLabel(prometheus.Labels{"stage": stage}))),
 		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
 	}
+	return append(append(opts, sec...), more...), nil
 }
 
 // NewProducer returns a plain idempotent producer for stages that accept
 // records from outside Kafka (ingest's HTTP API).
 func NewProducer(cfg Config, stage string, log *slog.Logger, reg prometheus.Registerer) (*kgo.Client, error) {
-	cl, err := kgo.NewClient(append(commonOpts(cfg, stage+"-http", log, reg),
+	opts, err := commonOpts(cfg, stage+"-http", log, reg,
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(2*time.Millisecond),
-	)...)
+	)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create kafka producer: %w", err)
 	}

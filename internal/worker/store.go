@@ -34,7 +34,7 @@ func RunStore(ctx context.Context, cfg Config, name string, topics []string, sto
 	for i, t := range topics {
 		full[i] = cfg.Topic(t)
 	}
-	opts := append(commonOpts(cfg, name, log, reg),
+	opts, err := commonOpts(cfg, name, log, reg,
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(full...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -57,6 +57,9 @@ func RunStore(ctx context.Context, cfg Config, name string, topics []string, sto
 			return offsets, nil
 		}),
 	)
+	if err != nil {
+		return err
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("create kafka consumer: %w", err)
