@@ -42,41 +42,42 @@ type Normalizer struct {
 	PhoneRegion string // ISO 3166 region for numbers without a country code
 }
 
-// Normalize returns reasons for values that cannot be normalized.
-func (n Normalizer) Normalize(doc map[string]any) []schemas.Reason {
+// Normalize reports whether it changed anything (an unchanged event keeps
+// its bytes, which spares re-encoding it) and returns reasons for values
+// that cannot be normalized.
+func (n Normalizer) Normalize(doc map[string]any) (changed bool, reasons []schemas.Reason) {
 	payload, _ := doc["payload"].(map[string]any)
 	if payload == nil {
-		return nil
+		return false, nil
 	}
-	var reasons []schemas.Reason
-	alias(payload, "product_line", productAliases)
-	alias(payload, "product_interest", productAliases)
-	if c, ok := payload["currency"].(string); ok {
-		payload["currency"] = strings.ToUpper(strings.TrimSpace(c))
-	}
-	if ref, ok := payload["referrer"].(map[string]any); ok {
-		alias(ref, "type", referrerAliases)
-		if id, ok := ref["id"].(string); ok {
-			ref["id"] = strings.TrimSpace(id)
-		}
-	}
-	if lead, ok := payload["lead"].(map[string]any); ok {
-		if e, ok := lead["email"].(string); ok {
-			lead["email"] = strings.ToLower(strings.TrimSpace(e))
-		}
-		if nm, ok := lead["name"].(string); ok {
-			lead["name"] = collapse(norm.NFC.String(nm))
-		}
-		if p, ok := lead["phone"].(string); ok {
-			e164, err := n.phone(p)
-			if err != nil {
-				reasons = append(reasons, schemas.Reason{Code: CodeInvalidPhone, Pointer: "/payload/lead/phone", Message: err.Error()})
-			} else {
-				lead["phone"] = e164
+	// edit applies f to m[key] when it is a string and records a change.
+	edit := func(m map[string]any, key string, f func(string) string) {
+		if s, ok := m[key].(string); ok {
+			if t := f(s); t != s {
+				m[key], changed = t, true
 			}
 		}
 	}
-	return reasons
+	edit(payload, "product_line", aliasOf(productAliases))
+	edit(payload, "product_interest", aliasOf(productAliases))
+	edit(payload, "currency", func(c string) string { return strings.ToUpper(strings.TrimSpace(c)) })
+	if ref, ok := payload["referrer"].(map[string]any); ok {
+		edit(ref, "type", aliasOf(referrerAliases))
+		edit(ref, "id", strings.TrimSpace)
+	}
+	if lead, ok := payload["lead"].(map[string]any); ok {
+		edit(lead, "email", func(e string) string { return strings.ToLower(strings.TrimSpace(e)) })
+		edit(lead, "name", func(nm string) string { return collapse(norm.NFC.String(nm)) })
+		edit(lead, "phone", func(p string) string {
+			e164, err := n.phone(p)
+			if err != nil {
+				reasons = append(reasons, schemas.Reason{Code: CodeInvalidPhone, Pointer: "/payload/lead/phone", Message: err.Error()})
+				return p
+			}
+			return e164
+		})
+	}
+	return changed, reasons
 }
 
 func (n Normalizer) phone(s string) (string, error) {
@@ -96,13 +97,13 @@ func (e phoneError) Error() string { return string(e) }
 
 const errImpossiblePhone = phoneError("not a possible phone number for its country")
 
-func alias(m map[string]any, key string, aliases map[string]string) {
-	s, ok := m[key].(string)
-	if !ok {
-		return
-	}
-	if canon, ok := aliases[strings.ToLower(collapse(s))]; ok {
-		m[key] = canon
+// aliasOf maps a value to its canonical form, leaving unknown ones as sent.
+func aliasOf(aliases map[string]string) func(string) string {
+	return func(s string) string {
+		if canon, ok := aliases[strings.ToLower(collapse(s))]; ok {
+			return canon
+		}
+		return s
 	}
 }
 

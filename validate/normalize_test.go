@@ -23,6 +23,8 @@ func TestNormalize(t *testing.T) {
 		{"product unknown stays", `{"product_line":"Spaceship"}`, `{"product_line":"Spaceship"}`, ""},
 		{"referrer alias", `{"referrer":{"id":" a-7 ","type":"Insurance  Agent"}}`, `{"referrer":{"id":"a-7","type":"agent"}}`, ""},
 		{"currency", `{"currency":" usd"}`, `{"currency":"USD"}`, ""},
+		{"already canonical", `{"lead":{"email":"a@b.co","phone":"+12025550143","name":"Ana"},"currency":"USD","product_line":"auto"}`,
+			`{"currency":"USD","lead":{"email":"a@b.co","name":"Ana","phone":"+12025550143"},"product_line":"auto"}`, ""},
 		{"wrong types left for the schema", `{"lead":{"email":7},"referrer":"x"}`, `{"lead":{"email":7},"referrer":"x"}`, ""},
 	}
 	for _, tt := range tests {
@@ -32,11 +34,15 @@ func TestNormalize(t *testing.T) {
 			if err := json.Unmarshal([]byte(tt.in), &payload); err != nil {
 				t.Fatal(err)
 			}
+			before, _ := json.Marshal(payload)
 			doc := map[string]any{"payload": payload}
-			reasons := n.Normalize(doc)
+			changed, reasons := n.Normalize(doc)
 			got, _ := json.Marshal(doc["payload"])
 			if string(got) != tt.want {
 				t.Errorf("got %s, want %s", got, tt.want)
+			}
+			if changed != (string(got) != string(before)) {
+				t.Errorf("changed = %v for %s → %s", changed, before, got)
 			}
 			if (tt.reason == "") != (len(reasons) == 0) || (tt.reason != "" && reasons[0].Code != tt.reason) {
 				t.Errorf("reasons %+v, want %q", reasons, tt.reason)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"sort"
 	"time"
@@ -46,7 +45,11 @@ type Validator struct {
 
 // NewValidator compiles the schema of every partner event type and version
 // found in the schemas package.
-func NewValidator() (*Validator, error) {
+func NewValidator() (*Validator, error) { return newValidator(true) }
+
+// newValidator compiles the schemas with the envelope folded into each
+// event type's schema (see inlineEnvelope) or, for tests, as published.
+func newValidator(inline bool) (*Validator, error) {
 	c := jsonschema.NewCompiler()
 	c.Draft = jsonschema.Draft2020
 	c.AssertFormat = true
@@ -55,13 +58,28 @@ func NewValidator() (*Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list schemas: %w", err)
 	}
+	docs := map[string]map[string]any{}
+	raws := map[string][]byte{}
 	for _, e := range entries {
 		b, err := fs.ReadFile(files, e.Name())
 		if err != nil {
 			return nil, fmt.Errorf("read schema %s: %w", e.Name(), err)
 		}
-		if err := c.AddResource(schemas.SchemaBaseURL+e.Name(), bytes.NewReader(b)); err != nil {
-			return nil, fmt.Errorf("load schema %s: %w", e.Name(), err)
+		doc, err := jsoncheck.Decode(b)
+		m, ok := doc.(map[string]any)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("decode schema %s: not a JSON object (%v)", e.Name(), err)
+		}
+		docs[e.Name()], raws[e.Name()] = m, b
+	}
+	for name, b := range raws {
+		if folded, ok := inlineEnvelope(docs[name], docs); ok && inline {
+			if b, err = json.Marshal(folded); err != nil {
+				return nil, fmt.Errorf("encode folded schema %s: %w", name, err)
+			}
+		}
+		if err := c.AddResource(schemas.SchemaBaseURL+name, bytes.NewReader(b)); err != nil {
+			return nil, fmt.Errorf("load schema %s: %w", name, err)
 		}
 	}
 	v := &Validator{schemas: map[schemaKey]*jsonschema.Schema{}, Normalize: Normalizer{PhoneRegion: "US"}}
@@ -98,12 +116,12 @@ func (v *Validator) check(rawp *[]byte) (schemas.Envelope, []schemas.Reason) {
 	if !utf8.Valid(raw) {
 		return env, []schemas.Reason{{Code: CodeInvalidUTF8, Message: "event is not valid UTF-8"}}
 	}
+	doc, err := jsoncheck.Decode(raw)
 	var jerr *jsoncheck.Error
-	if err := jsoncheck.Check(raw); errors.As(err, &jerr) {
+	switch {
+	case errors.As(err, &jerr):
 		return env, []schemas.Reason{{Code: jerr.Code, Pointer: jerr.Pointer, Message: jerr.Message}}
-	}
-	doc, err := decodeJSON(raw)
-	if err != nil {
+	case err != nil:
 		return env, []schemas.Reason{{Code: CodeMalformedJSON, Message: err.Error()}}
 	}
 	obj, ok := doc.(map[string]any)
@@ -126,7 +144,8 @@ func (v *Validator) check(rawp *[]byte) (schemas.Envelope, []schemas.Reason) {
 		return env, []schemas.Reason{{Code: CodeUnsupportedVersion, Pointer: "/schema_version",
 			Message: fmt.Sprintf("schema_version %q is not supported for %s", version.String(), eventType)}}
 	}
-	if reasons := v.Normalize.Normalize(obj); len(reasons) > 0 {
+	changed, reasons := v.Normalize.Normalize(obj)
+	if len(reasons) > 0 {
 		return env, reasons
 	}
 	if err := s.Validate(doc); err != nil {
@@ -136,7 +155,14 @@ func (v *Validator) check(rawp *[]byte) (schemas.Envelope, []schemas.Reason) {
 		}
 		return env, leafReasons(ve)
 	}
-	normalized, err := json.Marshal(obj)
+	var normalized []byte
+	if changed {
+		normalized, err = json.Marshal(obj)
+	} else {
+		var out bytes.Buffer
+		err = json.Compact(&out, raw) // as sent, minus white space
+		normalized = out.Bytes()
+	}
 	if err != nil {
 		return env, []schemas.Reason{{Code: CodeSchema, Message: err.Error()}}
 	}
@@ -156,21 +182,6 @@ func (v *Validator) check(rawp *[]byte) (schemas.Envelope, []schemas.Reason) {
 	env = schemas.Envelope{EventID: str("event_id"), EventType: eventType, SchemaVersion: int(n),
 		PartnerID: str("partner_id"), LeadID: str("lead_id"), IdempotencyKey: str("idempotency_key")}
 	return env, checkMoney(eventType, obj)
-}
-
-// decodeJSON decodes one JSON value with numbers kept exact (json.Number),
-// as the schema library expects, and refuses trailing data after it.
-func decodeJSON(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("unexpected data after the JSON value")
-	}
-	return doc, nil
 }
 
 // leafReasons flattens a validation error tree to its leaves: the parents

@@ -130,11 +130,17 @@ func BenchmarkProcess(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := worker.Message{Value: []byte(issued)}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := v.Process(context.Background(), m); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct{ name, raw string }{
+		{"created", created}, {"status", status}, {"issued", issued}, {"cancelled", cancelled},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			m := worker.Message{Value: []byte(bc.raw)}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Process(context.Background(), m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
