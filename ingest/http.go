@@ -302,7 +302,7 @@ func (a *API) accept(w http.ResponseWriter, r *http.Request, sh shape) {
 	}
 	var reasons []schemas.Reason
 	for i, s := range stamped {
-		if err := CheckReferralToken(a.Tokens, s.Value, a.Now()); errors.As(err, &rej) {
+		if err := CheckReferralToken(a.Tokens, s, a.Now()); errors.As(err, &rej) {
 			for _, r := range rej.Reasons {
 				if isArray {
 					r.Pointer = "/" + strconv.Itoa(i) + r.Pointer

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 
 	"github.com/reftrack/reftrack/ingest/reftoken"
@@ -30,6 +31,7 @@ var eventIDSpace = uuid.MustParse("5c0f6f0e-7d4b-4c59-9a53-2a1f0c5f7e21")
 // Stamped is an event ready for referrals.ingested.
 type Stamped struct {
 	EventID   string
+	EventType string // "" if absent or not a string
 	PartnerID string // as the event states it (or as filled in); "" if absent or not a string
 	Key       []byte
 	Value     []byte
@@ -45,50 +47,82 @@ func Stamp(raw []byte, now time.Time) (Stamped, error) {
 // StampFor is Stamp that also fills partner_id with partner when the event
 // has none: a partner calling the API need not repeat who it is.
 func StampFor(raw []byte, now time.Time, partner string) (Stamped, error) {
+	members, err := jsoncheck.Members(raw)
 	var jerr *jsoncheck.Error
-	if err := jsoncheck.Check(raw); errors.As(err, &jerr) {
+	var noe *jsoncheck.NotObjectError
+	switch {
+	case errors.As(err, &jerr):
 		return Stamped{}, worker.Reject(jerr.Code, jerr.Pointer, "%s", jerr.Message)
-	}
-	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&fields); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return Stamped{}, worker.Reject(CodeNotObject, "", "an event must be a JSON object, got %s", ute.Value)
-		}
+	case errors.As(err, &noe):
+		return Stamped{}, worker.Reject(CodeNotObject, "", "an event must be a JSON object, got %s", noe.Kind)
+	case err != nil:
 		return Stamped{}, worker.Reject(CodeMalformedJSON, "", "%v", err)
 	}
-	if fields == nil {
-		return Stamped{}, worker.Reject(CodeNotObject, "", "an event must be a JSON object, got null")
-	}
-	if dec.More() {
-		return Stamped{}, worker.Reject(CodeMalformedJSON, "", "unexpected data after the JSON object")
-	}
-	var id string
-	if rawID, ok := fields["event_id"]; ok {
-		if err := json.Unmarshal(rawID, &id); err != nil || id == "" {
-			return Stamped{}, worker.Reject(CodeBadEventID, "/event_id", "event_id must be a non-empty string")
+	// The event is copied member by member, in its own order, with
+	// received_at replaced and the missing ids added: no re-encoding.
+	var id, eventType, partnerID, key string
+	hasID, hasPartner := false, false
+	out := make([]byte, 0, len(raw)+128)
+	out = append(out, '{')
+	for _, m := range members {
+		switch m.Name {
+		case "received_at":
+			continue
+		case "event_id":
+			hasID = true
+			if id = stringValue(m.Value); id == "" {
+				return Stamped{}, worker.Reject(CodeBadEventID, "/event_id", "event_id must be a non-empty string")
+			}
+		case "partner_id":
+			hasPartner = true
+			partnerID = stringValue(m.Value) // a non-string is validate's to reject
+		case "lead_id":
+			key = stringValue(m.Value)
+		case "event_type":
+			eventType = stringValue(m.Value)
 		}
-	} else {
+		if out, err = appendMember(out, m.Name, m.Value); err != nil {
+			return Stamped{}, worker.Reject(CodeMalformedJSON, "", "re-encode event: %v", err)
+		}
+	}
+	if !hasID {
 		sum := sha256.Sum256(raw)
 		id = uuid.NewSHA1(eventIDSpace, sum[:]).String()
-		fields["event_id"] = mustJSON(id)
+		out, _ = appendMember(out, "event_id", mustJSON(id))
 	}
-	fields["received_at"] = mustJSON(now.UTC().Format(time.RFC3339Nano))
-	var partnerID string
-	if _, ok := fields["partner_id"]; !ok && partner != "" {
-		fields["partner_id"] = mustJSON(partner)
+	if !hasPartner && partner != "" {
+		partnerID = partner
+		out, _ = appendMember(out, "partner_id", mustJSON(partner))
 	}
-	_ = json.Unmarshal(fields["partner_id"], &partnerID) // a non-string is validate's to reject
-	var key string
-	if err := json.Unmarshal(fields["lead_id"], &key); err != nil || key == "" {
+	out, _ = appendMember(out, "received_at", mustJSON(now.UTC().Format(time.RFC3339Nano)))
+	out[len(out)-1] = '}' // over the last member's comma; there is always one
+	if key == "" {
 		key = id // validate rejects it anyway; keep it on a stable partition
 	}
-	out, err := json.Marshal(fields)
+	return Stamped{EventID: id, EventType: eventType, PartnerID: partnerID, Key: []byte(key), Value: out}, nil
+}
+
+// appendMember appends "name":value, to an object being built.
+func appendMember(out []byte, name string, value []byte) ([]byte, error) {
+	out, err := jsontext.AppendQuote(out, name)
 	if err != nil {
-		return Stamped{}, worker.Reject(CodeMalformedJSON, "", "re-encode event: %v", err)
+		return out, err
 	}
-	return Stamped{EventID: id, PartnerID: partnerID, Key: []byte(key), Value: out}, nil
+	out = append(out, ':')
+	out = append(out, value...)
+	return append(out, ','), nil
+}
+
+// stringValue is the string a JSON value holds, or "" for any other kind.
+func stringValue(v jsontext.Value) string {
+	if v.Kind() != '"' {
+		return ""
+	}
+	s, err := jsontext.AppendUnquote(nil, v)
+	if err != nil {
+		return ""
+	}
+	return string(s)
 }
 
 func mustJSON(s string) json.RawMessage {
@@ -109,7 +143,7 @@ func (in *Inbound) Process(_ context.Context, m worker.Message) ([]worker.Output
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckReferralToken(in.Tokens, s.Value, now); err != nil {
+	if err := CheckReferralToken(in.Tokens, s, now); err != nil {
 		return nil, err
 	}
 	return []worker.Output{{Topic: schemas.TopicIngested, Key: s.Key, Value: s.Value}}, nil

@@ -18,7 +18,10 @@ const CodeTokenClaimsMismatch = "token_claims_mismatch"
 // it carries one: signature (constant time), key, expiry, and that it was
 // issued for this event's referrer and partner. keys nil means tokens are
 // not configured, and a token present is refused as unverifiable.
-func CheckReferralToken(keys *reftoken.Keys, value []byte, now time.Time) error {
+func CheckReferralToken(keys *reftoken.Keys, s Stamped, now time.Time) error {
+	if s.EventType != schemas.TypeReferralCreated {
+		return nil // the cheap common case: only referrals carry tokens
+	}
 	var env struct {
 		EventType string `json:"event_type"`
 		PartnerID string `json:"partner_id"`
@@ -30,7 +33,7 @@ func CheckReferralToken(keys *reftoken.Keys, value []byte, now time.Time) error 
 			Token string `json:"referral_token"`
 		} `json:"payload"`
 	}
-	if json.Unmarshal(value, &env) != nil || env.EventType != schemas.TypeReferralCreated || env.Payload.Token == "" {
+	if json.Unmarshal(s.Value, &env) != nil || env.EventType != schemas.TypeReferralCreated || env.Payload.Token == "" {
 		return nil // not a token-carrying referral; validate judges the rest
 	}
 	const ptr = "/payload/referral_token"

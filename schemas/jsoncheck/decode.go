@@ -35,14 +35,21 @@ var decoders = sync.Pool{New: func() any {
 // encoding/json it turns invalid UTF-8 and lone surrogates into U+FFFD;
 // callers that must refuse them check utf8.Valid first.
 func Decode(raw []byte) (any, error) {
+	return read(raw, (*decoder).value)
+}
+
+// read runs one top-level read over raw with a pooled decoder, then makes
+// sure nothing follows the value, and classifies any error.
+func read[T any](raw []byte, f func(*decoder) (T, error)) (T, error) {
+	var zero T
 	if depth, at := maxDepth(raw); depth > MaxDepth {
-		return nil, &Error{CodeTooDeep, "", fmt.Sprintf("nesting deeper than %d (at byte %d)", MaxDepth, at)}
+		return zero, &Error{CodeTooDeep, "", fmt.Sprintf("nesting deeper than %d (at byte %d)", MaxDepth, at)}
 	}
 	dc := decoders.Get().(*decoder)
 	defer decoders.Put(dc)
 	dc.r.Reset(raw)
 	dc.d.Reset(&dc.r, jsontext.AllowInvalidUTF8(true))
-	v, err := dc.value()
+	v, err := f(dc)
 	if err == nil {
 		if _, err = dc.d.ReadToken(); errors.Is(err, io.EOF) {
 			return v, nil
@@ -51,14 +58,7 @@ func Decode(raw []byte) (any, error) {
 			err = errors.New("unexpected data after the JSON value")
 		}
 	}
-	var se *jsontext.SyntacticError
-	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
-		return nil, &Error{CodeDuplicateKey, string(se.JSONPointer), "an object has this key twice"}
-	}
-	if errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	return nil, &SyntaxError{err}
+	return zero, classify(err)
 }
 
 func (dc *decoder) value() (any, error) {

@@ -1,0 +1,96 @@
+package jsoncheck
+
+import (
+	"errors"
+	"io"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Member is one name/value pair of an object; Value is its JSON text,
+// compacted.
+type Member struct {
+	Name  string
+	Value jsontext.Value
+}
+
+// NotObjectError is a well-formed JSON value that is not an object.
+type NotObjectError struct{ Kind string }
+
+func (e *NotObjectError) Error() string { return "a JSON object was expected, got " + e.Kind }
+
+// Members splits one JSON object into its members, in order, with the same
+// guarantees as Decode (no duplicate names at any depth, bounded nesting,
+// nothing after the object) but without building the values: for a stage
+// that only reads or adds a few top-level fields. Invalid UTF-8 is passed
+// through as it came, for validate to refuse with its reason.
+func Members(raw []byte) ([]Member, error) {
+	return read(raw, (*decoder).members)
+}
+
+func (dc *decoder) members() ([]Member, error) {
+	d := dc.d
+	switch k := d.PeekKind(); k {
+	case '{':
+	case '[', '"', '0', 't', 'f', 'n':
+		if _, err := d.ReadValue(); err != nil {
+			return nil, err
+		}
+		return nil, &NotObjectError{Kind: kindName(k)}
+	default:
+		_, err := d.ReadToken() // reports what is there instead
+		return nil, err
+	}
+	if _, err := d.ReadToken(); err != nil {
+		return nil, err
+	}
+	var out []Member
+	for d.PeekKind() != '}' {
+		tok, err := d.ReadToken()
+		if err != nil {
+			return nil, err
+		}
+		name := tok.String()
+		v, err := d.ReadValue()
+		if err != nil {
+			return nil, err
+		}
+		v = v.Clone() // the decoder reuses its buffer
+		if err := v.Compact(); err != nil {
+			return nil, err
+		}
+		out = append(out, Member{Name: name, Value: v})
+	}
+	_, err := d.ReadToken()
+	return out, err
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "null"
+}
+
+// classify turns a decoder error into this package's error types.
+func classify(err error) error {
+	var noe *NotObjectError
+	if errors.As(err, &noe) {
+		return err
+	}
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		return &Error{CodeDuplicateKey, string(se.JSONPointer), "an object has this key twice"}
+	}
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return &SyntaxError{err}
+}
