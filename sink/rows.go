@@ -106,10 +106,7 @@ func decode(topic string, m worker.Message) ([]Row, *time.Time, error) {
 func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
 	var refID, refType, channel, status, policyID, product, currency string
 	var premium int64
-	var payload map[string]json.RawMessage
-	if err := json.Unmarshal(env.Payload, &payload); err != nil {
-		return nil, fmt.Errorf("decode payload: %w", err)
-	}
+	stored := []byte(env.Payload)
 	switch env.EventType {
 	case schemas.TypeReferralCreated:
 		var p schemas.ReferralCreated
@@ -117,6 +114,17 @@ func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
 			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
 		}
 		refID, refType, channel = p.Referrer.ID, p.Referrer.Type, p.Channel
+		// PII stays out of ClickHouse until it is encrypted. Only this
+		// type has a lead; the others' schemas allow no such field.
+		var payload map[string]json.RawMessage
+		if err := json.Unmarshal(env.Payload, &payload); err != nil {
+			return nil, fmt.Errorf("decode payload: %w", err)
+		}
+		delete(payload, "lead")
+		var err error
+		if stored, err = json.Marshal(payload); err != nil {
+			return nil, fmt.Errorf("encode payload: %w", err)
+		}
 	case schemas.TypeReferralStatusUpdated:
 		var p schemas.ReferralStatusUpdated
 		if err := json.Unmarshal(env.Payload, &p); err != nil {
@@ -141,11 +149,6 @@ func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
 		policyID = p.PolicyID
 	default:
 		return nil, fmt.Errorf("unexpected event type %q", env.EventType)
-	}
-	delete(payload, "lead") // PII stays out of ClickHouse until it is encrypted
-	stored, err := json.Marshal(payload)
-	if err != nil {
-		return nil, fmt.Errorf("encode payload: %w", err)
 	}
 	received := time.Unix(0, 0).UTC()
 	if env.ReceivedAt != nil {
