@@ -21,12 +21,13 @@ type Options struct {
 	HTTPShare     float64 // share of leads sent over the HTTP API instead of Kafka
 	Seed          uint64
 	Start         time.Time // occurred_at of the first event
+	LeadPrefix    string    // of lead ids; data sets sent to one pipeline need their own
 }
 
 // DefaultOptions are the demo's: 10 000 records, ~5 % duplicates, ~2 % invalid.
 func DefaultOptions() Options {
 	return Options{Events: 10_000, DuplicateRate: 0.05, InvalidRate: 0.02, HTTPShare: 0.2, Seed: 1,
-		Start: time.Date(2026, 10, 1, 8, 0, 0, 0, time.UTC)}
+		Start: time.Date(2026, 10, 1, 8, 0, 0, 0, time.UTC), LeadPrefix: "L-"}
 }
 
 // Record is one message to send.
@@ -109,7 +110,7 @@ func Generate(opts Options, rules *Rules) (*Dataset, error) {
 	made := 0
 	clock := opts.Start
 	for n := 0; made < valid; n++ {
-		l := &lead{id: fmt.Sprintf("L-%06d", n), http: g.rng.Float64() < opts.HTTPShare}
+		l := &lead{id: fmt.Sprintf("%s%06d", opts.LeadPrefix, n), http: g.rng.Float64() < opts.HTTPShare}
 		events := g.lead(l.id, &clock, valid-made)
 		for _, e := range events {
 			l.records = append(l.records, Record{Lead: l.id, Value: e.raw, HTTP: l.http, Kind: "valid"})
