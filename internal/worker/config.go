@@ -17,6 +17,7 @@ type Config struct {
 	Group           string
 	Instance        string
 	BatchMax        int
+	FetchMaxBytes   int
 	OpsAddr         string
 	ShutdownTimeout time.Duration
 	LogFormat       string
@@ -31,6 +32,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, stage string) {
 	fs.StringVar(&c.Group, "group", "reftrack-"+stage, "Kafka consumer group")
 	fs.StringVar(&c.Instance, "instance", "0", "stable instance ordinal of this worker; with the stage it forms the transactional ID, so each replica needs its own")
 	fs.IntVar(&c.BatchMax, "batch-max", 2000, "records processed per transaction at most")
+	fs.IntVar(&c.FetchMaxBytes, "fetch-max-bytes", 8<<20, "bytes one fetch may return (compressed); bounds what a lagging worker buffers, so its memory (0: franz-go's 50 MiB)")
 	fs.StringVar(&c.OpsAddr, "ops-addr", ":9100", "listen address of /metrics, /healthz and /readyz (empty disables)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "time the batch in flight gets to commit after a shutdown signal")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
@@ -56,6 +58,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchMax < 1 || c.BatchMax > 100_000 {
 		errs = append(errs, fmt.Errorf("--batch-max %d: must be within 1..100000", c.BatchMax))
+	}
+	if c.FetchMaxBytes != 0 && (c.FetchMaxBytes < 1<<20 || c.FetchMaxBytes > 256<<20) {
+		errs = append(errs, fmt.Errorf("--fetch-max-bytes %d: must be 0 (franz-go's default) or within 1 MiB..256 MiB", c.FetchMaxBytes))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout))

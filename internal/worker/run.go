@@ -222,6 +222,11 @@ func commonOpts(cfg Config, stage string, log *slog.Logger, reg prometheus.Regis
 		kgo.WithHooks(kprom.NewMetrics("reftrack_kafka", kprom.Registerer(reg), kprom.WithStaticLabel(prometheus.Labels{"stage": stage}))),
 		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
 	}
+	if cfg.FetchMaxBytes > 0 {
+		// franz-go's default (50 MiB of lz4 JSON, several times that once
+		// decompressed) let a lagging sink pass 200 MB of RSS.
+		opts = append(opts, kgo.FetchMaxBytes(int32(cfg.FetchMaxBytes)))
+	}
 	return append(append(opts, sec...), more...), nil
 }
 

@@ -185,9 +185,9 @@ func TestParseFlagsEnvFallback(t *testing.T) {
 
 func TestValidateReportsEverything(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Brokers: " , ", Group: "", Instance: "a b", BatchMax: 0, ShutdownTimeout: 0, LogFormat: "xml", LogLevel: "loud"}
+	cfg := Config{Brokers: " , ", Group: "", Instance: "a b", BatchMax: 0, FetchMaxBytes: 10, ShutdownTimeout: 0, LogFormat: "xml", LogLevel: "loud"}
 	err := cfg.Validate()
-	for _, want := range []string{"--brokers", "--group", "--instance", "--batch-max", "--shutdown-timeout", "--log-format", "--log-level"} {
+	for _, want := range []string{"--brokers", "--group", "--instance", "--batch-max", "--fetch-max-bytes", "--shutdown-timeout", "--log-format", "--log-level"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, missing %s", err, want)
 		}

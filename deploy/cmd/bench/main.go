@@ -152,8 +152,12 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 
 	progress("starting the six workers")
+	// Worker logs outlive the run (under the git-ignored .dev/) so a worker
+	// that failed can be read about afterwards.
+	logDir := filepath.Join(*root, ".dev", "logs", "bench")
+	_ = os.RemoveAll(logDir)
 	st, err := devstack.Start(ctx, devstack.Config{
-		BinDir: bin, LogDir: filepath.Join(tmp, "logs"), Brokers: brokers, Redis: "127.0.0.1:" + envOr("REDIS_PORT", "16379"),
+		BinDir: bin, LogDir: logDir, Brokers: brokers, Redis: "127.0.0.1:" + envOr("REDIS_PORT", "16379"),
 		RedisPrefix: "bench:", ClickHouse: "clickhouse://" + chAddr + "/" + db, Rules: filepath.Join(*root, "deploy", "dev", "rules.json"),
 		Extra: []string{"REFTRACK_LOG_LEVEL=warn"},
 	})
