@@ -66,13 +66,14 @@ type Stack struct {
 	cfg       Config
 	procs     map[string]*exec.Cmd
 	opsPorts  map[string]int
+	ports     map[int]bool // handed out by freePort
 	IngestURL string
 }
 
 // Start launches the workers and waits until each answers /readyz.
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
-	s := &Stack{cfg: cfg, procs: map[string]*exec.Cmd{}, opsPorts: map[string]int{}}
-	apiPort, err := freePort()
+	s := &Stack{cfg: cfg, procs: map[string]*exec.Cmd{}, opsPorts: map[string]int{}, ports: map[int]bool{}}
+	apiPort, err := s.freePort()
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func (s *Stack) Restart(stage string, kill bool) error {
 }
 
 func (s *Stack) start(st string, apiPort int) error {
-	port, err := freePort()
+	port, err := s.freePort()
 	if err != nil {
 		return err
 	}
@@ -206,11 +207,22 @@ func waitReady(ctx context.Context, port int, deadline time.Time) error {
 	return last
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+// freePort asks the kernel for a free port. The listener is closed before
+// the worker binds, so the kernel may offer the same port again: ports this
+// stack handed out are skipped, or two listeners of one worker (ingest's
+// API and ops ports) could collide and it would exit at start.
+func (s *Stack) freePort() (int, error) {
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("find a free port: %w", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !s.ports[port] {
+			s.ports[port] = true
+			return port, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("find a free port: the kernel keeps offering used ones")
 }
