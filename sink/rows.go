@@ -1,12 +1,13 @@
 package sink
 
 import (
-	"encoding/json"
 	"fmt"
+	jsonv2 "github.com/go-json-experiment/json"
 	"time"
 
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
+	"github.com/reftrack/reftrack/schemas/jsoncheck"
 	"github.com/reftrack/reftrack/schemas/money"
 )
 
@@ -68,7 +69,7 @@ func decode(topic string, m worker.Message) ([]Row, *time.Time, error) {
 	src := []any{m.Topic, m.Partition, m.Offset}
 	if topic == schemas.TopicRejected {
 		var r schemas.Rejection
-		if err := json.Unmarshal(m.Value, &r); err != nil {
+		if err := jsonv2.Unmarshal(m.Value, &r); err != nil {
 			return nil, nil, fmt.Errorf("decode rejection: %w", err)
 		}
 		if len(r.Reasons) == 0 || r.Stage == "" {
@@ -82,7 +83,7 @@ func decode(topic string, m worker.Message) ([]Row, *time.Time, error) {
 			codes, ptrs, msgs, string(r.Key), string(r.Original), r.FailedAt.UTC()}, src...)}}, nil, nil
 	}
 	var env schemas.Envelope
-	if err := json.Unmarshal(m.Value, &env); err != nil {
+	if err := jsonv2.Unmarshal(m.Value, &env); err != nil {
 		return nil, nil, fmt.Errorf("decode envelope: %w", err)
 	}
 	if env.EventID == "" {
@@ -110,30 +111,25 @@ func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
 	switch env.EventType {
 	case schemas.TypeReferralCreated:
 		var p schemas.ReferralCreated
-		if err := json.Unmarshal(env.Payload, &p); err != nil {
+		if err := jsonv2.Unmarshal(env.Payload, &p); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
 		}
 		refID, refType, channel = p.Referrer.ID, p.Referrer.Type, p.Channel
 		// PII stays out of ClickHouse until it is encrypted. Only this
 		// type has a lead; the others' schemas allow no such field.
-		var payload map[string]json.RawMessage
-		if err := json.Unmarshal(env.Payload, &payload); err != nil {
-			return nil, fmt.Errorf("decode payload: %w", err)
-		}
-		delete(payload, "lead")
 		var err error
-		if stored, err = json.Marshal(payload); err != nil {
-			return nil, fmt.Errorf("encode payload: %w", err)
+		if stored, err = jsoncheck.Without(env.Payload, "lead"); err != nil {
+			return nil, fmt.Errorf("drop the lead from the payload: %w", err)
 		}
 	case schemas.TypeReferralStatusUpdated:
 		var p schemas.ReferralStatusUpdated
-		if err := json.Unmarshal(env.Payload, &p); err != nil {
+		if err := jsonv2.Unmarshal(env.Payload, &p); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
 		}
 		status = p.Status
 	case schemas.TypePolicyIssued:
 		var p schemas.PolicyIssued
-		if err := json.Unmarshal(env.Payload, &p); err != nil {
+		if err := jsonv2.Unmarshal(env.Payload, &p); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
 		}
 		v, err := money.ParseMinor(p.AnnualPremium, p.Currency)
@@ -143,7 +139,7 @@ func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
 		policyID, product, currency, premium = p.PolicyID, p.ProductLine, p.Currency, v
 	case schemas.TypePolicyCancelled:
 		var p schemas.PolicyCancelled
-		if err := json.Unmarshal(env.Payload, &p); err != nil {
+		if err := jsonv2.Unmarshal(env.Payload, &p); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
 		}
 		policyID = p.PolicyID
@@ -169,7 +165,7 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 		return nil, fmt.Errorf("unexpected event type %q on the attributions topic", env.EventType)
 	}
 	var a schemas.AttributionCalculated
-	if err := json.Unmarshal(env.Payload, &a); err != nil {
+	if err := jsonv2.Unmarshal(env.Payload, &a); err != nil {
 		return nil, fmt.Errorf("decode attribution: %w", err)
 	}
 	p := a.Policy
@@ -202,7 +198,7 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 
 func commissionRows(env schemas.Envelope, src []any) ([]Row, error) {
 	var l schemas.CommissionCalculated
-	if err := json.Unmarshal(env.Payload, &l); err != nil {
+	if err := jsonv2.Unmarshal(env.Payload, &l); err != nil {
 		return nil, fmt.Errorf("decode commission line: %w", err)
 	}
 	return []Row{{commissionLines, append([]any{env.EventID, l.AttributionID, l.AttributionVersion, l.PolicyID, env.PartnerID, env.LeadID,

@@ -3,6 +3,7 @@ package jsoncheck
 import (
 	"errors"
 	"io"
+	"slices"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -93,4 +94,28 @@ func classify(err error) error {
 		err = io.ErrUnexpectedEOF
 	}
 	return &SyntaxError{err}
+}
+
+// Without returns the object raw with the named members left out, the
+// others as they were and in their order.
+func Without(raw []byte, names ...string) ([]byte, error) {
+	members, err := Members(raw)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(raw))
+	out = append(out, '{')
+	for _, m := range members {
+		if slices.Contains(names, m.Name) {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		if out, err = jsontext.AppendQuote(out, m.Name); err != nil {
+			return nil, err
+		}
+		out = append(append(out, ':'), m.Value...)
+	}
+	return append(out, '}'), nil
 }

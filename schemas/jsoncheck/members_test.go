@@ -94,3 +94,23 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+func TestWithout(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{`{"a":1,"lead":{"n":"x"},"b":[1, 2]}`, `{"a":1,"b":[1,2]}`},
+		{`{"lead":1}`, `{}`},
+		{`{"lead":1,"z":true}`, `{"z":true}`},
+		{`{}`, `{}`},
+		{`{"a\"b":"\u00e9"}`, `{"a\"b":"\u00e9"}`},
+	}
+	for _, tt := range tests {
+		got, err := Without([]byte(tt.in), "lead")
+		if err != nil || string(got) != tt.want {
+			t.Errorf("Without(%s) = %s, %v; want %s", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := Without([]byte(`[1]`), "lead"); err == nil {
+		t.Error("Without accepted an array")
+	}
+}
