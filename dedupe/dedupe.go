@@ -64,14 +64,15 @@ func (d *Deduper) ProcessBatch(ctx context.Context, batch []worker.Message) ([]w
 	claims := make([]claim, 0, len(batch))
 	keys := make([]string, 0, len(batch))
 	owners := make([]string, 0, len(batch))
+	envs := make([]schemas.Envelope, len(batch)) // decoded once, for the lifecycle check too
 	for i, m := range batch {
-		var env schemas.Envelope
-		if err := json.Unmarshal(m.Value, &env); err != nil || env.EventID == "" {
+		env := &envs[i]
+		if err := json.Unmarshal(m.Value, env); err != nil || env.EventID == "" {
 			results[i].Err = worker.Reject(CodeUndecodable, "", "not an event envelope: %v", err)
 			continue
 		}
 		claims = append(claims, claim{i: i, lead: env.LeadID})
-		keys = append(keys, d.Prefix+"dedupe:"+Key(&env))
+		keys = append(keys, d.Prefix+"dedupe:"+Key(env))
 		owners = append(owners, Owner(m))
 	}
 	if len(claims) == 0 {
@@ -94,7 +95,7 @@ func (d *Deduper) ProcessBatch(ctx context.Context, batch []worker.Message) ([]w
 		}
 		d.Metrics.duplicates.Inc()
 	}
-	if err := d.checkLifecycle(ctx, batch, results); err != nil {
+	if err := d.checkLifecycle(ctx, batch, envs, results); err != nil {
 		return nil, err
 	}
 	return results, nil

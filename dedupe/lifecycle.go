@@ -51,15 +51,15 @@ type statusChange struct {
 // partition); the status before a record is the log's last entry with a
 // smaller offset. So a batch redone after an aborted transaction sees the
 // same history as the first time, whatever that attempt already wrote.
-func (d *Deduper) checkLifecycle(ctx context.Context, batch []worker.Message, results []worker.Result) error {
+func (d *Deduper) checkLifecycle(ctx context.Context, batch []worker.Message, envs []schemas.Envelope, results []worker.Result) error {
 	var changes []statusChange
 	first := map[string]int64{}
 	for i, r := range results {
 		if r.Err != nil || len(r.Out) == 0 {
 			continue
 		}
-		var env schemas.Envelope
-		if json.Unmarshal(batch[i].Value, &env) != nil || env.EventType != schemas.TypeReferralStatusUpdated {
+		env := &envs[i]
+		if env.EventType != schemas.TypeReferralStatusUpdated {
 			continue
 		}
 		var p schemas.ReferralStatusUpdated
