@@ -147,7 +147,7 @@ func (a *Attributor) ProcessBatch(ctx context.Context, batch []worker.Message) (
 	for lead := range leads {
 		for _, v := range touchCmds[lead].Val() {
 			var t Touch
-			if err := json.Unmarshal([]byte(v), &t); err != nil {
+			if err := schemas.Decode([]byte(v), &t); err != nil {
 				return nil, fmt.Errorf("decode touchpoint of lead %s: %w", lead, err)
 			}
 			touches[lead] = append(touches[lead], t)
@@ -156,7 +156,7 @@ func (a *Attributor) ProcessBatch(ctx context.Context, batch []worker.Message) (
 		convs[lead] = map[string]conversion{}
 		for id, v := range convCmds[lead].Val() {
 			var c conversion
-			if err := json.Unmarshal([]byte(v), &c); err != nil {
+			if err := schemas.Decode([]byte(v), &c); err != nil {
 				return nil, fmt.Errorf("decode conversion %s of lead %s: %w", id, lead, err)
 			}
 			convs[lead][id] = c
@@ -250,7 +250,7 @@ func sortedConversions(m map[string]conversion) []conversion {
 
 func decode(raw []byte) (decoded, error) {
 	var env schemas.Envelope
-	if err := json.Unmarshal(raw, &env); err != nil {
+	if err := schemas.Decode(raw, &env); err != nil {
 		return decoded{}, worker.Reject(CodeUndecodable, "", "not an event envelope: %v", err)
 	}
 	d := decoded{lead: env.LeadID}
@@ -261,20 +261,20 @@ func decode(raw []byte) (decoded, error) {
 	switch env.EventType {
 	case schemas.TypeReferralCreated:
 		var p schemas.ReferralCreated
-		if err := json.Unmarshal(env.Payload, &p); err != nil {
+		if err := schemas.Decode(env.Payload, &p); err != nil {
 			return d, worker.Reject(CodeUndecodable, "/payload", "%v", err)
 		}
 		d.touch = &Touch{EventID: env.EventID, ReferrerID: p.Referrer.ID, ReferrerType: p.Referrer.Type,
 			Channel: p.Channel, OccurredAt: env.OccurredAt.UTC(), ReceivedAt: received.UTC()}
 	case schemas.TypePolicyCancelled:
 		var p schemas.PolicyCancelled
-		if err := json.Unmarshal(env.Payload, &p); err != nil {
+		if err := schemas.Decode(env.Payload, &p); err != nil {
 			return d, worker.Reject(CodeUndecodable, "/payload", "%v", err)
 		}
 		d.cancel = &cancellation{env: env, p: p}
 	case schemas.TypePolicyIssued:
 		var p schemas.PolicyIssued
-		if err := json.Unmarshal(env.Payload, &p); err != nil {
+		if err := schemas.Decode(env.Payload, &p); err != nil {
 			return d, worker.Reject(CodeUndecodable, "/payload", "%v", err)
 		}
 		d.conv = &conversion{EventID: env.EventID, OccurredAt: env.OccurredAt.UTC(), ReceivedAt: received.UTC(),

@@ -73,21 +73,21 @@ func (c *Calculator) ProcessBatch(ctx context.Context, batch []worker.Message) (
 	write := c.Redis.Pipeline()
 	for i, m := range batch {
 		var env schemas.Envelope
-		if err := json.Unmarshal(m.Value, &env); err != nil {
+		if err := schemas.Decode(m.Value, &env); err != nil {
 			results[i].Err = worker.Reject(CodeUndecodable, "", "not an event envelope: %v", err)
 			continue
 		}
 		switch env.EventType {
 		case schemas.TypeAttributionCancelled:
 			var a schemas.AttributionCancelled
-			if err := json.Unmarshal(env.Payload, &a); err != nil {
+			if err := schemas.Decode(env.Payload, &a); err != nil {
 				results[i].Err = worker.Reject(CodeUndecodable, "/payload", "%v", err)
 				continue
 			}
 			cancels = append(cancels, cancel{i: i, env: env, att: a})
 		case schemas.TypeAttributionCalculated:
 			var att schemas.AttributionCalculated
-			if err := json.Unmarshal(env.Payload, &att); err != nil {
+			if err := schemas.Decode(env.Payload, &att); err != nil {
 				results[i].Err = worker.Reject(CodeUndecodable, "/payload", "%v", err)
 				continue
 			}
@@ -99,7 +99,7 @@ func (c *Calculator) ProcessBatch(ctx context.Context, batch []worker.Message) (
 			p := paid{Version: att.Version, RuleSetVersion: rs.Version, Policy: att.Policy}
 			for _, l := range lines {
 				var cl schemas.CommissionCalculated
-				_ = json.Unmarshal(l.Payload, &cl) // produced just above by json.Marshal
+				_ = schemas.Decode(l.Payload, &cl) // produced just above by json.Marshal
 				p.Lines, p.LineIDs = append(p.Lines, cl), append(p.LineIDs, l.EventID)
 			}
 			b, _ := json.Marshal(p)
@@ -136,7 +136,7 @@ func (c *Calculator) ProcessBatch(ctx context.Context, batch []worker.Message) (
 			return nil, fmt.Errorf("read paid lines of %s: %w", cn.att.AttributionID, err)
 		}
 		var p paid
-		if err := json.Unmarshal(b, &p); err != nil {
+		if err := schemas.Decode(b, &p); err != nil {
 			return nil, fmt.Errorf("decode paid lines of %s: %w", cn.att.AttributionID, err)
 		}
 		lines, err := Clawbacks(rs, cn.env, cn.att, p)

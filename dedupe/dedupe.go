@@ -2,7 +2,6 @@ package dedupe
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -67,7 +66,7 @@ func (d *Deduper) ProcessBatch(ctx context.Context, batch []worker.Message) ([]w
 	envs := make([]schemas.Envelope, len(batch)) // decoded once, for the lifecycle check too
 	for i, m := range batch {
 		env := &envs[i]
-		if err := json.Unmarshal(m.Value, env); err != nil || env.EventID == "" {
+		if err := schemas.Decode(m.Value, env); err != nil || env.EventID == "" {
 			results[i].Err = worker.Reject(CodeUndecodable, "", "not an event envelope: %v", err)
 			continue
 		}

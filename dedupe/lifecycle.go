@@ -2,7 +2,6 @@ package dedupe
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -63,7 +62,7 @@ func (d *Deduper) checkLifecycle(ctx context.Context, batch []worker.Message, en
 			continue
 		}
 		var p schemas.ReferralStatusUpdated
-		if json.Unmarshal(env.Payload, &p) != nil {
+		if schemas.Decode(env.Payload, &p) != nil {
 			continue
 		}
 		changes = append(changes, statusChange{i: i, lead: env.LeadID, offset: batch[i].Offset, status: p.Status})

@@ -2,7 +2,6 @@ package sink
 
 import (
 	"fmt"
-	jsonv2 "github.com/go-json-experiment/json"
 	"time"
 
 	"github.com/reftrack/reftrack/internal/worker"
@@ -69,7 +68,7 @@ func decode(topic string, m worker.Message) ([]Row, *time.Time, error) {
 	src := []any{m.Topic, m.Partition, m.Offset}
 	if topic == schemas.TopicRejected {
 		var r schemas.Rejection
-		if err := jsonv2.Unmarshal(m.Value, &r); err != nil {
+		if err := schemas.Decode(m.Value, &r); err != nil {
 			return nil, nil, fmt.Errorf("decode rejection: %w", err)
 		}
 		if len(r.Reasons) == 0 || r.Stage == "" {
@@ -83,7 +82,7 @@ func decode(topic string, m worker.Message) ([]Row, *time.Time, error) {
 			codes, ptrs, msgs, string(r.Key), string(r.Original), r.FailedAt.UTC()}, src...)}}, nil, nil
 	}
 	var env schemas.Envelope
-	if err := jsonv2.Unmarshal(m.Value, &env); err != nil {
+	if err := schemas.Decode(m.Value, &env); err != nil {
 		return nil, nil, fmt.Errorf("decode envelope: %w", err)
 	}
 	if env.EventID == "" {
@@ -111,7 +110,7 @@ func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
 	switch env.EventType {
 	case schemas.TypeReferralCreated:
 		var p schemas.ReferralCreated
-		if err := jsonv2.Unmarshal(env.Payload, &p); err != nil {
+		if err := schemas.Decode(env.Payload, &p); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
 		}
 		refID, refType, channel = p.Referrer.ID, p.Referrer.Type, p.Channel
@@ -123,13 +122,13 @@ func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
 		}
 	case schemas.TypeReferralStatusUpdated:
 		var p schemas.ReferralStatusUpdated
-		if err := jsonv2.Unmarshal(env.Payload, &p); err != nil {
+		if err := schemas.Decode(env.Payload, &p); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
 		}
 		status = p.Status
 	case schemas.TypePolicyIssued:
 		var p schemas.PolicyIssued
-		if err := jsonv2.Unmarshal(env.Payload, &p); err != nil {
+		if err := schemas.Decode(env.Payload, &p); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
 		}
 		v, err := money.ParseMinor(p.AnnualPremium, p.Currency)
@@ -139,7 +138,7 @@ func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
 		policyID, product, currency, premium = p.PolicyID, p.ProductLine, p.Currency, v
 	case schemas.TypePolicyCancelled:
 		var p schemas.PolicyCancelled
-		if err := jsonv2.Unmarshal(env.Payload, &p); err != nil {
+		if err := schemas.Decode(env.Payload, &p); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
 		}
 		policyID = p.PolicyID
@@ -165,7 +164,7 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 		return nil, fmt.Errorf("unexpected event type %q on the attributions topic", env.EventType)
 	}
 	var a schemas.AttributionCalculated
-	if err := jsonv2.Unmarshal(env.Payload, &a); err != nil {
+	if err := schemas.Decode(env.Payload, &a); err != nil {
 		return nil, fmt.Errorf("decode attribution: %w", err)
 	}
 	p := a.Policy
@@ -198,7 +197,7 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 
 func commissionRows(env schemas.Envelope, src []any) ([]Row, error) {
 	var l schemas.CommissionCalculated
-	if err := jsonv2.Unmarshal(env.Payload, &l); err != nil {
+	if err := schemas.Decode(env.Payload, &l); err != nil {
 		return nil, fmt.Errorf("decode commission line: %w", err)
 	}
 	return []Row{{commissionLines, append([]any{env.EventID, l.AttributionID, l.AttributionVersion, l.PolicyID, env.PartnerID, env.LeadID,
