@@ -1,8 +1,11 @@
 package worker
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // NewRegistry returns a per-process registry with Go and process collectors;
@@ -21,6 +24,7 @@ type metrics struct {
 	batches     *prometheus.CounterVec
 	batchTime   prometheus.Histogram
 	batchSize   prometheus.Histogram
+	lag         *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, stage string) *metrics {
@@ -52,7 +56,27 @@ func newMetrics(reg prometheus.Registerer, stage string) *metrics {
 			Help:    "Records per batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
 		}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "reftrack", Name: "consumer_lag_records", ConstLabels: cl,
+			Help: "Offsets between the last record fetched and the partition's last stable offset, as of the latest fetch that returned records (transaction markers count as offsets, so a caught-up partition can show 1). Scale a stage out when this grows.",
+		}, []string{"topic", "partition"}),
 	}
-	reg.MustRegister(m.in, m.out, m.deadLetters, m.batches, m.batchTime, m.batchSize)
+	reg.MustRegister(m.in, m.out, m.deadLetters, m.batches, m.batchTime, m.batchSize, m.lag)
 	return m
+}
+
+// observeLag sets the lag gauge from the watermarks a fetch carries: no
+// extra request to the brokers, and exact for what was just read.
+func (m *metrics) observeLag(fetches kgo.Fetches) {
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		end := p.LastStableOffset
+		if end < 0 {
+			end = p.HighWatermark
+		}
+		next := p.Records[len(p.Records)-1].Offset + 1
+		m.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(end-next, 0)))
+	})
 }

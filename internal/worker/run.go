@@ -67,6 +67,7 @@ func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *pr
 		fetches.EachError(func(topic string, p int32, err error) {
 			log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 		})
+		w.m.observeLag(fetches)
 		recs := fetches.Records()
 		if len(recs) == 0 {
 			continue

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrack/reftrack/internal/testenv"
@@ -83,8 +85,9 @@ func TestRunExactlyOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := NewRegistry()
 	go func() {
-		done <- Run(ctx, cfg, Stage{Name: "test", Inputs: []string{schemas.TopicValid}, Processor: proc}, log, NewRegistry(), &Readiness{})
+		done <- Run(ctx, cfg, Stage{Name: "test", Inputs: []string{schemas.TopicValid}, Processor: proc}, log, reg, &Readiness{})
 	}()
 
 	out := consume(t, brokers, prefix+schemas.TopicUnique, wantOut)
@@ -113,6 +116,23 @@ func TestRunExactlyOnce(t *testing.T) {
 	if flakes.Load() == 0 {
 		t.Error("no transient failure was exercised")
 	}
+	// Everything was read, and the input has no transaction markers: every
+	// partition the worker fetched from reports no lag.
+	lags, err := testutil.GatherAndCount(reg, "reftrack_consumer_lag_records")
+	if err != nil || lags == 0 {
+		t.Errorf("consumer lag gauges: %d, %v", lags, err)
+	}
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "reftrack_consumer_lag_records" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetGauge().GetValue() != 0 {
+				t.Errorf("lag %v after consuming everything: %v", m.GetLabel(), m.GetGauge().GetValue())
+			}
+		}
+	}
 	for _, r := range dead {
 		var rej schemas.Rejection
 		if err := json.Unmarshal(r.Value, &rej); err != nil {
@@ -137,6 +157,32 @@ func TestRunExactlyOnce(t *testing.T) {
 				t.Errorf("dead letter of %s lacks header %s", orig, k)
 			}
 		}
+	}
+}
+
+func TestObserveLag(t *testing.T) {
+	t.Parallel()
+	m := newMetrics(prometheus.NewRegistry(), "t")
+	recs := func(offs ...int64) []*kgo.Record {
+		var rs []*kgo.Record
+		for _, o := range offs {
+			rs = append(rs, &kgo.Record{Offset: o})
+		}
+		return rs
+	}
+	m.observeLag(kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "a", Partitions: []kgo.FetchPartition{
+		{Partition: 0, HighWatermark: 100, LastStableOffset: 90, Records: recs(39, 40)},
+		{Partition: 1, HighWatermark: 100, LastStableOffset: -1, Records: recs(40)},
+		{Partition: 2, HighWatermark: 100, LastStableOffset: 100, Records: recs(100)}, // past the LSO: no negative lag
+		{Partition: 3, HighWatermark: 100, LastStableOffset: 100},                     // nothing fetched: no gauge
+	}}}}})
+	for part, want := range map[string]float64{"0": 49, "1": 59, "2": 0} {
+		if got := testutil.ToFloat64(m.lag.WithLabelValues("a", part)); got != want {
+			t.Errorf("partition %s lag %v, want %v", part, got, want)
+		}
+	}
+	if n := testutil.CollectAndCount(m.lag); n != 3 {
+		t.Errorf("%d lag gauges, want 3", n)
 	}
 }
 

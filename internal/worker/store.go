@@ -81,6 +81,7 @@ func RunStore(ctx context.Context, cfg Config, name string, topics []string, sto
 		fetches.EachError(func(topic string, p int32, err error) {
 			log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 		})
+		m.observeLag(fetches)
 		start := time.Now()
 		bctx, cancel := graceContext(ctx, cfg.ShutdownTimeout)
 		var werr error
