@@ -7,9 +7,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrack/reftrack/commission"
+	"github.com/reftrack/reftrack/commission/payout"
 	"github.com/reftrack/reftrack/commission/statement"
 	"github.com/reftrack/reftrack/commission/whatif"
 	"github.com/reftrack/reftrack/deploy/devstack"
@@ -195,6 +200,32 @@ func TestPipeline(t *testing.T) {
 	}
 	if d := statement.Reconcile(totals, ds.Want.CommissionTotal); len(d) > 0 {
 		t.Errorf("statements vs oracle: %v", d)
+	}
+	// The payout webhook delivers them signed; what a payout system that
+	// checks the signatures receives adds up to the same totals.
+	hookSecret := []byte("e2e payout webhook secret, 32+ bytes")
+	var mu sync.Mutex
+	received := map[string]int64{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var s statement.Statement
+		if payout.Verify(hookSecret, r.Header.Get(payout.SignatureHeader), body, time.Now(), time.Minute) != nil || json.Unmarshal(body, &s) != nil {
+			http.Error(w, "refused", http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		received[s.Currency] += s.TotalMinor
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	pc := &payout.Client{URL: hook.URL, Secret: hookSecret, HTTP: hook.Client(), Now: time.Now, Attempts: 1}
+	for _, s := range ss {
+		if err := pc.Deliver(ctx, s); err != nil {
+			t.Fatalf("deliver statement: %v", err)
+		}
+	}
+	if d := statement.Reconcile(received, ledger); len(d) > 0 || len(ss) == 0 {
+		t.Errorf("payout webhook received %v for %d statements; vs ClickHouse: %v", received, len(ss), d)
 	}
 	// What-if with the rules in force must change nobody's pay: the
 	// attributions in ClickHouse rebuild exactly what was paid.

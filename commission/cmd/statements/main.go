@@ -9,8 +9,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"sort"
+	"time"
 
+	"github.com/reftrack/reftrack/commission/payout"
 	"github.com/reftrack/reftrack/commission/statement"
 	"github.com/reftrack/reftrack/internal/cli"
 	"github.com/reftrack/reftrack/internal/worker"
@@ -24,6 +27,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	var period cli.Period
 	period.Register(fs, "", "")
 	out := fs.String("out", "statements", "directory to write into")
+	hook := fs.String("webhook-url", "", "payout system to POST each statement to once they reconcile (empty: none)")
+	hookSecret := fs.String("webhook-secret", "", "HMAC secret shared with the payout system, at least 32 bytes (prefer REFTRACK_WEBHOOK_SECRET)")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -33,6 +38,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	from, to, err := period.Parse()
 	if err != nil {
 		return err
+	}
+	if *hook != "" && len(*hookSecret) < 32 {
+		return errors.New("--webhook-secret: at least 32 bytes are required with --webhook-url")
 	}
 	conn, err := cli.OpenClickHouse(ctx, *dsn)
 	if err != nil {
@@ -68,5 +76,18 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return fmt.Errorf("statements do not reconcile with ClickHouse: %v", diff)
 	}
 	fmt.Println("reconciled with ClickHouse to the minor unit")
+	if *hook == "" {
+		return nil
+	}
+	// Only reconciled statements are paid out; each delivery is signed and
+	// carries the statement's delivery id, so a re-run pays nothing twice.
+	c := &payout.Client{URL: *hook, Secret: []byte(*hookSecret), HTTP: &http.Client{Timeout: 30 * time.Second},
+		Now: time.Now, Attempts: 5, Backoff: time.Second}
+	for _, s := range ss {
+		if err := c.Deliver(ctx, s); err != nil {
+			return fmt.Errorf("statement of %s %s in %s: %w", s.PayeeType, s.PayeeID, s.Currency, err)
+		}
+	}
+	fmt.Printf("delivered %d statements to %s\n", len(ss), *hook)
 	return nil
 }
