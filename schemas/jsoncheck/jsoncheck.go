@@ -1,16 +1,13 @@
 // Package jsoncheck rejects JSON that encoding/json would accept but
 // silently reinterpret: duplicate object keys (the last one wins, so two
 // parties can read one event differently) and nesting deep enough to be an
-// attack rather than an event.
+// attack rather than an event. Decode (one value) and Members (one object's
+// top-level members) refuse both while reading, in one jsontext pass; the
+// depth is checked first with a plain byte scan, so the tokenizer never
+// walks a hostile nesting.
 package jsoncheck
 
-import (
-	"bytes"
-	"errors"
-	"fmt"
-
-	"github.com/go-json-experiment/json/jsontext"
-)
+import "fmt"
 
 // MaxDepth is the deepest nesting accepted; reftrack's events need 4.
 const MaxDepth = 32
@@ -27,23 +24,6 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s at %q: %s", e.Code, e.Pointer, e.Message) }
-
-// Check scans raw once. Malformed JSON is not its business: it returns nil
-// and leaves the decoder that follows to report it. The depth is checked
-// first with a plain byte scan, so the duplicate-name check (jsontext, the
-// encoding/json v2 tokenizer, which refuses duplicate names by default)
-// never walks a hostile nesting.
-func Check(raw []byte) error {
-	if depth, at := maxDepth(raw); depth > MaxDepth {
-		return &Error{CodeTooDeep, "", fmt.Sprintf("nesting deeper than %d (at byte %d)", MaxDepth, at)}
-	}
-	err := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowInvalidUTF8(true)).SkipValue()
-	var se *jsontext.SyntacticError
-	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
-		return &Error{CodeDuplicateKey, string(se.JSONPointer), "an object has this key twice"}
-	}
-	return nil
-}
 
 // maxDepth returns how deep raw nests, stopping at MaxDepth+1, and where.
 func maxDepth(raw []byte) (int, int) {

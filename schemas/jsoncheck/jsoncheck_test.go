@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-func TestCheck(t *testing.T) {
+// TestRefusals: what Decode refuses as an *Error, and what it must not.
+func TestRefusals(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		in, code, ptr string
@@ -21,39 +22,20 @@ func TestCheck(t *testing.T) {
 		{strings.Repeat(`{"a":`, 33) + "1" + strings.Repeat("}", 33), CodeTooDeep, ""},
 		{`{"s":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"{"}`, "", ""}, // brackets inside strings do not nest
 		{strings.Repeat(`{"a":`, 32) + "1" + strings.Repeat("}", 32), "", ""},
-		{`{"a":`, "", ""}, // malformed: the decoder reports it
-		{`{"a":1}{"a":1}`, "", ""},
+		{`{"a":`, "", ""},          // malformed: a syntax error, not one of these
+		{`{"a":1}{"a":1}`, "", ""}, // two values: a syntax error too
 	}
 	for _, tt := range tests {
-		err := Check([]byte(tt.in))
+		_, err := Decode([]byte(tt.in))
 		var e *Error
 		if tt.code == "" {
-			if err != nil {
-				t.Errorf("Check(%.40s) = %v", tt.in, err)
+			if errors.As(err, &e) {
+				t.Errorf("Decode(%.40s) = %v", tt.in, err)
 			}
 			continue
 		}
 		if !errors.As(err, &e) || e.Code != tt.code || e.Pointer != tt.ptr {
-			t.Errorf("Check(%.40s) = %v, want %s at %s", tt.in, err, tt.code, tt.ptr)
-		}
-	}
-}
-
-func FuzzCheck(f *testing.F) {
-	for _, s := range []string{`{"a":1,"a":2}`, `[[[]]]`, `{"a":[{"b":{}}]}`, "\x00", `{"\u0000":1}`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		_ = Check(raw) // must not panic on anything
-	})
-}
-
-func BenchmarkCheck(b *testing.B) {
-	raw := []byte(`{"event_id":"0b6c8b8e-8f4e-4a53-9d53-1f7a2d4f7c13","event_type":"policy.issued","schema_version":1,"occurred_at":"2026-11-01T10:00:00Z","partner_id":"acme","lead_id":"lead-1","payload":{"policy_id":"P-1","product_line":"auto","annual_premium":"1200.50","currency":"USD","term_months":12,"effective_date":"2026-11-02","sale_type":"new_business"}}`)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := Check(raw); err != nil {
-			b.Fatal(err)
+			t.Errorf("Decode(%.40s) = %v, want %s at %s", tt.in, err, tt.code, tt.ptr)
 		}
 	}
 }
