@@ -62,8 +62,7 @@ func StampFor(raw []byte, now time.Time, partner string) (Stamped, error) {
 	// received_at replaced and the missing ids added: no re-encoding.
 	var id, eventType, partnerID, key string
 	hasID, hasPartner := false, false
-	out := make([]byte, 0, len(raw)+128)
-	out = append(out, '{')
+	out := make([]jsoncheck.Member, 0, len(members)+3)
 	for _, m := range members {
 		switch m.Name {
 		case "received_at":
@@ -81,36 +80,26 @@ func StampFor(raw []byte, now time.Time, partner string) (Stamped, error) {
 		case "event_type":
 			eventType = stringValue(m.Value)
 		}
-		if out, err = appendMember(out, m.Name, m.Value); err != nil {
-			return Stamped{}, worker.Reject(CodeMalformedJSON, "", "re-encode event: %v", err)
-		}
+		out = append(out, m)
 	}
 	if !hasID {
 		sum := sha256.Sum256(raw)
 		id = uuid.NewSHA1(eventIDSpace, sum[:]).String()
-		out, _ = appendMember(out, "event_id", mustJSON(id))
+		out = append(out, stringMember("event_id", id))
 	}
 	if !hasPartner && partner != "" {
 		partnerID = partner
-		out, _ = appendMember(out, "partner_id", mustJSON(partner))
+		out = append(out, stringMember("partner_id", partner))
 	}
-	out, _ = appendMember(out, "received_at", mustJSON(now.UTC().Format(time.RFC3339Nano)))
-	out[len(out)-1] = '}' // over the last member's comma; there is always one
+	out = append(out, stringMember("received_at", now.UTC().Format(time.RFC3339Nano)))
+	value, err := jsoncheck.Object(out)
+	if err != nil {
+		return Stamped{}, worker.Reject(CodeMalformedJSON, "", "re-encode event: %v", err)
+	}
 	if key == "" {
 		key = id // validate rejects it anyway; keep it on a stable partition
 	}
-	return Stamped{EventID: id, EventType: eventType, PartnerID: partnerID, Key: []byte(key), Value: out}, nil
-}
-
-// appendMember appends "name":value, to an object being built.
-func appendMember(out []byte, name string, value []byte) ([]byte, error) {
-	out, err := jsontext.AppendQuote(out, name)
-	if err != nil {
-		return out, err
-	}
-	out = append(out, ':')
-	out = append(out, value...)
-	return append(out, ','), nil
+	return Stamped{EventID: id, EventType: eventType, PartnerID: partnerID, Key: []byte(key), Value: value}, nil
 }
 
 // stringValue is the string a JSON value holds, or "" for any other kind.
@@ -123,6 +112,10 @@ func stringValue(v jsontext.Value) string {
 		return ""
 	}
 	return string(s)
+}
+
+func stringMember(name, value string) jsoncheck.Member {
+	return jsoncheck.Member{Name: name, Value: jsontext.Value(mustJSON(value))}
 }
 
 func mustJSON(s string) json.RawMessage {

@@ -103,15 +103,23 @@ func Without(raw []byte, names ...string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, len(raw))
-	out = append(out, '{')
+	return Object(slices.DeleteFunc(members, func(m Member) bool { return slices.Contains(names, m.Name) }))
+}
+
+// Object writes members as one JSON object, values as they are. Only a
+// name that is not valid UTF-8 fails.
+func Object(members []Member) ([]byte, error) {
+	n := 2
 	for _, m := range members {
-		if slices.Contains(names, m.Name) {
-			continue
-		}
-		if len(out) > 1 {
+		n += len(m.Name) + len(m.Value) + 4
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '{')
+	for i, m := range members {
+		if i > 0 {
 			out = append(out, ',')
 		}
+		var err error
 		if out, err = jsontext.AppendQuote(out, m.Name); err != nil {
 			return nil, err
 		}
