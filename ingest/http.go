@@ -303,12 +303,7 @@ func (a *API) accept(w http.ResponseWriter, r *http.Request, sh shape) {
 	var reasons []schemas.Reason
 	for i, s := range stamped {
 		if err := CheckReferralToken(a.Tokens, s, a.Now()); errors.As(err, &rej) {
-			for _, r := range rej.Reasons {
-				if isArray {
-					r.Pointer = "/" + strconv.Itoa(i) + r.Pointer
-				}
-				reasons = append(reasons, r)
-			}
+			reasons = appendAt(reasons, rej.Reasons, i, isArray)
 		}
 	}
 	if len(reasons) > 0 {
@@ -320,12 +315,7 @@ func (a *API) accept(w http.ResponseWriter, r *http.Request, sh shape) {
 		// REST API and the Kafka path can never disagree.
 		for i, s := range stamped {
 			_, _, rs := a.Validator.Check(s.Value)
-			for _, r := range rs {
-				if isArray {
-					r.Pointer = "/" + strconv.Itoa(i) + r.Pointer
-				}
-				reasons = append(reasons, r)
-			}
+			reasons = appendAt(reasons, rs, i, isArray)
 		}
 		if len(reasons) > 0 {
 			a.problem(w, http.StatusUnprocessableEntity, reasons[0].Code, "events do not satisfy their schema", reasons)

@@ -6,7 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -162,6 +162,18 @@ func SplitBody(body []byte) (events []json.RawMessage, isArray bool, err error) 
 	return events, true, nil
 }
 
+// appendAt appends the reasons of a request's element i, their pointers
+// prefixed with the index when the request was an array.
+func appendAt(dst, reasons []schemas.Reason, i int, array bool) []schemas.Reason {
+	for _, r := range reasons {
+		if array {
+			r.Pointer = "/" + strconv.Itoa(i) + r.Pointer
+		}
+		dst = append(dst, r)
+	}
+	return dst
+}
+
 // StampAll stamps every event of a request; any failure rejects the request
 // with the failing element's index in the pointer.
 func StampAll(events []json.RawMessage, now time.Time, array bool, partner string) ([]Stamped, error) {
@@ -174,12 +186,7 @@ func StampAll(events []json.RawMessage, now time.Time, array bool, partner strin
 			if !errors.As(err, &rej) {
 				return nil, err
 			}
-			for _, r := range rej.Reasons {
-				if array {
-					r.Pointer = fmt.Sprintf("/%d%s", i, r.Pointer)
-				}
-				reasons = append(reasons, r)
-			}
+			reasons = appendAt(reasons, rej.Reasons, i, array)
 			continue
 		}
 		out = append(out, s)
