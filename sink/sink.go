@@ -19,35 +19,49 @@ type Store struct {
 	Now         func() time.Time
 }
 
-// Write inserts one partition's contiguous records: one INSERT per table
-// touched (the topic's own, plus rejected_events for undecodable records).
-func (s *Store) Write(ctx context.Context, topic string, partition int32, msgs []worker.Message) error {
-	bare := strings.TrimPrefix(topic, s.TopicPrefix)
-	if _, ok := tableOf[bare]; !ok {
-		return fmt.Errorf("no table for topic %q (prefix %q)", topic, s.TopicPrefix)
+// Write inserts a poll's records with one INSERT per table touched (each
+// topic's own, plus rejected_events for undecodable records), whatever the
+// number of partitions they came from.
+func (s *Store) Write(ctx context.Context, parts []worker.Part) error {
+	for _, p := range parts {
+		if _, ok := tableOf[strings.TrimPrefix(p.Topic, s.TopicPrefix)]; !ok {
+			return fmt.Errorf("no table for topic %q (prefix %q)", p.Topic, s.TopicPrefix)
+		}
 	}
 	byTable := map[string][]Row{}
 	var order []string
-	now := s.Now()
-	for _, m := range msgs {
-		rows, received := Decode(bare, m)
-		for _, r := range rows {
-			if _, ok := byTable[r.Table.Name]; !ok {
-				order = append(order, r.Table.Name)
+	type received struct {
+		topic string
+		at    time.Time
+	}
+	var landed []received
+	for _, p := range parts {
+		bare := strings.TrimPrefix(p.Topic, s.TopicPrefix)
+		for _, m := range p.Msgs {
+			rows, at := Decode(bare, m)
+			for _, r := range rows {
+				if _, ok := byTable[r.Table.Name]; !ok {
+					order = append(order, r.Table.Name)
+				}
+				byTable[r.Table.Name] = append(byTable[r.Table.Name], r)
+				if r.Table.Name == rejectedEvents.Name && bare != "referrals.rejected" {
+					s.Metrics.undecodable.WithLabelValues(bare).Inc()
+				}
 			}
-			byTable[r.Table.Name] = append(byTable[r.Table.Name], r)
-			if r.Table.Name == rejectedEvents.Name && bare != "referrals.rejected" {
-				s.Metrics.undecodable.WithLabelValues(bare).Inc()
+			if at != nil {
+				landed = append(landed, received{bare, *at})
 			}
-		}
-		if received != nil {
-			s.Metrics.latency.WithLabelValues(bare).Observe(now.Sub(*received).Seconds())
 		}
 	}
 	for _, name := range order {
 		if err := s.insert(ctx, byTable[name]); err != nil {
 			return err
 		}
+	}
+	// Latency ends when the rows are in ClickHouse, not when writing starts.
+	now := s.Now()
+	for _, l := range landed {
+		s.Metrics.latency.WithLabelValues(l.topic).Observe(now.Sub(l.at).Seconds())
 	}
 	return nil
 }

@@ -24,6 +24,11 @@ func msg(topic string, off int64, v string) worker.Message {
 	return worker.Message{Topic: "p." + topic, Partition: 1, Offset: off, Value: []byte(v), Timestamp: t0}
 }
 
+func onPartition(p int32, m worker.Message) worker.Message {
+	m.Partition = p
+	return m
+}
+
 const (
 	created = `{"event_id":"e1","event_type":"referral.created","schema_version":1,"occurred_at":"2026-10-01T08:00:00Z","received_at":"2026-10-01T08:00:01.5Z",
 	"partner_id":"acme","lead_id":"L1","payload":{"referrer":{"id":"a-1","type":"agent"},"channel":"crm","lead":{"name":"Ana","email":"ana@example.com"}}}`
@@ -198,15 +203,24 @@ func TestStoreClickHouse(t *testing.T) {
 		{schemas.TopicCommissions, []worker.Message{msg(schemas.TopicCommissions, 3, line), msg(schemas.TopicCommissions, 4, "garbage")}},
 		{schemas.TopicRejected, []worker.Message{msg(schemas.TopicRejected, 0, rejection)}},
 	}
-	for round := range 2 { // round 1 replays every write, as after a crash before the commit
-		for _, w := range writes {
-			if err := s.Write(ctx, "p."+w.topic, 1, w.msgs); err != nil {
-				t.Fatalf("round %d write %s: %v", round, w.topic, err)
-			}
+	// Round 0 writes one partition at a time; round 1 replays all of it in
+	// one Write, as after a crash before the commit, with a second partition
+	// of referral events beside it.
+	var all []worker.Part
+	for _, w := range writes {
+		part := worker.Part{Topic: "p." + w.topic, Partition: 1, Msgs: w.msgs}
+		if err := s.Write(ctx, []worker.Part{part}); err != nil {
+			t.Fatalf("write %s: %v", w.topic, err)
 		}
+		all = append(all, part)
+	}
+	all = append(all, worker.Part{Topic: "p." + schemas.TopicUnique, Partition: 2,
+		Msgs: []worker.Message{onPartition(2, msg(schemas.TopicUnique, 40, strings.Replace(created, `"event_id":"`, `"event_id":"0`, 1)))}})
+	if err := s.Write(ctx, all); err != nil {
+		t.Fatalf("replay: %v", err)
 	}
 	want := map[string]uint64{
-		"SELECT count() FROM referral_events FINAL":                                  2,
+		"SELECT count() FROM referral_events FINAL":                                  3,
 		"SELECT count() FROM attributions FINAL":                                     2,
 		"SELECT count() FROM commission_lines FINAL":                                 1,
 		"SELECT count() FROM rejected_events FINAL":                                  2,
@@ -228,8 +242,15 @@ func TestStoreClickHouse(t *testing.T) {
 			t.Errorf("NextOffset(%s, 0) = %d, %v; want -1", topic, got, err)
 		}
 	}
-	if err := s.Write(ctx, "p.unknown", 1, writes[0].msgs); err == nil {
+	if got, err := s.NextOffset(ctx, "p."+schemas.TopicUnique, 2); err != nil || got != 41 {
+		t.Errorf("NextOffset(unique, 2) = %d, %v; want 41", got, err)
+	}
+	unknown := []worker.Part{{Topic: "p." + schemas.TopicUnique, Partition: 3, Msgs: writes[0].msgs}, {Topic: "p.unknown", Partition: 1, Msgs: writes[0].msgs}}
+	if err := s.Write(ctx, unknown); err == nil {
 		t.Error("write to an unknown topic succeeded")
+	}
+	if got, err := s.NextOffset(ctx, "p."+schemas.TopicUnique, 3); err != nil || got != -1 {
+		t.Errorf("a refused Write stored rows of its good parts: NextOffset(unique, 3) = %d, %v", got, err)
 	}
 }
 
@@ -242,11 +263,11 @@ func TestViews(t *testing.T) {
 	s := &Store{Conn: conn, TopicPrefix: "p.", Metrics: NewMetrics(prometheus.NewRegistry()), Now: time.Now}
 	v2 := strings.NewReplacer(`"paid_model"`, `"version":2,"paid_model"`, `"last_touch":0}`, `"last_touch":5000}`, `"last_touch":10000}`, `"last_touch":5000}`).Replace(attribution)
 	for i, v := range []string{attribution, v2} {
-		if err := s.Write(ctx, "p."+schemas.TopicAttributions, 1, []worker.Message{msg(schemas.TopicAttributions, int64(i), v)}); err != nil {
+		if err := s.Write(ctx, []worker.Part{{Topic: "p." + schemas.TopicAttributions, Partition: 1, Msgs: []worker.Message{msg(schemas.TopicAttributions, int64(i), v)}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Write(ctx, "p."+schemas.TopicCommissions, 1, []worker.Message{msg(schemas.TopicCommissions, 0, line)}); err != nil {
+	if err := s.Write(ctx, []worker.Part{{Topic: "p." + schemas.TopicCommissions, Partition: 1, Msgs: []worker.Message{msg(schemas.TopicCommissions, 0, line)}}}); err != nil {
 		t.Fatal(err)
 	}
 	var credited float64

@@ -19,6 +19,7 @@ type Config struct {
 	BatchMax        int
 	FetchMaxBytes   int
 	OpsAddr         string
+	Pprof           bool
 	ShutdownTimeout time.Duration
 	LogFormat       string
 	LogLevel        string
@@ -34,6 +35,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, stage string) {
 	fs.IntVar(&c.BatchMax, "batch-max", 2000, "records processed per transaction at most")
 	fs.IntVar(&c.FetchMaxBytes, "fetch-max-bytes", 8<<20, "bytes one fetch may return (compressed); bounds what a lagging worker buffers, so its memory (0: franz-go's 50 MiB)")
 	fs.StringVar(&c.OpsAddr, "ops-addr", ":9100", "listen address of /metrics, /healthz and /readyz (empty disables)")
+	fs.BoolVar(&c.Pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on --ops-addr, for CPU and heap profiles of a running worker (keep the ops port private)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "time the batch in flight gets to commit after a shutdown signal")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")

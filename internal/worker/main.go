@@ -56,7 +56,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, name s
 	defer closeFn()
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return Serve(gctx, cfg.OpsAddr, OpsHandler(reg, ready), log) })
+	g.Go(func() error { return Serve(gctx, cfg.OpsAddr, cfg.Ops(reg, ready), log) })
 	if srv, ok := app.(Server); ok {
 		g.Go(func() error { return srv.Serve(gctx, cfg, log, reg, ready) })
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,26 @@ func OpsHandler(reg *prometheus.Registry, ready *Readiness) *http.ServeMux {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	return mux
+}
+
+// MountPprof adds the runtime profiles under /debug/pprof/. They are opt-in:
+// a profile costs CPU while it runs and shows internals, so the ops port
+// that carries them must not be public.
+func MountPprof(mux *http.ServeMux) {
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+}
+
+// Ops is OpsHandler plus the profiles when cfg asks for them.
+func (c *Config) Ops(reg *prometheus.Registry, ready *Readiness) *http.ServeMux {
+	mux := OpsHandler(reg, ready)
+	if c.Pprof {
+		MountPprof(mux)
+	}
 	return mux
 }
 

@@ -68,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	dur := fs.Duration("duration", 60*time.Second, "length of the latency phase")
 	root := fs.String("root", ".", "repository root (bin/ must hold the binaries)")
 	wait := fs.Duration("wait", 20*time.Minute, "how long the pipeline may take")
+	profDir := fs.String("profile", "", "directory for CPU profiles of the six workers and the broker, taken during the bulk phase (empty: none)")
+	profFor := fs.Duration("profile-seconds", 20*time.Second, "length of those profiles")
 	settleWait := fs.Duration("settle", time.Minute, "how long ClickHouse may take to agree with the oracle once the sink has written enough")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -88,7 +90,11 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	defer os.RemoveAll(tmp)
 
 	progress("starting Redis and ClickHouse")
-	if out, err := exec.CommandContext(ctx, filepath.Join(*root, "deploy", "stack.sh"), "up").CombinedOutput(); err != nil {
+	up := exec.CommandContext(ctx, filepath.Join(*root, "deploy", "stack.sh"), "up")
+	// The daemons the script starts may inherit a descriptor of the output
+	// pipe; without a WaitDelay, Wait blocks until they exit.
+	up.WaitDelay = 2 * time.Second
+	if out, err := up.CombinedOutput(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {
 		return fmt.Errorf("stack.sh up: %w\n%s", err, out)
 	}
 	_ = exec.Command("redis-cli", "-p", envOr("REDIS_PORT", "16379"), "flushall").Run()
@@ -107,7 +113,17 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	broker := exec.Command(filepath.Join(bin, "devbroker"), "--port", fmt.Sprint(port))
+	brokerArgs := []string{"--port", fmt.Sprint(port)}
+	brokerOps := ""
+	if *profDir != "" {
+		pp, err := freePort()
+		if err != nil {
+			return err
+		}
+		brokerOps = fmt.Sprintf("http://127.0.0.1:%d", pp)
+		brokerArgs = append(brokerArgs, "--pprof-addr", brokerOps[len("http://"):])
+	}
+	broker := exec.Command(filepath.Join(bin, "devbroker"), brokerArgs...)
 	broker.Stderr = mustCreate(filepath.Join(tmp, "devbroker.log"))
 	if err := broker.Start(); err != nil {
 		return fmt.Errorf("start devbroker: %w", err)
@@ -159,12 +175,22 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	st, err := devstack.Start(ctx, devstack.Config{
 		BinDir: bin, LogDir: logDir, Brokers: brokers, Redis: "127.0.0.1:" + envOr("REDIS_PORT", "16379"),
 		RedisPrefix: "bench:", ClickHouse: "clickhouse://" + chAddr + "/" + db, Rules: filepath.Join(*root, "deploy", "dev", "rules.json"),
-		Extra: []string{"REFTRACK_LOG_LEVEL=warn"},
+		Extra: []string{"REFTRACK_LOG_LEVEL=warn", fmt.Sprintf("REFTRACK_PPROF=%t", *profDir != "")},
 	})
 	if err != nil {
 		return err
 	}
 	defer st.Stop()
+	profiled := make(chan error, 1)
+	if *profDir != "" {
+		ops := map[string]string{"devbroker": brokerOps}
+		for _, s := range devstack.Stages {
+			ops[s] = strings.TrimSuffix(st.MetricsURL(s), "/metrics")
+		}
+		go func() { profiled <- profileAll(ctx, *profDir, ops, *profFor) }()
+	} else {
+		profiled <- nil
+	}
 	opt, _ := clickhouse.ParseDSN("clickhouse://" + chAddr + "/" + db)
 	conn, err := clickhouse.Open(opt)
 	if err != nil {
@@ -214,6 +240,12 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	tracker.poll()
 	res.StageRates = tracker.rates()
 
+	// The latency phase must not run under the profiler's cost, nor the
+	// profile mix the two phases.
+	progress("waiting for the profiles")
+	if err := <-profiled; err != nil {
+		return err
+	}
 	progress(fmt.Sprintf("latency: offering %d events/s for %s", *rate, *dur))
 	if err := latency(ctx, st, cl, conn, res, rules, *rate, *dur); err != nil {
 		return err

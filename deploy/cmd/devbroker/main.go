@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -28,6 +29,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	dataDir := fs.String("data-dir", "", "directory persisting the log across restarts (empty: memory only)")
 	partitions := fs.Int("partitions", 4, "partitions per reftrack topic")
 	prefix := fs.String("topic-prefix", "", "topic prefix, as the workers' --topic-prefix")
+	pprofAddr := fs.String("pprof-addr", "", "listen address of /debug/pprof/ (empty: none); the bench profiles the broker beside the workers")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -57,6 +59,15 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	defer c.Close()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	log.Info("dev broker listening", "addrs", c.ListenAddrs(), "topics", schemas.AllTopics(*prefix), "partitions", *partitions, "data_dir", *dataDir)
+	if *pprofAddr != "" {
+		mux := http.NewServeMux()
+		worker.MountPprof(mux)
+		go func() {
+			if err := worker.Serve(ctx, *pprofAddr, mux, log); err != nil {
+				log.Error("pprof server", "err", err)
+			}
+		}()
+	}
 	<-ctx.Done()
 	log.Info("dev broker stopping")
 	return nil

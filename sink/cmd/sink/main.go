@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	topics := []string{schemas.TopicUnique, schemas.TopicAttributions, schemas.TopicCommissions, schemas.TopicRejected}
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return worker.Serve(gctx, cfg.Worker.OpsAddr, worker.OpsHandler(reg, ready), log) })
+	g.Go(func() error { return worker.Serve(gctx, cfg.Worker.OpsAddr, cfg.Worker.Ops(reg, ready), log) })
 	g.Go(func() error {
 		err := worker.RunStore(gctx, cfg.Worker, "sink", topics, store, log, reg, ready)
 		if err != nil {

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// profileAll records a CPU profile of every process in ops (name → base URL
+// of its ops port) at once, for d, into dir/<name>.pprof. Taken during the
+// bulk phase, the profiles show where each worker's time goes under load,
+// which the issue asks for wherever a target is missed.
+func profileAll(ctx context.Context, dir string, ops map[string]string, d time.Duration) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]string, 0)
+	var mu sync.Mutex
+	for name, base := range ops {
+		wg.Go(func() {
+			if err := profileOne(ctx, filepath.Join(dir, name+".pprof"), base, d); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return fmt.Errorf("profiles: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func profileOne(ctx context.Context, path, base string, d time.Duration) error {
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, int(d.Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, b)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
