@@ -122,7 +122,12 @@ func (s *Stack) start(st string, apiPort int) error {
 	}
 	cmd := exec.Command(filepath.Join(s.cfg.BinDir, st))
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(),
+	// The Go runtime settings a deployment gives each worker (README,
+	// "memory"): a soft limit under the 200 MB each may use, and GC
+	// pacing that spends the headroom below it on fewer collections. The
+	// caller's environment overrides both.
+	cmd.Env = append([]string{"GOMEMLIMIT=150MiB", "GOGC=200"}, os.Environ()...)
+	cmd.Env = append(cmd.Env,
 		"REFTRACK_BROKERS="+s.cfg.Brokers,
 		"REFTRACK_TOPIC_PREFIX="+s.cfg.TopicPrefix,
 		"REFTRACK_GROUP=reftrack-"+s.cfg.TopicPrefix+st,
