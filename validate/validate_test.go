@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,9 +84,16 @@ func TestProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := v.Process(context.Background(), worker.Message{Value: []byte(issued)})
+	in := []byte(issued)
+	out, err := v.Process(context.Background(), worker.Message{Value: in})
 	if err != nil || len(out) != 1 {
 		t.Fatalf("Process(valid) = %v, %v", out, err)
+	}
+	if string(in) != issued {
+		t.Errorf("Process rewrote the record's own bytes: %s", in)
+	}
+	if bytes.ContainsAny(out[0].Value, "\n\t") || len(out[0].Value) >= len(issued) {
+		t.Errorf("an unchanged event goes on without its white space: %s", out[0].Value)
 	}
 	var got, want map[string]any
 	_ = json.Unmarshal(out[0].Value, &got)
@@ -113,9 +121,16 @@ func FuzzCheck(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		env, _, reasons := v.Check(raw)
+		orig := bytes.Clone(raw)
+		env, out, reasons := v.Check(raw)
+		if !bytes.Equal(raw, orig) {
+			t.Fatalf("Check rewrote its input %q to %q", orig, raw)
+		}
 		if len(reasons) == 0 && (env.EventID == "" || env.LeadID == "") {
 			t.Fatalf("accepted an event without ids: %q", raw)
+		}
+		if len(reasons) == 0 && !json.Valid(out) {
+			t.Fatalf("accepted %q but passed on invalid JSON %q", raw, out)
 		}
 		for _, r := range reasons {
 			if r.Code == "" || r.Message == "" {

@@ -506,7 +506,8 @@ func machine() string {
 }
 
 func commit(root string) string {
-	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	// -dirty marks a run of uncommitted code, which no commit reproduces.
+	out, err := exec.Command("git", "-C", root, "describe", "--always", "--dirty", "--exclude", "*").Output()
 	if err != nil {
 		return "unknown"
 	}
