@@ -2,7 +2,6 @@ package attribute
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -105,12 +104,12 @@ func (a *Attributor) ProcessBatch(ctx context.Context, batch []worker.Message) (
 		events[i] = d
 		switch {
 		case d.touch != nil:
-			b, _ := json.Marshal(d.touch) // strings and times: cannot fail
+			b, _ := schemas.Encode(d.touch) // strings and times: cannot fail
 			pruned = append(pruned, addTouch.EvalSha(ctx, write, []string{a.key("tp", d.lead), a.key("tpd", d.lead)},
 				d.touch.EventID, d.touch.OccurredAt.UnixMilli(), b, a.Config.MaxTouches, a.Config.Lookback.Milliseconds()))
 			leads[d.lead] = true
 		case d.conv != nil:
-			b, _ := json.Marshal(d.conv)
+			b, _ := schemas.Encode(d.conv)
 			write.HSet(ctx, a.key("cv", d.lead), d.conv.EventID, b)
 			// Kept for late touches (grace) and for cancellations, which
 			// can come a chargeback window later.
@@ -325,7 +324,7 @@ func (a *Attributor) attribute(c conversion, all []Touch) (worker.Output, error)
 	if m, ok := a.Config.PaidModelByLine[c.Policy.ProductLine]; ok {
 		paid = m
 	}
-	payload, err := json.Marshal(schemas.AttributionCalculated{
+	payload, err := schemas.Encode(schemas.AttributionCalculated{
 		Version: version, PolicyEventID: c.EventID, Policy: c.Policy, PaidModel: paid, Touchpoints: tps,
 	})
 	if err != nil {
@@ -342,7 +341,7 @@ func (a *Attributor) attribute(c conversion, all []Touch) (worker.Output, error)
 		LeadID:        c.LeadID,
 		Payload:       payload,
 	}
-	v, err := json.Marshal(out)
+	v, err := schemas.Encode(out)
 	if err != nil {
 		return worker.Output{}, fmt.Errorf("encode attribution envelope: %w", err)
 	}
@@ -357,14 +356,14 @@ func (a *Attributor) cancelled(c cancellation, convs map[string]conversion) (wor
 		if conv.Policy.PolicyID != c.p.PolicyID || conv.PartnerID != c.env.PartnerID {
 			continue
 		}
-		payload, err := json.Marshal(schemas.AttributionCancelled{
+		payload, err := schemas.Encode(schemas.AttributionCancelled{
 			AttributionID: attributionID(conv.EventID), PolicyEventID: conv.EventID, CancelEventID: c.env.EventID,
 			Policy: conv.Policy, CancelledOn: c.p.CancelledOn,
 		})
 		if err != nil {
 			return worker.Output{}, false, fmt.Errorf("encode cancellation: %w", err)
 		}
-		v, err := json.Marshal(schemas.Envelope{
+		v, err := schemas.Encode(schemas.Envelope{
 			EventID: uuid.NewSHA1(attributionSpace, []byte("cancel|"+c.env.EventID)).String(), EventType: schemas.TypeAttributionCancelled,
 			SchemaVersion: 1, OccurredAt: c.env.OccurredAt, ReceivedAt: c.env.ReceivedAt, PartnerID: c.env.PartnerID,
 			LeadID: c.env.LeadID, Payload: payload,

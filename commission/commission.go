@@ -2,7 +2,6 @@ package commission
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"sort"
@@ -99,10 +98,10 @@ func (c *Calculator) ProcessBatch(ctx context.Context, batch []worker.Message) (
 			p := paid{Version: att.Version, RuleSetVersion: rs.Version, Policy: att.Policy}
 			for _, l := range lines {
 				var cl schemas.CommissionCalculated
-				_ = schemas.Decode(l.Payload, &cl) // produced just above by json.Marshal
+				_ = schemas.Decode(l.Payload, &cl) // produced just above by schemas.Encode
 				p.Lines, p.LineIDs = append(p.Lines, cl), append(p.LineIDs, l.EventID)
 			}
-			b, _ := json.Marshal(p)
+			b, _ := schemas.Encode(p)
 			write.Set(ctx, c.Prefix+"paid:"+env.EventID, b, c.Keep)
 			if results[i].Out, err = outputs(lines); err != nil {
 				return nil, err
@@ -154,7 +153,7 @@ func (c *Calculator) ProcessBatch(ctx context.Context, batch []worker.Message) (
 func outputs(lines []schemas.Envelope) ([]worker.Output, error) {
 	outs := make([]worker.Output, len(lines))
 	for i, l := range lines {
-		v, err := json.Marshal(l)
+		v, err := schemas.Encode(l)
 		if err != nil {
 			return nil, fmt.Errorf("encode commission line: %w", err)
 		}
@@ -313,7 +312,7 @@ func proRata(v, num, den int64) int64 {
 }
 
 func lineEnvelope(src schemas.Envelope, id string, l schemas.CommissionCalculated) (schemas.Envelope, error) {
-	payload, err := json.Marshal(l)
+	payload, err := schemas.Encode(l)
 	if err != nil {
 		return schemas.Envelope{}, fmt.Errorf("encode line: %w", err)
 	}
