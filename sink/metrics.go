@@ -23,7 +23,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"table"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "reftrack", Subsystem: "sink", Name: "end_to_end_latency_seconds",
-			Help:    "From ingest's received_at to the sink writing the row, by topic.",
+			Help: "From ingest's received_at to the sink writing the row, by topic.",
 			// Steps of 25 % from 10 ms to a minute: doubling buckets put
 			// 0.64 s and 1.28 s next to each other, too coarse to tell a
 			// p99 of 0.7 s from one of 1.2 s.

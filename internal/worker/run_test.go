@@ -239,3 +239,18 @@ func TestValidateReportsEverything(t *testing.T) {
 		}
 	}
 }
+
+func TestAddByTopic(t *testing.T) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "c"}, []string{"topic"})
+	var recs []*kgo.Record
+	for _, topic := range []string{"a", "a", "b", "a", "c", "c"} {
+		recs = append(recs, &kgo.Record{Topic: topic})
+	}
+	addByTopic(c, recs)
+	addByTopic(c, nil)
+	for topic, want := range map[string]float64{"a": 3, "b": 1, "c": 2} {
+		if got := testutil.ToFloat64(c.WithLabelValues(topic)); got != want {
+			t.Errorf("%s counted %v, want %v", topic, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -39,7 +40,10 @@ type Part struct {
 // store, committing offsets only after the write succeeded. On assignment it
 // resumes from the store's NextOffset when that is ahead of the committed
 // offset, so a crash between write and commit does not write twice.
-func RunStore(ctx context.Context, cfg Config, name string, topics []string, store Store, log *slog.Logger, reg *prometheus.Registry, ready *Readiness) error {
+//
+// linger is how long a batch may wait for more records once its first has
+// arrived (see collect); 0 writes whatever each poll returns.
+func RunStore(ctx context.Context, cfg Config, name string, topics []string, store Store, linger time.Duration, log *slog.Logger, reg *prometheus.Registry, ready *Readiness) error {
 	full := make([]string, len(topics))
 	for i, t := range topics {
 		full[i] = cfg.Topic(t)
@@ -83,36 +87,27 @@ func RunStore(ctx context.Context, cfg Config, name string, topics []string, sto
 
 	m := newMetrics(reg, name)
 	for {
-		fetches := cl.PollRecords(ctx, cfg.BatchMax)
-		if fetches.IsClientClosed() || ctx.Err() != nil {
+		recs, closed := collect(ctx, cl, cfg.BatchMax, linger, func(f kgo.Fetches) {
+			f.EachError(func(topic string, p int32, err error) {
+				if !errors.Is(err, context.DeadlineExceeded) { // the linger ending
+					log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+				}
+			})
+			m.observeLag(f)
+		})
+		if closed {
 			log.Info("store worker stopping")
 			return nil
 		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
-		})
-		m.observeLag(fetches)
 		start := time.Now()
+		parts := byPartition(recs)
 		bctx, cancel := graceContext(ctx, cfg.ShutdownTimeout)
-		var parts []Part
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if len(p.Records) == 0 {
-				return
-			}
-			msgs := make([]Message, len(p.Records))
-			for i, r := range p.Records {
-				msgs[i] = Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
-			}
-			parts = append(parts, Part{Topic: p.Topic, Partition: p.Partition, Msgs: msgs})
-		})
 		var werr error
 		if len(parts) > 0 {
 			werr = writeRetrying(bctx, store, parts, log, ready)
 		}
 		if werr == nil {
-			for _, p := range parts {
-				m.in.WithLabelValues(p.Topic).Add(float64(len(p.Msgs)))
-			}
+			addByTopic(m.in, recs)
 			werr = cl.CommitUncommittedOffsets(bctx)
 		}
 		cancel()
@@ -123,12 +118,67 @@ func RunStore(ctx context.Context, cfg Config, name string, topics []string, sto
 			}
 			return fmt.Errorf("store batch: %w", werr)
 		}
-		if n := fetches.NumRecords(); n > 0 {
+		if len(recs) > 0 {
 			m.batches.WithLabelValues("committed").Inc()
-			m.batchSize.Observe(float64(n))
+			m.batchSize.Observe(float64(len(recs)))
 			m.batchTime.Observe(time.Since(start).Seconds())
 		}
 	}
+}
+
+// collect polls until it holds max records or linger has passed since the
+// first one arrived. Every INSERT costs ClickHouse a part to write and later
+// merge, so a store is better fed a few large writes than one per poll;
+// linger bounds what that adds to latency. closed reports a shutdown.
+// Rebalances stay blocked (BlockRebalanceOnPoll) until the caller allows
+// them, so what collect returns is still owned when it is written.
+func collect(ctx context.Context, cl *kgo.Client, max int, linger time.Duration, seen func(kgo.Fetches)) (recs []*kgo.Record, closed bool) {
+	var deadline time.Time
+	for len(recs) < max {
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if len(recs) > 0 {
+			if linger <= 0 || !time.Now().Before(deadline) {
+				break
+			}
+			pctx, cancel = context.WithDeadline(ctx, deadline)
+		}
+		fetches := cl.PollRecords(pctx, max-len(recs))
+		cancel()
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			return nil, true
+		}
+		seen(fetches)
+		if len(recs) == 0 && fetches.NumRecords() > 0 {
+			deadline = time.Now().Add(linger)
+		}
+		recs = append(recs, fetches.Records()...)
+		if len(recs) == 0 {
+			return nil, false // errors only; the caller polls again
+		}
+	}
+	return recs, false
+}
+
+// byPartition groups records into one Part per partition, in the order the
+// partitions first appear; records of one partition keep their order.
+func byPartition(recs []*kgo.Record) []Part {
+	var parts []Part
+	index := map[string]map[int32]int{}
+	for _, r := range recs {
+		ps := index[r.Topic]
+		if ps == nil {
+			ps = map[int32]int{}
+			index[r.Topic] = ps
+		}
+		i, ok := ps[r.Partition]
+		if !ok {
+			i = len(parts)
+			ps[r.Partition] = i
+			parts = append(parts, Part{Topic: r.Topic, Partition: r.Partition})
+		}
+		parts[i].Msgs = append(parts[i].Msgs, Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp})
+	}
+	return parts
 }
 
 // writeRetrying retries a failed write with backoff until it succeeds or ctx
