@@ -92,8 +92,13 @@ up_clickhouse() {
 	local bin; bin=$(ch_binary)
 	ch_config
 	say "starting clickhouse on tcp $CH_TCP, http $CH_HTTP"
-	(cd "$CH_DIR" && nohup "$bin" --config-file="$CH_DIR/etc/config.xml" --pid-file="$CH_DIR/clickhouse.pid" \
-		>>"$CH_DIR/log/stdout.log" 2>&1 &)
+	# clickhouse-server writes --pid-file only when it daemonizes itself,
+	# so the script records the pid (nohup execs the server in place).
+	(
+		cd "$CH_DIR" || exit 1
+		nohup "$bin" --config-file="$CH_DIR/etc/config.xml" >>"$CH_DIR/log/stdout.log" 2>&1 </dev/null &
+		echo $! >"$CH_DIR/clickhouse.pid"
+	)
 	for _ in $(seq 1 300); do ch_ok && { say "clickhouse up"; return 0; }; sleep 0.2; done
 	say "clickhouse did not start; error log tail:"
 	tail -n 30 "$CH_DIR/log/clickhouse-server.err.log" "$CH_DIR/log/stdout.log" >&2 || true

@@ -18,8 +18,9 @@ func (e *SyntaxError) Error() string { return e.Err.Error() }
 func (e *SyntaxError) Unwrap() error { return e.Err }
 
 type decoder struct {
-	r bytes.Reader
-	d *jsontext.Decoder
+	in []byte // what r reads
+	r  bytes.Reader
+	d  *jsontext.Decoder
 }
 
 var decoders = sync.Pool{New: func() any {
@@ -47,6 +48,8 @@ func read[T any](raw []byte, f func(*decoder) (T, error)) (T, error) {
 	}
 	dc := decoders.Get().(*decoder)
 	defer decoders.Put(dc)
+	dc.in = raw
+	defer func() { dc.in = nil }() // a pooled decoder must not keep the input alive
 	dc.r.Reset(raw)
 	dc.d.Reset(&dc.r, jsontext.AllowInvalidUTF8(true))
 	v, err := f(dc)

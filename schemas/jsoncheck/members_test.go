@@ -13,7 +13,8 @@ func TestMembers(t *testing.T) {
 		in   string
 		want string // names=values joined by ";", or the error kind
 	}{
-		{`{"a":1,"b":{ "c" : [1, 2] },"s":"x y"}`, `a=1;b={"c":[1,2]};s="x y"`},
+		{`{"a":1,"b":{ "c" : [1, 2] },"s":"x y"}`, `a=1;b={ "c" : [1, 2] };s="x y"`},
+		{" { \"a\" :\n 1 , \"b\":[ ]} ", `a=1;b=[ ]`},
 		{` {} `, ``},
 		{"{\"a\":\"\xff\"}", "a=\"\xff\""},
 		{`{"\u0061b":true}`, `ab=true`},
@@ -98,7 +99,7 @@ func mustJSON(v any) string {
 func TestWithout(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ in, want string }{
-		{`{"a":1,"lead":{"n":"x"},"b":[1, 2]}`, `{"a":1,"b":[1,2]}`},
+		{`{"a":1,"lead":{"n":"x"},"b":[1, 2]}`, `{"a":1,"b":[1, 2]}`},
 		{`{"lead":1}`, `{}`},
 		{`{"lead":1,"z":true}`, `{"z":true}`},
 		{`{}`, `{}`},

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 )
 
 func freePort() (int, error) {
@@ -25,3 +27,13 @@ func mustCreate(path string) *os.File {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// pidFile reads a daemon's pid file; 0 when there is none.
+func pidFile(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
