@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,6 +36,18 @@ func profileAll(ctx context.Context, dir string, ops map[string]string, d time.D
 	wg.Wait()
 	if len(errs) > 0 {
 		return fmt.Errorf("profiles: %s", strings.Join(errs, "; "))
+	}
+	// A readable summary beside each profile, when a Go toolchain is at
+	// hand (it is wherever make bench runs): what BENCHMARKS.md quotes.
+	for name := range ops {
+		path := filepath.Join(dir, name+".pprof")
+		out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=40", path).Output()
+		if err != nil {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".top.txt"), out, 0o644); err != nil {
+			return err
+		}
 	}
 	return nil
 }
