@@ -58,6 +58,9 @@ func (s *Store) Write(ctx context.Context, parts []worker.Part) error {
 			return err
 		}
 	}
+	if err := s.writeOffsets(ctx, parts); err != nil {
+		return err
+	}
 	// Latency ends when the rows are in ClickHouse, not when writing starts.
 	now := s.Now()
 	for _, l := range landed {
@@ -87,14 +90,45 @@ func (s *Store) insert(ctx context.Context, rows []Row) error {
 	return nil
 }
 
-// NextOffset reads back where the sink left off for a partition. Rows of
-// undecodable records of the topic live in rejected_events, so both tables
-// are asked.
+// writeOffsets records where each part ends, after its rows are written:
+// a crash in between leaves sink_offsets behind the rows, never ahead, and
+// what is replayed collapses in the ReplacingMergeTree tables.
+func (s *Store) writeOffsets(ctx context.Context, parts []worker.Part) error {
+	batch, err := s.Conn.PrepareBatch(ctx, "INSERT INTO sink_offsets (topic, partition, next_offset, written_at)")
+	if err != nil {
+		return fmt.Errorf("prepare insert into sink_offsets: %w", err)
+	}
+	now := s.Now()
+	for _, p := range parts {
+		if err := batch.Append(p.Topic, p.Partition, p.Msgs[len(p.Msgs)-1].Offset+1, now); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("append to sink_offsets: %w", err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("insert into sink_offsets: %w", err)
+	}
+	return nil
+}
+
+// NextOffset reads back where the sink left off for a partition: from
+// sink_offsets, or, for a partition written before that table existed,
+// from the rows themselves (a scan of the topic's table and of
+// rejected_events, where its undecodable records live).
 func (s *Store) NextOffset(ctx context.Context, topic string, partition int32) (int64, error) {
 	bare := strings.TrimPrefix(topic, s.TopicPrefix)
 	t, ok := tableOf[bare]
 	if !ok {
 		return -1, fmt.Errorf("no table for topic %q", topic)
+	}
+	var recorded int64
+	var n uint64
+	q := "SELECT max(next_offset), count() FROM sink_offsets WHERE topic = ? AND partition = ?"
+	if err := s.Conn.QueryRow(ctx, q, topic, partition).Scan(&recorded, &n); err != nil {
+		return -1, fmt.Errorf("read sink_offsets of %s/%d: %w", topic, partition, err)
+	}
+	if n > 0 {
+		return recorded, nil
 	}
 	next := int64(-1)
 	for _, name := range []string{t.Name, rejectedEvents.Name} {

@@ -234,17 +234,34 @@ func TestStoreClickHouse(t *testing.T) {
 		}
 	}
 	next := map[string]int64{schemas.TopicUnique: 12, schemas.TopicAttributions: 6, schemas.TopicCommissions: 5, schemas.TopicRejected: 1}
-	for topic, n := range next {
-		if got, err := s.NextOffset(ctx, "p."+topic, 1); err != nil || got != n {
-			t.Errorf("NextOffset(%s, 1) = %d, %v; want %d", topic, got, err, n)
+	checkNext := func(how string) {
+		t.Helper()
+		for topic, n := range next {
+			if got, err := s.NextOffset(ctx, "p."+topic, 1); err != nil || got != n {
+				t.Errorf("%s: NextOffset(%s, 1) = %d, %v; want %d", how, topic, got, err, n)
+			}
+			if got, err := s.NextOffset(ctx, "p."+topic, 0); err != nil || got != -1 {
+				t.Errorf("%s: NextOffset(%s, 0) = %d, %v; want -1", how, topic, got, err)
+			}
 		}
-		if got, err := s.NextOffset(ctx, "p."+topic, 0); err != nil || got != -1 {
-			t.Errorf("NextOffset(%s, 0) = %d, %v; want -1", topic, got, err)
+		if got, err := s.NextOffset(ctx, "p."+schemas.TopicUnique, 2); err != nil || got != 41 {
+			t.Errorf("%s: NextOffset(unique, 2) = %d, %v; want 41", how, got, err)
 		}
 	}
-	if got, err := s.NextOffset(ctx, "p."+schemas.TopicUnique, 2); err != nil || got != 41 {
-		t.Errorf("NextOffset(unique, 2) = %d, %v; want 41", got, err)
+	checkNext("from sink_offsets")
+	// What sink_offsets holds is what NextOffset answers: partition 7 has
+	// no rows to scan.
+	if err := s.writeOffsets(ctx, []worker.Part{{Topic: "p." + schemas.TopicUnique, Partition: 7, Msgs: []worker.Message{{Offset: 98}}}}); err != nil {
+		t.Fatal(err)
 	}
+	if got, err := s.NextOffset(ctx, "p."+schemas.TopicUnique, 7); err != nil || got != 99 {
+		t.Errorf("NextOffset(unique, 7) = %d, %v; want 99 as recorded in sink_offsets", got, err)
+	}
+	// Partitions written before sink_offsets existed resume from the rows.
+	if err := conn.Exec(ctx, "TRUNCATE TABLE sink_offsets"); err != nil {
+		t.Fatal(err)
+	}
+	checkNext("from the rows")
 	unknown := []worker.Part{{Topic: "p." + schemas.TopicUnique, Partition: 3, Msgs: writes[0].msgs}, {Topic: "p.unknown", Partition: 1, Msgs: writes[0].msgs}}
 	if err := s.Write(ctx, unknown); err == nil {
 		t.Error("write to an unknown topic succeeded")
