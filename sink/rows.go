@@ -34,6 +34,7 @@ var (
 		"payee_id", "payee_type", "product_line", "sale_type", "currency", "premium_minor", "policy_commission_minor",
 		"weight_bp", "amount_minor", "rule_set_version", "rule_id", "model", "kind", "source_line_id", "converted_at",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
+	sinkOffsets = Table{"sink_offsets", []string{"topic", "partition", "next_offset", "written_at"}}
 )
 
 // tableOf maps an unprefixed topic to its table.

@@ -9,6 +9,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/schemas"
 )
 
 // Store writes records to ClickHouse; it implements worker.Store.
@@ -44,7 +45,7 @@ func (s *Store) Write(ctx context.Context, parts []worker.Part) error {
 					order = append(order, r.Table.Name)
 				}
 				byTable[r.Table.Name] = append(byTable[r.Table.Name], r)
-				if r.Table.Name == rejectedEvents.Name && bare != "referrals.rejected" {
+				if r.Table.Name == rejectedEvents.Name && bare != schemas.TopicRejected {
 					s.Metrics.undecodable.WithLabelValues(bare).Inc()
 				}
 			}
@@ -94,21 +95,12 @@ func (s *Store) insert(ctx context.Context, rows []Row) error {
 // a crash in between leaves sink_offsets behind the rows, never ahead, and
 // what is replayed collapses in the ReplacingMergeTree tables.
 func (s *Store) writeOffsets(ctx context.Context, parts []worker.Part) error {
-	batch, err := s.Conn.PrepareBatch(ctx, "INSERT INTO sink_offsets (topic, partition, next_offset, written_at)")
-	if err != nil {
-		return fmt.Errorf("prepare insert into sink_offsets: %w", err)
-	}
 	now := s.Now()
-	for _, p := range parts {
-		if err := batch.Append(p.Topic, p.Partition, p.Msgs[len(p.Msgs)-1].Offset+1, now); err != nil {
-			_ = batch.Abort()
-			return fmt.Errorf("append to sink_offsets: %w", err)
-		}
+	rows := make([]Row, len(parts))
+	for i, p := range parts {
+		rows[i] = Row{sinkOffsets, []any{p.Topic, p.Partition, p.Msgs[len(p.Msgs)-1].Offset + 1, now}}
 	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("insert into sink_offsets: %w", err)
-	}
-	return nil
+	return s.insert(ctx, rows)
 }
 
 // NextOffset reads back where the sink left off for a partition: from

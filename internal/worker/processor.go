@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Message is one consumed record, without any Kafka client attached.
@@ -15,6 +17,11 @@ type Message struct {
 	Key       []byte
 	Value     []byte
 	Timestamp time.Time
+}
+
+// messageOf is the Message of a consumed record.
+func messageOf(r *kgo.Record) Message {
+	return Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
 }
 
 // Output is a record to produce. Topic is the unprefixed name from package

@@ -146,7 +146,7 @@ func (w *txnWorker) batch(ctx context.Context, recs []*kgo.Record) error {
 func (w *txnWorker) process(ctx context.Context, recs []*kgo.Record) (outs []*kgo.Record, dead []string, err error) {
 	msgs := make([]Message, len(recs))
 	for i, r := range recs {
-		msgs[i] = Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+		msgs[i] = messageOf(r)
 	}
 	results, err := w.stage.Processor.ProcessBatch(ctx, msgs)
 	if err != nil {

@@ -29,19 +29,9 @@ import (
 func TestRunExactlyOnce(t *testing.T) {
 	t.Parallel()
 	const prefix = "t."
-	brokers := testenv.Kafka(t, 3, schemas.AllTopics(prefix)...)
-	cfg := Config{Brokers: strings.Join(brokers, ","), TopicPrefix: prefix, Group: "g", Instance: "0",
-		BatchMax: 50, ShutdownTimeout: 5 * time.Second, LogFormat: "text", LogLevel: "info"}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	brokers, cfg, prod := kafkaFixture(t, prefix, 50)
 
 	const n = 600
-	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
 	var recs []*kgo.Record
 	wantOut, wantDead := 0, 0
 	for i := range n {
@@ -188,6 +178,25 @@ func TestObserveLag(t *testing.T) {
 
 // consume reads want records with read_committed, then keeps reading briefly
 // so that extra (duplicate) records would be seen too.
+// kafkaFixture starts an in-process broker with every topic under prefix
+// and returns its addresses, a valid runtime config pointing at it and a
+// producer, closed when the test ends.
+func kafkaFixture(t *testing.T, prefix string, batchMax int) ([]string, Config, *kgo.Client) {
+	t.Helper()
+	brokers := testenv.Kafka(t, 3, schemas.AllTopics(prefix)...)
+	cfg := Config{Brokers: strings.Join(brokers, ","), TopicPrefix: prefix, Group: "g", Instance: "0",
+		BatchMax: batchMax, ShutdownTimeout: 5 * time.Second, LogFormat: "text", LogLevel: "info"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prod.Close)
+	return brokers, cfg, prod
+}
+
 func consume(t *testing.T, brokers []string, topic string, want int) []*kgo.Record {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),

@@ -176,7 +176,7 @@ func byPartition(recs []*kgo.Record) []Part {
 			ps[r.Partition] = i
 			parts = append(parts, Part{Topic: r.Topic, Partition: r.Partition})
 		}
-		parts[i].Msgs = append(parts[i].Msgs, Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp})
+		parts[i].Msgs = append(parts[i].Msgs, messageOf(r))
 	}
 	return parts
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/schemas"
 )
 
@@ -64,14 +63,7 @@ func (s *memStore) count() int {
 func TestRunStore(t *testing.T) {
 	t.Parallel()
 	const prefix = "s."
-	brokers := testenv.Kafka(t, 3, schemas.AllTopics(prefix)...)
-	cfg := Config{Brokers: strings.Join(brokers, ","), TopicPrefix: prefix, Group: "g", Instance: "0",
-		BatchMax: 40, ShutdownTimeout: 5 * time.Second, LogFormat: "text", LogLevel: "info"}
-	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
+	_, cfg, prod := kafkaFixture(t, prefix, 40)
 	const n = 300
 	for i := range n {
 		topic := prefix + []string{schemas.TopicUnique, schemas.TopicCommissions}[i%2]
