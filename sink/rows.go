@@ -75,12 +75,13 @@ func decode(topic string, m worker.Message) ([]Row, *time.Time, error) {
 		if len(r.Reasons) == 0 || r.Stage == "" {
 			return nil, nil, fmt.Errorf("rejection without stage or reasons")
 		}
-		codes, ptrs, msgs := make([]string, len(r.Reasons)), make([]string, len(r.Reasons)), make([]string, len(r.Reasons))
+		codes, ptrs := make([]string, len(r.Reasons)), make([]string, len(r.Reasons))
 		for i, rs := range r.Reasons {
-			codes[i], ptrs[i], msgs[i] = rs.Code, rs.Pointer, rs.Message
+			codes[i], ptrs[i] = rs.Code, rs.Pointer
 		}
+		original, msgs := redactDeadLetter(r.Original, r.Reasons)
 		return []Row{{rejectedEvents, append([]any{r.Stage, r.SourceTopic, r.SourcePartition, r.SourceOffset,
-			codes, ptrs, msgs, string(r.Key), string(r.Original), r.FailedAt.UTC()}, src...)}}, nil, nil
+			codes, ptrs, msgs, string(r.Key), original, r.FailedAt.UTC()}, src...)}}, nil, nil
 	}
 	var env schemas.Envelope
 	if err := schemas.Decode(m.Value, &env); err != nil {
@@ -207,8 +208,9 @@ func commissionRows(env schemas.Envelope, src []any) ([]Row, error) {
 }
 
 func undecodable(m worker.Message, err error) Row {
+	original, msgs := redactDeadLetter(m.Value, []schemas.Reason{{Code: CodeUndecodable, Message: err.Error()}})
 	return Row{rejectedEvents, []any{"sink", m.Topic, m.Partition, m.Offset,
-		[]string{CodeUndecodable}, []string{""}, []string{err.Error()}, string(m.Key), string(m.Value), m.Timestamp.UTC(),
+		[]string{CodeUndecodable}, []string{""}, msgs, string(m.Key), original, m.Timestamp.UTC(),
 		m.Topic, m.Partition, m.Offset}}
 }
 
