@@ -18,7 +18,8 @@ import (
 // payload does not decode; validate should have stopped them.
 const CodeUndecodable = "undecodable_event"
 
-// attributionSpace namespaces attribution ids derived from policy event ids.
+// attributionSpace namespaces attribution ids derived from tenant-scoped
+// policy (and cancellation) event ids.
 var attributionSpace = uuid.MustParse("a7b1d0c4-3a5e-4e0e-8f57-9d8f1c2b6e10")
 
 // addTouch stores one touchpoint and prunes the lead's oldest touches beyond
@@ -73,7 +74,7 @@ type conversion struct {
 }
 
 type decoded struct {
-	lead   string
+	lead   string // tenant-scoped (schemas.Scoped): the key of the lead's state
 	touch  *Touch
 	conv   *conversion
 	cancel *cancellation
@@ -162,10 +163,10 @@ func (a *Attributor) ProcessBatch(ctx context.Context, batch []worker.Message) (
 		}
 	}
 
-	inBatch := map[string]bool{} // conversions attributed by this batch already
+	inBatch := map[string]bool{} // attribution ids this batch attributed already
 	for i, d := range events {
 		if d.conv != nil {
-			inBatch[d.conv.EventID] = true
+			inBatch[d.conv.attributionID()] = true
 			out, err := a.attribute(*d.conv, touches[d.lead])
 			if err != nil {
 				return nil, err
@@ -192,12 +193,12 @@ func (a *Attributor) ProcessBatch(ctx context.Context, batch []worker.Message) (
 			continue
 		}
 		for _, c := range sortedConversions(convs[d.lead]) {
-			if inBatch[c.EventID] || !a.counts(c, *d.touch) {
+			if inBatch[c.attributionID()] || !a.counts(c, *d.touch) {
 				continue
 			}
 			// The touch arrived after its conversion was attributed: emit
 			// the corrected version. Once per conversion per batch.
-			inBatch[c.EventID] = true
+			inBatch[c.attributionID()] = true
 			out, err := a.attribute(c, touches[d.lead])
 			if err != nil {
 				return nil, err
@@ -222,7 +223,8 @@ func (a *Attributor) exec(ctx context.Context, p redis.Pipeliner) error {
 	return err
 }
 
-func (a *Attributor) key(kind, lead string) string { return a.Prefix + kind + ":" + lead }
+// key is the Redis key of one kind of state of a tenant-scoped lead.
+func (a *Attributor) key(kind, scopedLead string) string { return a.Prefix + kind + ":" + scopedLead }
 
 // counts says whether touch t takes part in conversion c: it happened no
 // later than the conversion and within the lookback, and reached ingest no
@@ -252,7 +254,9 @@ func decode(raw []byte) (decoded, error) {
 	if err := schemas.Decode(raw, &env); err != nil {
 		return decoded{}, worker.Reject(CodeUndecodable, "", "not an event envelope: %v", err)
 	}
-	d := decoded{lead: env.LeadID}
+	// A lead id means nothing without its partner: two partners' leads of
+	// the same id keep apart touches and conversions.
+	d := decoded{lead: schemas.Scoped(env.PartnerID, env.LeadID)}
 	received := env.OccurredAt
 	if env.ReceivedAt != nil {
 		received = *env.ReceivedAt
@@ -332,7 +336,7 @@ func (a *Attributor) attribute(c conversion, all []Touch) (worker.Output, error)
 	}
 	received := c.ReceivedAt
 	out := schemas.Envelope{
-		EventID:       attributionID(c.EventID),
+		EventID:       c.attributionID(),
 		EventType:     schemas.TypeAttributionCalculated,
 		SchemaVersion: 1,
 		OccurredAt:    c.OccurredAt,
@@ -345,7 +349,7 @@ func (a *Attributor) attribute(c conversion, all []Touch) (worker.Output, error)
 	if err != nil {
 		return worker.Output{}, fmt.Errorf("encode attribution envelope: %w", err)
 	}
-	return worker.Output{Topic: schemas.TopicAttributions, Key: []byte(c.LeadID), Value: v}, nil
+	return worker.Output{Topic: schemas.TopicAttributions, Key: schemas.LeadKey(c.PartnerID, c.LeadID), Value: v}, nil
 }
 
 // cancelled forwards a policy.cancelled of a conversion of the lead as an
@@ -357,27 +361,39 @@ func (a *Attributor) cancelled(c cancellation, convs map[string]conversion) (wor
 			continue
 		}
 		payload, err := schemas.Encode(schemas.AttributionCancelled{
-			AttributionID: attributionID(conv.EventID), PolicyEventID: conv.EventID, CancelEventID: c.env.EventID,
+			AttributionID: conv.attributionID(), PolicyEventID: conv.EventID, CancelEventID: c.env.EventID,
 			Policy: conv.Policy, CancelledOn: c.p.CancelledOn,
 		})
 		if err != nil {
 			return worker.Output{}, false, fmt.Errorf("encode cancellation: %w", err)
 		}
 		v, err := schemas.Encode(schemas.Envelope{
-			EventID: uuid.NewSHA1(attributionSpace, []byte("cancel|"+c.env.EventID)).String(), EventType: schemas.TypeAttributionCancelled,
+			EventID: cancellationID(c.env.PartnerID, c.env.EventID), EventType: schemas.TypeAttributionCancelled,
 			SchemaVersion: 1, OccurredAt: c.env.OccurredAt, ReceivedAt: c.env.ReceivedAt, PartnerID: c.env.PartnerID,
 			LeadID: c.env.LeadID, Payload: payload,
 		})
 		if err != nil {
 			return worker.Output{}, false, fmt.Errorf("encode cancellation envelope: %w", err)
 		}
-		return worker.Output{Topic: schemas.TopicAttributions, Key: []byte(c.env.LeadID), Value: v}, true, nil
+		return worker.Output{Topic: schemas.TopicAttributions, Key: schemas.LeadKey(c.env.PartnerID, c.env.LeadID), Value: v}, true, nil
 	}
 	return worker.Output{}, false, nil
 }
 
-func attributionID(policyEventID string) string {
-	return uuid.NewSHA1(attributionSpace, []byte(policyEventID)).String()
+// attributionID derives the id of a conversion's attribution from the
+// partner and the policy event id, never the event id alone: two partners
+// may use the same event ids, and commission derives line ids and its paid
+// record from this id.
+func attributionID(partnerID, policyEventID string) string {
+	return uuid.NewSHA1(attributionSpace, []byte(schemas.Scoped(partnerID, policyEventID))).String()
+}
+
+func (c conversion) attributionID() string { return attributionID(c.PartnerID, c.EventID) }
+
+// cancellationID derives the id of a forwarded cancellation from the partner
+// and the policy.cancelled event id.
+func cancellationID(partnerID, cancelEventID string) string {
+	return uuid.NewSHA1(attributionSpace, []byte("cancel|"+schemas.Scoped(partnerID, cancelEventID))).String()
 }
 
 func touchpoint(t Touch, w map[string]int, excluded bool) schemas.Touchpoint {

@@ -183,8 +183,7 @@ func TestCancellation(t *testing.T) {
 	cancel := func(off int64, id, policyID, partner string) worker.Message {
 		m := rec(off, schemas.TypePolicyCancelled, id, "L", t0.Add(48*time.Hour), t0.Add(48*time.Hour),
 			fmt.Sprintf(`{"policy_id":%q,"cancelled_on":"2026-10-03"}`, policyID))
-		m.Value = []byte(strings.Replace(string(m.Value), `"partner_id":"acme"`, `"partner_id":"`+partner+`"`, 1))
-		return m
+		return forPartner(partner, m)
 	}
 	res := run(t, a, cancel(2, "c1", "P", "acme"), cancel(3, "c2", "P-unknown", "acme"), cancel(4, "c3", "P", "other-partner"))
 	if len(res[0].Out) != 1 || res[1].Out != nil || res[2].Out != nil {
@@ -196,10 +195,100 @@ func TestCancellation(t *testing.T) {
 	if err := json.Unmarshal(env.Payload, &c); err != nil {
 		t.Fatal(err)
 	}
-	if env.EventType != schemas.TypeAttributionCancelled || c.AttributionID != attributionID("p1") || c.CancelledOn != "2026-10-03" || c.Policy.PolicyID != "P" {
+	if env.EventType != schemas.TypeAttributionCancelled || c.AttributionID != attributionID("acme", "p1") || c.CancelledOn != "2026-10-03" || c.Policy.PolicyID != "P" {
 		t.Errorf("cancellation %+v %+v", env, c)
 	}
 	if n := testutil.ToFloat64(a.Metrics.unknownCancellations); n != 2 {
 		t.Errorf("unknown_cancellations_total = %v, want 2", n)
+	}
+}
+
+// forPartner moves a record built by rec to another partner.
+func forPartner(partner string, m worker.Message) worker.Message {
+	m.Value = []byte(strings.Replace(string(m.Value), `"partner_id":"acme"`, `"partner_id":"`+partner+`"`, 1))
+	return m
+}
+
+// TestTenantScoped holds issue #11 finding 1 (and 2 for derived ids): acme
+// and beta both use lead id L and policy event id p. beta's touch of its own
+// L, though later (so last touch), takes nothing of acme's conversion; each
+// partner's attribution has its own id and its own record key.
+func TestTenantScoped(t *testing.T) {
+	t.Parallel()
+	h := time.Hour
+	acmeTouch := touch(0, "t1", "L", "A-acme", "agent", t0, t0)
+	betaTouch := forPartner("beta", touch(1, "t2", "L", "B-beta", "agent", t0.Add(h), t0.Add(h)))
+	acmePolicy := policy(2, "p", "L", "auto", t0.Add(2*h))
+	betaPolicy := forPartner("beta", policy(3, "p", "L", "auto", t0.Add(2*h)))
+	tests := []struct {
+		name  string
+		batch []worker.Message
+	}{
+		{"one batch", []worker.Message{acmeTouch, betaTouch, acmePolicy, betaPolicy}},
+		{"touches first", []worker.Message{acmeTouch, betaTouch}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := newAttributor(t)
+			res := run(t, a, tt.batch...)
+			if len(res) == 2 {
+				res = append(res, run(t, a, acmePolicy, betaPolicy)...)
+			}
+			ids := map[string]string{}
+			for i, want := range []struct{ partner, credit string }{{"acme", "A-acme:10000 "}, {"beta", "B-beta:10000 "}} {
+				r := res[2+i]
+				if len(r.Out) != 1 {
+					t.Fatalf("%s policy: %+v", want.partner, r)
+				}
+				env, att := attribution(t, r.Out[0])
+				if got := referrers(att, LastTouch) + "/" + referrers(att, Linear); got != want.credit+"/"+want.credit {
+					t.Errorf("%s credit %s, want only its own agent, 100%%", want.partner, got)
+				}
+				if string(r.Out[0].Key) != string(schemas.LeadKey(want.partner, "L")) || env.PartnerID != want.partner {
+					t.Errorf("%s record key %q partner %q", want.partner, r.Out[0].Key, env.PartnerID)
+				}
+				ids[want.partner] = env.EventID
+			}
+			if ids["acme"] == ids["beta"] {
+				t.Errorf("both partners' policy event p got attribution id %s", ids["acme"])
+			}
+		})
+	}
+}
+
+// TestCancellationTenantScoped: a cancellation is forwarded under an id
+// derived from its partner and event id, keyed by the tenant-scoped lead,
+// and names the attribution of its own partner's conversion.
+func TestCancellationTenantScoped(t *testing.T) {
+	t.Parallel()
+	a := newAttributor(t)
+	a.Config.KeepConversions = time.Hour
+	run(t, a, policy(0, "p", "L", "auto", t0), forPartner("beta", policy(1, "p", "L", "auto", t0)))
+	cancel := func(off int64, partner string) worker.Message {
+		return forPartner(partner, rec(off, schemas.TypePolicyCancelled, "c", "L", t0.Add(time.Hour), t0.Add(time.Hour),
+			`{"policy_id":"P","cancelled_on":"2026-10-03"}`))
+	}
+	res := run(t, a, cancel(2, "acme"), cancel(3, "beta"))
+	ids := map[string]bool{}
+	for i, partner := range []string{"acme", "beta"} {
+		if len(res[i].Out) != 1 {
+			t.Fatalf("%s cancellation: %+v", partner, res[i])
+		}
+		var env schemas.Envelope
+		var c schemas.AttributionCancelled
+		if err := json.Unmarshal(res[i].Out[0].Value, &env); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(env.Payload, &c); err != nil {
+			t.Fatal(err)
+		}
+		if c.AttributionID != attributionID(partner, "p") || string(res[i].Out[0].Key) != string(schemas.LeadKey(partner, "L")) {
+			t.Errorf("%s: attribution %s key %q", partner, c.AttributionID, res[i].Out[0].Key)
+		}
+		ids[env.EventID] = true
+	}
+	if len(ids) != 2 {
+		t.Errorf("both partners' cancellation c got one id: %v", ids)
 	}
 }

@@ -102,6 +102,9 @@ func (c *Calculator) ProcessBatch(ctx context.Context, batch []worker.Message) (
 				p.Lines, p.LineIDs = append(p.Lines, cl), append(p.LineIDs, l.EventID)
 			}
 			b, _ := schemas.Encode(p)
+			// Keyed by the attribution id alone: attribute derives it from
+			// the partner and the policy event id, so it is tenant-unique,
+			// and so are the line ids derived from it.
 			write.Set(ctx, c.Prefix+"paid:"+env.EventID, b, c.Keep)
 			if results[i].Out, err = outputs(lines); err != nil {
 				return nil, err
@@ -157,7 +160,7 @@ func outputs(lines []schemas.Envelope) ([]worker.Output, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode commission line: %w", err)
 		}
-		outs[i] = worker.Output{Topic: schemas.TopicCommissions, Key: []byte(l.LeadID), Value: v}
+		outs[i] = worker.Output{Topic: schemas.TopicCommissions, Key: schemas.LeadKey(l.PartnerID, l.LeadID), Value: v}
 	}
 	return outs, nil
 }

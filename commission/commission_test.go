@@ -318,7 +318,7 @@ func TestProcessBatch(t *testing.T) {
 	attRaw, _ := json.Marshal(env)
 	cancel := func(att string) []byte {
 		payload, _ := json.Marshal(schemas.AttributionCancelled{AttributionID: att, CancelledOn: "2026-07-02", CancelEventID: "c"})
-		b, _ := json.Marshal(schemas.Envelope{EventID: "cancel-" + att, EventType: schemas.TypeAttributionCancelled, SchemaVersion: 1, LeadID: "L-1", Payload: payload})
+		b, _ := json.Marshal(schemas.Envelope{EventID: "cancel-" + att, EventType: schemas.TypeAttributionCancelled, SchemaVersion: 1, PartnerID: "acme", LeadID: "L-1", Payload: payload})
 		return b
 	}
 	res, err := c.ProcessBatch(context.Background(), []worker.Message{
@@ -329,6 +329,13 @@ func TestProcessBatch(t *testing.T) {
 	}
 	if len(res[0].Out) != 1 || len(res[1].Out) != 1 || len(res[2].Out) != 0 || !worker.IsPermanent(res[3].Err) {
 		t.Fatalf("results %+v", res)
+	}
+	// Lines and clawbacks go on keyed by the tenant-scoped lead (issue #11):
+	// another partner's lead L-1 is another lead.
+	for i, r := range res[:2] {
+		if got := string(r.Out[0].Key); got != "acme|L-1" {
+			t.Errorf("record %d: key %q, want acme|L-1", i, got)
+		}
 	}
 	var e schemas.Envelope
 	var l schemas.CommissionCalculated

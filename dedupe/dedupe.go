@@ -29,13 +29,15 @@ if v == ARGV[1] then return 1 end
 return 0
 `)
 
-// Key returns the dedupe key of an event, without the Redis prefix.
+// Key returns the dedupe key of an event, without the Redis prefix. Both
+// spellings are tenant-scoped: two partners may use the same idempotency
+// keys and the same event ids, and one's claim must not swallow the other's
+// event.
 func Key(env *schemas.Envelope) string {
 	if env.IdempotencyKey != "" {
-		// partner_id cannot contain '|' (schema pattern), so this cannot collide.
-		return "idem:" + env.PartnerID + "|" + env.IdempotencyKey
+		return "idem:" + schemas.Scoped(env.PartnerID, env.IdempotencyKey)
 	}
-	return "eid:" + env.EventID
+	return "eid:" + schemas.Scoped(env.PartnerID, env.EventID)
 }
 
 // Owner names the record that claims a key.
@@ -56,9 +58,9 @@ type Deduper struct {
 func (d *Deduper) ProcessBatch(ctx context.Context, batch []worker.Message) ([]worker.Result, error) {
 	results := make([]worker.Result, len(batch))
 	type claim struct {
-		i    int
-		lead string
-		cmd  *redis.Cmd
+		i   int
+		key []byte // the tenant-scoped lead: the record key downstream
+		cmd *redis.Cmd
 	}
 	claims := make([]claim, 0, len(batch))
 	keys := make([]string, 0, len(batch))
@@ -70,7 +72,7 @@ func (d *Deduper) ProcessBatch(ctx context.Context, batch []worker.Message) ([]w
 			results[i].Err = worker.Reject(CodeUndecodable, "", "not an event envelope: %v", err)
 			continue
 		}
-		claims = append(claims, claim{i: i, lead: env.LeadID})
+		claims = append(claims, claim{i: i, key: schemas.LeadKey(env.PartnerID, env.LeadID)})
 		keys = append(keys, d.Prefix+"dedupe:"+Key(env))
 		owners = append(owners, Owner(m))
 	}
@@ -88,7 +90,7 @@ func (d *Deduper) ProcessBatch(ctx context.Context, batch []worker.Message) ([]w
 		}
 		if won == 1 {
 			m := batch[c.i]
-			results[c.i].Out = []worker.Output{{Topic: schemas.TopicUnique, Key: []byte(c.lead), Value: m.Value}}
+			results[c.i].Out = []worker.Output{{Topic: schemas.TopicUnique, Key: c.key, Value: m.Value}}
 			d.Metrics.unique.Inc()
 			continue
 		}

@@ -19,7 +19,8 @@ func TestKey(t *testing.T) {
 		env  schemas.Envelope
 		want string
 	}{
-		{schemas.Envelope{EventID: "e1", PartnerID: "acme"}, "eid:e1"},
+		{schemas.Envelope{EventID: "e1", PartnerID: "acme"}, "eid:acme|e1"},
+		{schemas.Envelope{EventID: "e1", PartnerID: "beta"}, "eid:beta|e1"},
 		{schemas.Envelope{EventID: "e1", PartnerID: "acme", IdempotencyKey: "k"}, "idem:acme|k"},
 		{schemas.Envelope{EventID: "e2", PartnerID: "beta", IdempotencyKey: "k"}, "idem:beta|k"},
 	}
@@ -87,9 +88,50 @@ func TestReplaySafe(t *testing.T) {
 	if err != nil || len(res[0].Out) != 0 {
 		t.Errorf("late copy passed: %+v, %v", res, err)
 	}
-	ttl, err := rdb.PTTL(ctx, prefix+"dedupe:eid:a").Result()
+	ttl, err := rdb.PTTL(ctx, prefix+"dedupe:eid:acme|a").Result()
 	if err != nil || ttl <= 0 || ttl > time.Hour {
 		t.Errorf("claim TTL = %v, %v; want within (0, 1h]", ttl, err)
+	}
+}
+
+// TestTenantScopedClaims holds issue #11 finding 2: an event id means
+// nothing without its partner, so partner beta using acme's event id first
+// must not make acme's event vanish, and each passes keyed by its own
+// tenant-scoped lead.
+func TestTenantScopedClaims(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := testenv.Redis(t)
+	d := &Deduper{Redis: rdb, Prefix: prefix, TTL: time.Hour, Metrics: NewMetrics(prometheus.NewRegistry())}
+	msg := func(off int64, v []byte) worker.Message {
+		return worker.Message{Topic: "referrals.valid", Partition: 0, Offset: off, Value: v}
+	}
+	tests := []struct {
+		name    string
+		batch   []worker.Message
+		wantKey []string // "" = dropped as a duplicate
+	}{
+		{"beta first, own batch", []worker.Message{msg(0, event("x", "beta", ""))}, []string{"beta|L-x"}},
+		{"acme same id later", []worker.Message{msg(1, event("x", "acme", ""))}, []string{"acme|L-x"}},
+		{"both in one batch", []worker.Message{msg(2, event("y", "beta", "")), msg(3, event("y", "acme", ""))}, []string{"beta|L-y", "acme|L-y"}},
+		{"acme's own copy stays a duplicate", []worker.Message{msg(4, event("x", "acme", ""))}, []string{""}},
+	}
+	for _, tt := range tests { // in order: each step sees the claims of the ones before
+		res, err := d.ProcessBatch(context.Background(), tt.batch)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		for i, r := range res {
+			got := ""
+			if r.Err != nil {
+				t.Fatalf("%s record %d: %v", tt.name, i, r.Err)
+			}
+			if len(r.Out) == 1 {
+				got = string(r.Out[0].Key)
+			}
+			if got != tt.wantKey[i] {
+				t.Errorf("%s record %d: key %q, want %q", tt.name, i, got, tt.wantKey[i])
+			}
+		}
 	}
 }
 

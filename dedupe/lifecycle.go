@@ -39,16 +39,16 @@ func Transition(from, to string) bool {
 // statusChange is a referral.status_updated that passed dedupe.
 type statusChange struct {
 	i      int
-	lead   string
+	lead   string // tenant-scoped: a lead id means nothing without its partner
 	offset int64
 	status string
 }
 
 // checkLifecycle rejects illegal status changes among the batch's unique
-// records. Each lead keeps a log of (offset, status) in Redis (a sorted set
-// scored by the offset in referrals.valid, where a lead's records share a
-// partition); the status before a record is the log's last entry with a
-// smaller offset. So a batch redone after an aborted transaction sees the
+// records. Each lead of each partner keeps a log of (offset, status) in
+// Redis (a sorted set scored by the offset in referrals.valid, where the
+// records of one partner's lead share a partition); the status before a
+// record is the log's last entry with a smaller offset. So a batch redone after an aborted transaction sees the
 // same history as the first time, whatever that attempt already wrote.
 func (d *Deduper) checkLifecycle(ctx context.Context, batch []worker.Message, envs []schemas.Envelope, results []worker.Result) error {
 	var changes []statusChange
@@ -65,9 +65,10 @@ func (d *Deduper) checkLifecycle(ctx context.Context, batch []worker.Message, en
 		if schemas.Decode(env.Payload, &p) != nil {
 			continue
 		}
-		changes = append(changes, statusChange{i: i, lead: env.LeadID, offset: batch[i].Offset, status: p.Status})
-		if o, ok := first[env.LeadID]; !ok || batch[i].Offset < o {
-			first[env.LeadID] = batch[i].Offset
+		lead := schemas.Scoped(env.PartnerID, env.LeadID)
+		changes = append(changes, statusChange{i: i, lead: lead, offset: batch[i].Offset, status: p.Status})
+		if o, ok := first[lead]; !ok || batch[i].Offset < o {
+			first[lead] = batch[i].Offset
 		}
 	}
 	if len(changes) == 0 {
@@ -106,4 +107,6 @@ func (d *Deduper) checkLifecycle(ctx context.Context, batch []worker.Message, en
 	return nil
 }
 
-func (d *Deduper) key(lead string) string { return d.Prefix + "status:" + lead }
+// key is the Redis key of the status log of a tenant-scoped lead
+// (schemas.Scoped).
+func (d *Deduper) key(scopedLead string) string { return d.Prefix + "status:" + scopedLead }

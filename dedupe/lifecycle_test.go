@@ -30,7 +30,11 @@ func TestTransition(t *testing.T) {
 }
 
 func status(off int64, id, lead, s string) worker.Message {
-	v := fmt.Sprintf(`{"event_id":%q,"event_type":"referral.status_updated","schema_version":1,"occurred_at":"2026-11-01T10:00:00Z","partner_id":"acme","lead_id":%q,"payload":{"status":%q}}`, id, lead, s)
+	return partnerStatus(off, "acme", id, lead, s)
+}
+
+func partnerStatus(off int64, partner, id, lead, s string) worker.Message {
+	v := fmt.Sprintf(`{"event_id":%q,"event_type":"referral.status_updated","schema_version":1,"occurred_at":"2026-11-01T10:00:00Z","partner_id":%q,"lead_id":%q,"payload":{"status":%q}}`, id, partner, lead, s)
 	return worker.Message{Topic: "referrals.valid", Partition: 0, Offset: off, Value: []byte(v)}
 }
 
@@ -71,5 +75,51 @@ func TestLifecycle(t *testing.T) {
 	}
 	if got := outcome(res); got != "PRP" {
 		t.Errorf("batch 2: %s, want bound passes, bound → lost rejected, another lead unaffected", got)
+	}
+}
+
+// TestLifecycleTenantScoped holds issue #11 finding 1: partner beta using a
+// lead id of acme's cannot move acme's lead, neither inside one batch nor
+// through the status history kept in Redis.
+func TestLifecycleTenantScoped(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		batches [][]worker.Message
+		want    string // outcome of the last batch: P pass, R reject
+	}{
+		{"across batches", [][]worker.Message{
+			{partnerStatus(0, "acme", "a0", "L", "new"), partnerStatus(1, "beta", "b1", "L", "lost")},
+			{partnerStatus(2, "acme", "a2", "L", "contacted"), partnerStatus(3, "beta", "b3", "L", "contacted")},
+		}, "PR"},
+		{"in one batch", [][]worker.Message{
+			{partnerStatus(0, "acme", "a0", "L", "new"), partnerStatus(1, "beta", "b1", "L", "lost"),
+				partnerStatus(2, "acme", "a2", "L", "contacted"), partnerStatus(3, "beta", "b3", "L", "contacted")},
+		}, "PPPR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rdb, prefix := testenv.Redis(t)
+			d := &Deduper{Redis: rdb, Prefix: prefix, TTL: time.Hour, Metrics: NewMetrics(prometheus.NewRegistry())}
+			var res []worker.Result
+			for _, b := range tt.batches {
+				var err error
+				if res, err = d.ProcessBatch(context.Background(), b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := ""
+			for _, r := range res {
+				if r.Err != nil {
+					got += "R"
+				} else {
+					got += "P"
+				}
+			}
+			if got != tt.want {
+				t.Errorf("last batch %s, want %s (beta's lost is beta's lead only)", got, tt.want)
+			}
+		})
 	}
 }

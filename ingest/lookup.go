@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reftrack/reftrack/ingest/auth"
+	"github.com/reftrack/reftrack/schemas"
 )
 
 // LeadEvent is one event of a lead as GET /v1/referrals/{id} shows it; the
@@ -25,9 +26,11 @@ type LeadEvent struct {
 	PremiumMinor int64     `json:"premium_minor,omitempty"`
 }
 
-// getReferral answers what reftrack holds for a lead: a partner sees its
-// own events of it, an agent a lead it referred, an admin everything. What
-// the caller may not see is a 404, so existence does not leak.
+// getReferral answers what reftrack holds for a lead id: a partner sees its
+// own events of it, an agent the events of the leads it referred (a lead id
+// names one lead per partner, so only at the partners it was referred
+// through), an admin everything. What the caller may not see is a 404, so
+// existence does not leak.
 func (a *API) getReferral(w http.ResponseWriter, r *http.Request) {
 	p, ok := a.principal(w, r)
 	if !ok {
@@ -53,7 +56,6 @@ func (a *API) getReferral(w http.ResponseWriter, r *http.Request) {
 	}
 	defer rows.Close()
 	var events []LeadEvent
-	referred := false
 	for rows.Next() {
 		var e LeadEvent
 		if err := rows.Scan(&e.EventID, &e.EventType, &e.PartnerID, &e.OccurredAt, &e.ReferrerID, &e.ReferrerType, &e.Channel,
@@ -61,14 +63,35 @@ func (a *API) getReferral(w http.ResponseWriter, r *http.Request) {
 			a.problem(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 			return
 		}
-		referred = referred || (e.ReferrerType == "agent" && e.ReferrerID == p.AgentID)
 		events = append(events, e)
 	}
-	if len(events) == 0 || (p.Role == auth.RoleAgent && !referred) {
+	if p.Role == auth.RoleAgent {
+		events = referredBy(p.AgentID, events)
+	}
+	if len(events) == 0 {
 		a.problem(w, http.StatusNotFound, "not_found", "no referral "+lead+" visible to this caller", nil)
 		return
 	}
 	b, _ := json.Marshal(map[string]any{"lead_id": lead, "events": events})
 	w.Header().Set("Content-Type", "application/json")
 	writeRaw(w, http.StatusOK, b)
+}
+
+// referredBy keeps the events of the leads agent referred: those of the
+// partners through which it sent a referral of this lead id. The same lead id
+// at another partner is another lead, which the agent never touched.
+func referredBy(agent string, events []LeadEvent) []LeadEvent {
+	partners := map[string]bool{}
+	for _, e := range events {
+		if e.EventType == schemas.TypeReferralCreated && e.ReferrerType == schemas.ReferrerAgent && e.ReferrerID == agent {
+			partners[e.PartnerID] = true
+		}
+	}
+	var kept []LeadEvent
+	for _, e := range events {
+		if partners[e.PartnerID] {
+			kept = append(kept, e)
+		}
+	}
+	return kept
 }

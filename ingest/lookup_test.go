@@ -66,6 +66,12 @@ func TestGetReferral(t *testing.T) {
 		{"e1", "referral.created", "acme", "L1", "a-1", "agent", "crm", ""},
 		{"e2", "referral.status_updated", "acme", "L1", "", "", "", "quoted"},
 		{"e3", "referral.created", "beta", "L2", "a-2", "agent", "web", ""},
+		// beta uses lead id L1 too (issue #11): another lead, another agent.
+		{"e4", "referral.created", "beta", "L1", "a-2", "agent", "web", ""},
+		{"e5", "referral.status_updated", "beta", "L1", "", "", "", "lost"},
+		// a-1 referred lead L3 through both partners.
+		{"e6", "referral.created", "acme", "L3", "a-1", "agent", "crm", ""},
+		{"e7", "referral.created", "beta", "L3", "a-1", "agent", "web", ""},
 	} {
 		ts := at.Add(time.Duration(i) * time.Minute)
 		if err := b.Append(row[0], row[1], row[2], row[3], ts, uint64(ts.UnixMilli()), row[4], row[5], row[6], row[7]); err != nil {
@@ -90,19 +96,24 @@ func TestGetReferral(t *testing.T) {
 	tests := []struct {
 		name, authz, lead string
 		status            int
-		want              string
+		want, absent      string // absent: what the caller must not see ("" checks nothing)
 	}{
-		{"owner partner", token(t, auth.RolePartner, "acme"), "L1", 200, `"status":"quoted"`},
-		{"cross-partner read", token(t, auth.RolePartner, "beta"), "L1", 404, "not_found"},
-		{"agent who referred", agent, "L1", 200, `"referrer_id":"a-1"`},
-		{"agent who did not", agent, "L2", 404, "not_found"},
-		{"admin", token(t, auth.RoleAdmin, ""), "L2", 200, `"partner_id":"beta"`},
-		{"unknown lead", token(t, auth.RoleAdmin, ""), "L9", 404, "not_found"},
-		{"no token", "", "L1", 401, "missing_token"},
+		{"owner partner", token(t, auth.RolePartner, "acme"), "L1", 200, `"status":"quoted"`, `"partner_id":"beta"`},
+		{"same lead id, other partner", token(t, auth.RolePartner, "beta"), "L1", 200, `"status":"lost"`, `"partner_id":"acme"`},
+		{"cross-partner read", token(t, auth.RolePartner, "gamma"), "L1", 404, "not_found", ""},
+		{"agent who referred", agent, "L1", 200, `"referrer_id":"a-1"`, `"partner_id":"beta"`},
+		{"agent who did not", agent, "L2", 404, "not_found", ""},
+		{"agent through both partners", agent, "L3", 200, `"partner_id":"beta"`, ""},
+		{"agent through both partners", agent, "L3", 200, `"partner_id":"acme"`, ""},
+		{"admin", token(t, auth.RoleAdmin, ""), "L2", 200, `"partner_id":"beta"`, ""},
+		{"admin sees every partner", token(t, auth.RoleAdmin, ""), "L1", 200, `"partner_id":"beta"`, ""},
+		{"unknown lead", token(t, auth.RoleAdmin, ""), "L9", 404, "not_found", ""},
+		{"no token", "", "L1", 401, "missing_token", ""},
 	}
 	for _, tt := range tests {
-		if s, body := get(tt.authz, tt.lead); s != tt.status || !strings.Contains(body, tt.want) {
-			t.Errorf("%s: %d %s, want %d with %s", tt.name, s, body, tt.status, tt.want)
+		s, body := get(tt.authz, tt.lead)
+		if s != tt.status || !strings.Contains(body, tt.want) || (tt.absent != "" && strings.Contains(body, tt.absent)) {
+			t.Errorf("%s: %d %s, want %d with %s and without %q", tt.name, s, body, tt.status, tt.want, tt.absent)
 		}
 	}
 	api.ClickHouse = nil

@@ -237,5 +237,5 @@ func (v *Validator) Process(_ context.Context, m worker.Message) ([]worker.Outpu
 	if len(reasons) > 0 {
 		return nil, &worker.RejectError{Reasons: reasons}
 	}
-	return []worker.Output{{Topic: schemas.TopicValid, Key: []byte(env.LeadID), Value: normalized}}, nil
+	return []worker.Output{{Topic: schemas.TopicValid, Key: schemas.LeadKey(env.PartnerID, env.LeadID), Value: normalized}}, nil
 }

@@ -98,8 +98,8 @@ func TestProcess(t *testing.T) {
 	var got, want map[string]any
 	_ = json.Unmarshal(out[0].Value, &got)
 	_ = json.Unmarshal([]byte(issued), &want)
-	if out[0].Topic != schemas.TopicValid || string(out[0].Key) != "lead-1" || fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("a valid, already canonical event must pass with the same content, keyed by lead: %+v", out[0])
+	if out[0].Topic != schemas.TopicValid || string(out[0].Key) != "acme|lead-1" || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("a valid, already canonical event must pass with the same content, keyed by the tenant-scoped lead: %+v", out[0])
 	}
 	out, err = v.Process(context.Background(), worker.Message{Value: []byte(strings.NewReplacer(`"type":"agent"`, `"type":"Insurance Agent"`, "ana@example.com", " ANA@example.com").Replace(created))})
 	if err != nil || !strings.Contains(string(out[0].Value), `"type":"agent"`) || !strings.Contains(string(out[0].Value), `"email":"ana@example.com"`) || !strings.Contains(string(out[0].Value), `"phone":"+442079460958"`) {

@@ -19,6 +19,7 @@ import (
 	"github.com/reftrack/reftrack/attribute/datadriven"
 	"github.com/reftrack/reftrack/internal/cli"
 	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/schemas"
 )
 
 func main() { cli.Main("datadriven", run) }
@@ -105,27 +106,28 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 }
 
 // readPaths builds each lead's path from its referral.created events in time
-// order; a lead converted if it has a policy.issued in the window.
+// order; a lead converted if it has a policy.issued in the window. A lead is
+// a partner's lead id: two partners' leads of the same id are two paths.
 func readPaths(ctx context.Context, conn driver.Conn, dim string, from, to time.Time) ([]datadriven.Path, error) {
-	converted := map[string]bool{}
-	rows, err := conn.Query(ctx, `SELECT DISTINCT lead_id FROM referral_events FINAL
+	converted := map[string]bool{} // by schemas.Scoped lead
+	rows, err := conn.Query(ctx, `SELECT DISTINCT partner_id, lead_id FROM referral_events FINAL
 		WHERE event_type = 'policy.issued' AND occurred_at >= ? AND occurred_at < ?`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("read conversions: %w", err)
 	}
 	for rows.Next() {
-		var lead string
-		if err := rows.Scan(&lead); err != nil {
+		var partner, lead string
+		if err := rows.Scan(&partner, &lead); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, fmt.Errorf("read a conversion: %w", err)
 		}
-		converted[lead] = true
+		converted[schemas.Scoped(partner, lead)] = true
 	}
 	rows.Close()
 	// dim is one of two column names checked by the caller.
-	rows, err = conn.Query(ctx, `SELECT lead_id, `+dim+` FROM referral_events FINAL
+	rows, err = conn.Query(ctx, `SELECT partner_id, lead_id, `+dim+` FROM referral_events FINAL
 		WHERE event_type = 'referral.created' AND occurred_at >= ? AND occurred_at < ?
-		ORDER BY lead_id, occurred_at_ms, event_id`, from, to)
+		ORDER BY partner_id, lead_id, occurred_at_ms, event_id`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("read touchpoints: %w", err)
 	}
@@ -133,10 +135,11 @@ func readPaths(ctx context.Context, conn driver.Conn, dim string, from, to time.
 	var paths []datadriven.Path
 	last := ""
 	for rows.Next() {
-		var lead, step string
-		if err := rows.Scan(&lead, &step); err != nil {
-			return nil, err
+		var partner, id, step string
+		if err := rows.Scan(&partner, &id, &step); err != nil {
+			return nil, fmt.Errorf("read a touchpoint: %w", err)
 		}
+		lead := schemas.Scoped(partner, id)
 		if lead != last || len(paths) == 0 {
 			paths = append(paths, datadriven.Path{Converted: converted[lead]})
 			last = lead
