@@ -1,0 +1,431 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// State is a stage's durable key-value state: Redis serves the reads, a
+// Kafka changelog topic is the truth, as Kafka Streams keeps its state
+// stores. It exists because the state that decides money (dedupe claims,
+// lead statuses, touchpoints, what was paid) must survive losing Redis, and
+// must never run ahead of the Kafka transaction that justified it.
+//
+// The contract, per input partition p (state is co-partitioned with the
+// stage's input: a record of partition p reads and writes only partition
+// p's state, which changelog partition p records):
+//
+//   - Writes of a batch are buffered in its StateTxn and produced to the
+//     changelog inside the batch's Kafka transaction. Reads see the batch's
+//     own writes first, then Redis. An aborted batch leaves no trace, so its
+//     redo reads exactly what the first attempt read.
+//   - Only after the transaction commits are the writes applied to Redis, in
+//     one Lua call per partition together with a marker: the changelog
+//     offset up to which Redis reflects the changelog. The call is refused
+//     when the marker is already past this batch, so a fenced zombie's late
+//     apply cannot put old values back.
+//   - Before a batch reads, the runtime checks each partition's marker
+//     against what it last applied. A missing or lower marker (Redis
+//     restarted empty, failed over and lost writes, or an apply failed after
+//     the commit) makes it replay the changelog from the marker to the last
+//     stable offset, read_committed, before the batch goes on.
+//
+// Redis keys of partition p share the hash tag {stage/p}, so one partition's
+// apply is one Lua call even on Redis Cluster. Expiry travels with each
+// changelog record (header expires_at_ms) so a restore does not revive what
+// had expired. The changelog topic should be compacted (cleanup.policy
+// compact, or compact,delete with retention above the longest TTL) and have
+// at least as many partitions as the stage's input topic.
+type State struct {
+	rdb       redis.UniversalClient
+	prefix    string // Redis key prefix, e.g. "reftrack:"
+	stage     string
+	changelog string // full topic name, prefix applied
+	restoreCl *kgo.Client
+	admin     *kadm.Client
+	log       *slog.Logger
+	now       func() time.Time
+
+	// applied is the marker each partition should have in Redis after this
+	// process's last apply or restore; -1 when not yet checked since the
+	// partition was assigned.
+	applied map[int32]int64
+	// Restores counts changelog replays, for metrics and tests.
+	Restores int
+}
+
+// ChangelogTopic is the unprefixed changelog topic of a stage's state.
+func ChangelogTopic(stage string) string { return "reftrack." + stage + ".changelog" }
+
+// NewState returns the state of stage, kept in rdb under prefix, with its
+// changelog on the brokers of cfg. Close it when done.
+func NewState(cfg Config, stage string, rdb redis.UniversalClient, prefix string, log *slog.Logger) (*State, error) {
+	changelog := cfg.Topic(ChangelogTopic(stage))
+	opts, err := commonOpts(cfg, stage+"-restore", log, nil,
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records come through so the replay can see that it
+		// reached the last stable offset even when a transaction's
+		// commit marker is the last thing before it.
+		kgo.KeepControlRecords(),
+	)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create changelog restore client: %w", err)
+	}
+	return &State{rdb: rdb, prefix: prefix, stage: stage, changelog: changelog, restoreCl: cl,
+		admin: kadm.NewClient(cl), log: log, now: time.Now, applied: map[int32]int64{}}, nil
+}
+
+// Close releases the restore client.
+func (s *State) Close() { s.restoreCl.Close() }
+
+// Changelog is the full name of the changelog topic.
+func (s *State) Changelog() string { return s.changelog }
+
+// Revoked forgets what is known of partitions this worker no longer owns,
+// so that taking one back checks Redis against the changelog again.
+func (s *State) Revoked(parts []int32) {
+	for _, p := range parts {
+		delete(s.applied, p)
+	}
+}
+
+func (s *State) tag(p int32) string {
+	return s.prefix + "st{" + s.stage + "/" + strconv.Itoa(int(p)) + "}"
+}
+
+func (s *State) dataKey(p int32, key string) string { return s.tag(p) + ":" + key }
+func (s *State) markerKey(p int32) string        { return s.tag(p) + "~applied" }
+
+// Begin checks that Redis reflects the changelog for every partition the
+// batch touches, replaying what it misses, and returns the batch's
+// transaction. An error means the state cannot be trusted now (Redis or the
+// brokers unreachable): the batch must abort and retry.
+func (s *State) Begin(ctx context.Context, partitions []int32) (*StateTxn, error) {
+	if err := s.ensure(ctx, partitions); err != nil {
+		return nil, err
+	}
+	return &StateTxn{s: s, writes: map[StateKey]*stateWrite{}, read: map[StateKey][]byte{}, fetched: map[StateKey]bool{}}, nil
+}
+
+// ensure compares each partition's marker with what this process applied
+// last, and restores the partitions whose Redis is behind.
+func (s *State) ensure(ctx context.Context, partitions []int32) error {
+	p := s.rdb.Pipeline()
+	cmds := make(map[int32]*redis.StringCmd, len(partitions))
+	for _, part := range partitions {
+		if _, ok := cmds[part]; !ok {
+			cmds[part] = p.Get(ctx, s.markerKey(part))
+		}
+	}
+	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read state markers of %s: %w", s.stage, err)
+	}
+	for part, cmd := range cmds {
+		marker := int64(-1)
+		if v, err := cmd.Int64(); err == nil {
+			marker = v
+		}
+		want, known := s.applied[part]
+		if known && marker >= want {
+			continue
+		}
+		// Not checked since assignment, or Redis is behind what this
+		// process applied: replay whatever the changelog has past the
+		// marker. Usually that is nothing, one fetch.
+		if err := s.restore(ctx, part, marker); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restore replays changelog partition p from marker (or the start) to the
+// last stable offset into Redis, chunk by chunk, each chunk applied like a
+// batch so that the marker only ever moves forward with what is in Redis.
+func (s *State) restore(ctx context.Context, p int32, marker int64) error {
+	ends, err := s.admin.ListCommittedOffsets(ctx, s.changelog)
+	if err != nil {
+		return fmt.Errorf("list last stable offsets of %s: %w", s.changelog, err)
+	}
+	end := int64(0)
+	if o, ok := ends.Lookup(s.changelog, p); ok {
+		if o.Err != nil {
+			return fmt.Errorf("last stable offset of %s/%d: %w", s.changelog, p, o.Err)
+		}
+		end = o.Offset
+	}
+	from := max(marker, 0)
+	if from >= end {
+		s.applied[p] = max(marker, from)
+		if marker < 0 && end == 0 {
+			// Nothing was ever written: record that, so a later loss of
+			// Redis is told apart from a partition without state.
+			if err := s.apply(ctx, p, nil, 0); err != nil {
+				return err
+			}
+			s.applied[p] = 0
+		}
+		return nil
+	}
+	start := time.Now()
+	s.restoreCl.AddConsumePartitions(map[string]map[int32]kgo.Offset{s.changelog: {p: kgo.NewOffset().At(from)}})
+	defer s.restoreCl.RemoveConsumePartitions(map[string][]int32{s.changelog: {p}})
+	n := 0
+	for next := from; next < end; {
+		fetches := s.restoreCl.PollRecords(ctx, 1000)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("restore %s/%d: %w", s.changelog, p, err)
+		}
+		var ferr error
+		fetches.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return fmt.Errorf("read %s/%d: %w", s.changelog, p, ferr)
+		}
+		var chunk []*stateWrite
+		last := next
+		for _, r := range fetches.Records() {
+			if r.Partition != p || r.Offset < next {
+				continue
+			}
+			last = r.Offset + 1
+			if r.Attrs.IsControl() {
+				continue
+			}
+			chunk = append(chunk, writeOf(r))
+		}
+		if last == next {
+			continue
+		}
+		if err := s.apply(ctx, p, chunk, last); err != nil {
+			return err
+		}
+		n += len(chunk)
+		next = last
+	}
+	s.applied[p] = end
+	s.Restores++
+	s.log.Info("state restored from changelog", "topic", s.changelog, "partition", p,
+		"from", from, "to", end, "writes", n, "took", time.Since(start).String())
+	return nil
+}
+
+// writeOf turns a changelog record back into the write that produced it.
+func writeOf(r *kgo.Record) *stateWrite {
+	w := &stateWrite{key: string(r.Key), value: r.Value, del: r.Value == nil}
+	for _, h := range r.Headers {
+		if h.Key == "expires_at_ms" {
+			w.expiresAt, _ = strconv.ParseInt(string(h.Value), 10, 64)
+		}
+	}
+	return w
+}
+
+// applyScript applies one partition's writes if the marker (KEYS[1]) is not
+// already at or past ARGV[1], then sets it. KEYS[2..] are the data keys;
+// for each, ARGV holds value, expiry (Unix ms, 0 for none), delete flag.
+var applyScript = redis.NewScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
+local upto = tonumber(ARGV[1])
+if cur >= upto and #KEYS > 1 then return 0 end
+for i = 2, #KEYS do
+  local a = (i - 2) * 3 + 2
+  if ARGV[a + 2] == '1' then
+    redis.call('DEL', KEYS[i])
+  elseif ARGV[a + 1] ~= '0' then
+    redis.call('SET', KEYS[i], ARGV[a], 'PXAT', ARGV[a + 1])
+  else
+    redis.call('SET', KEYS[i], ARGV[a])
+  end
+end
+if upto > cur then redis.call('SET', KEYS[1], upto) end
+return 1
+`)
+
+// apply writes one partition's writes and moves its marker to upto.
+func (s *State) apply(ctx context.Context, p int32, writes []*stateWrite, upto int64) error {
+	keys := make([]string, 0, len(writes)+1)
+	args := make([]any, 0, 3*len(writes)+1)
+	keys = append(keys, s.markerKey(p))
+	args = append(args, upto)
+	now := s.now().UnixMilli()
+	for _, w := range writes {
+		if w.expiresAt != 0 && w.expiresAt <= now {
+			// Expired while waiting in the changelog: as if Redis had
+			// expired it.
+			keys, args = append(keys, s.dataKey(p, w.key)), append(args, "", 0, "1")
+			continue
+		}
+		del := "0"
+		if w.del {
+			del = "1"
+		}
+		keys, args = append(keys, s.dataKey(p, w.key)), append(args, w.value, w.expiresAt, del)
+	}
+	if err := applyScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
+		return fmt.Errorf("apply %d state writes of %s/%d: %w", len(writes), s.changelog, p, err)
+	}
+	return nil
+}
+
+// StateKey names one value: the input partition it belongs to and its key
+// within the stage's state (tenant-scoped by the stage, see schemas.Scoped).
+type StateKey struct {
+	Partition int32
+	Key       string
+}
+
+type stateWrite struct {
+	key       string
+	value     []byte
+	expiresAt int64 // Unix ms; 0: never
+	del       bool
+}
+
+// StateTxn is one batch's view of the state: reads see the batch's own
+// writes, writes wait for the commit. It is not safe for concurrent use.
+type StateTxn struct {
+	s       *State
+	writes  map[StateKey]*stateWrite
+	order   []StateKey // first-write order, so the changelog is deterministic
+	read    map[StateKey][]byte
+	fetched map[StateKey]bool
+}
+
+// Prefetch reads keys from Redis in one round trip, so that Get does not
+// pay one each. Keys the batch has written are not read.
+func (t *StateTxn) Prefetch(ctx context.Context, keys ...StateKey) error {
+	p := t.s.rdb.Pipeline()
+	cmds := map[StateKey]*redis.StringCmd{}
+	for _, k := range keys {
+		if t.fetched[k] || t.writes[k] != nil || cmds[k] != nil {
+			continue
+		}
+		cmds[k] = p.Get(ctx, t.s.dataKey(k.Partition, k.Key))
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read %d state keys of %s: %w", len(cmds), t.s.stage, err)
+	}
+	for k, c := range cmds {
+		t.fetched[k] = true
+		if b, err := c.Bytes(); err == nil {
+			t.read[k] = b
+		}
+	}
+	return nil
+}
+
+// Get returns the value of k as this batch sees it; ok is false when
+// there is none.
+func (t *StateTxn) Get(ctx context.Context, k StateKey) (value []byte, ok bool, err error) {
+	if w := t.writes[k]; w != nil {
+		return w.value, !w.del, nil
+	}
+	if !t.fetched[k] {
+		if err := t.Prefetch(ctx, k); err != nil {
+			return nil, false, err
+		}
+	}
+	v, ok := t.read[k]
+	return v, ok, nil
+}
+
+// Put sets k to value, expiring ttl after now (0: never).
+func (t *StateTxn) Put(k StateKey, value []byte, ttl time.Duration) {
+	w := &stateWrite{key: k.Key, value: value}
+	if ttl > 0 {
+		w.expiresAt = t.s.now().Add(ttl).UnixMilli()
+	}
+	t.set(k, w)
+}
+
+// Delete removes k.
+func (t *StateTxn) Delete(k StateKey) { t.set(k, &stateWrite{key: k.Key, del: true}) }
+
+func (t *StateTxn) set(k StateKey, w *stateWrite) {
+	if t.writes[k] == nil {
+		t.order = append(t.order, k)
+	}
+	t.writes[k] = w
+}
+
+// Records are the changelog records of the batch's writes, to produce in
+// its transaction; each names its partition (see ChangelogPartitioner).
+func (t *StateTxn) Records() []*kgo.Record {
+	recs := make([]*kgo.Record, 0, len(t.order))
+	for _, k := range t.order {
+		w := t.writes[k]
+		r := &kgo.Record{Topic: t.s.changelog, Partition: k.Partition, Key: []byte(w.key), Value: w.value}
+		if w.del {
+			r.Value = nil
+		}
+		if w.expiresAt != 0 {
+			r.Headers = []kgo.RecordHeader{{Key: "expires_at_ms", Value: []byte(strconv.FormatInt(w.expiresAt, 10))}}
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// Commit applies the batch's writes to Redis after its transaction
+// committed; produced are the changelog records as the producer returned
+// them (offsets set). If Redis fails here nothing is lost: the writes are in
+// the changelog, and the next batch's check replays them.
+func (t *StateTxn) Commit(ctx context.Context, produced []*kgo.Record) error {
+	upto := map[int32]int64{}
+	for _, r := range produced {
+		if r.Topic == t.s.changelog && r.Offset+1 > upto[r.Partition] {
+			upto[r.Partition] = r.Offset + 1
+		}
+	}
+	byPart := map[int32][]*stateWrite{}
+	for _, k := range t.order {
+		byPart[k.Partition] = append(byPart[k.Partition], t.writes[k])
+	}
+	var errs []error
+	for p, writes := range byPart {
+		to, ok := upto[p]
+		if !ok {
+			errs = append(errs, fmt.Errorf("no changelog offset for partition %d", p))
+			continue
+		}
+		// What Redis should show now, whether or not this apply lands.
+		t.s.applied[p] = to
+		if err := t.s.apply(ctx, p, writes, to); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ChangelogPartitioner sends changelog records to the partition they name
+// and every other record where the client's default partitioner would.
+func ChangelogPartitioner(changelog string) kgo.Partitioner {
+	return changelogPartitioner{changelog: changelog, def: kgo.UniformBytesPartitioner(64<<10, true, true, nil)}
+}
+
+type changelogPartitioner struct {
+	changelog string
+	def       kgo.Partitioner
+}
+
+func (c changelogPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if topic == c.changelog {
+		return kgo.ManualPartitioner().ForTopic(topic)
+	}
+	return c.def.ForTopic(topic)
+}
