@@ -10,7 +10,7 @@ FUZZTIME ?= 10s
 TEST_FUZZTIME ?= 4s
 GOTEST ?= go test
 
-.PHONY: all build test fuzz vet tidy run up down bench bench-go clean
+.PHONY: all build test fuzz vet lint lint-openapi tidy run up down bench bench-go clean
 
 all: build
 
@@ -25,11 +25,18 @@ build:
 vet:
 	go vet $(PKGS)
 
+# lint: go vet plus the OpenAPI document through a real linter (Redocly CLI,
+# pinned, installed into .dev/npm on first use; needs npm).
+lint: vet lint-openapi
+
+lint-openapi:
+	deploy/lint-openapi.sh
+
 # test: every module's unit and integration tests (Redis and ClickHouse are
 # the real servers, started here when not running; Kafka is kfake in-process)
 # plus the end-to-end test of all six workers as separate processes, then
 # every fuzz target for TEST_FUZZTIME.
-test: vet
+test: lint
 	deploy/stack.sh up
 	$(GOTEST) -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)

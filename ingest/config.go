@@ -16,7 +16,6 @@ import (
 	"github.com/reftrack/reftrack/internal/rediscfg"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
-	"github.com/reftrack/reftrack/validate"
 )
 
 // App wires ingest into worker.Main: the Kafka path as the stage's
@@ -33,7 +32,9 @@ type App struct {
 	ClickHouse     string
 	TokenKeys      string
 	TokenKeyID     string
+	InboundShared  bool
 	tokens         *reftoken.Keys
+	Edge           EdgeConfig
 }
 
 // RegisterFlags implements worker.App.
@@ -53,6 +54,9 @@ func (a *App) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.ClickHouse, "clickhouse", "", "ClickHouse DSN of the sink's database, for GET /v1/referrals/{id} (empty: 501)")
 	fs.StringVar(&a.TokenKeys, "referral-token-keys", "", "referral token HMAC keys, kid:base64secret,... (prefer REFTRACK_REFERRAL_TOKEN_KEYS); empty: tokens refused")
 	fs.StringVar(&a.TokenKeyID, "referral-token-kid", "", "key id that signs new referral tokens (default: the first)")
+	fs.BoolVar(&a.InboundShared, "inbound-shared", true, "also consume the shared referrals.inbound, whose records name their own partner: for trusted internal producers only, never writable by a partner (partners write referrals.inbound.<partner>, always consumed)")
+	fs.DurationVar(&a.Auth.MaxLifetime, "jwt-max-lifetime", 24*time.Hour, "longest accepted bearer token lifetime, exp - iat (exp - now without iat)")
+	a.Edge.RegisterFlags(fs)
 }
 
 // Validate implements worker.App.
@@ -89,6 +93,10 @@ func (a *App) Validate() error {
 	if a.Rate < 0 || (a.Rate > 0 && a.Burst < 1) {
 		errs = append(errs, fmt.Errorf("--rate-limit %v / --rate-burst %d: rate ≥ 0, burst ≥ 1", a.Rate, a.Burst))
 	}
+	if a.Auth.MaxLifetime <= 0 {
+		errs = append(errs, fmt.Errorf("--jwt-max-lifetime %s: must be positive", a.Auth.MaxLifetime))
+	}
+	errs = append(errs, a.Edge.Validate())
 	return errors.Join(errs...)
 }
 
@@ -110,7 +118,7 @@ func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, re
 		return err
 	}
 	defer rdb.Close()
-	v, err := validate.NewValidator()
+	v, err := a.Edge.validator()
 	if err != nil {
 		return err
 	}
@@ -120,6 +128,7 @@ func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, re
 		Now: time.Now, Log: log, Metrics: NewMetrics(reg),
 		Tokens: a.tokens, Redis: rdb, RedisPrefix: a.Redis.KeyPrefix, IdempotencyTTL: a.IdempotencyTTL, Rate: a.Rate, Burst: a.Burst,
 	}
+	a.Edge.apply(api)
 	if a.ClickHouse != "" {
 		opts, err := clickhouse.ParseDSN(a.ClickHouse)
 		if err != nil {
@@ -135,5 +144,5 @@ func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, re
 	} else if api.Auth, err = auth.New(ctx, a.Auth); err != nil {
 		return err
 	}
-	return worker.Serve(ctx, a.Listen, api.Handler(), log)
+	return worker.Serve(ctx, a.Listen, api.Handler(), log, a.Edge.serveOptions()...)
 }

@@ -2,17 +2,17 @@ package ingest
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 
-	"github.com/reftrack/reftrack/ingest/reftoken"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 	"github.com/reftrack/reftrack/schemas/jsoncheck"
@@ -39,13 +39,16 @@ type Stamped struct {
 
 // Stamp sets received_at and, if absent, event_id on one raw event. It is
 // deterministic for given bytes and clock, which keeps Kafka-path replays
-// after an aborted transaction identical.
+// after an aborted transaction identical. The record key is the
+// tenant-scoped lead, schemas.LeadKey.
 func Stamp(raw []byte, now time.Time) (Stamped, error) {
 	return StampFor(raw, now, "")
 }
 
 // StampFor is Stamp that also fills partner_id with partner when the event
-// has none: a partner calling the API need not repeat who it is.
+// has none: a partner calling the API need not repeat who it is. A derived
+// event_id is computed once the partner is known and includes it, so two
+// partners sending the same bytes get two ids.
 func StampFor(raw []byte, now time.Time, partner string) (Stamped, error) {
 	members, err := jsoncheck.Members(raw)
 	var jerr *jsoncheck.Error
@@ -56,7 +59,7 @@ func StampFor(raw []byte, now time.Time, partner string) (Stamped, error) {
 	case errors.As(err, &noe):
 		return Stamped{}, worker.Reject(CodeNotObject, "", "an event must be a JSON object, got %s", noe.Kind)
 	case err != nil:
-		return Stamped{}, worker.Reject(CodeMalformedJSON, "", "%v", err)
+		return Stamped{}, worker.Reject(CodeMalformedJSON, "", "%s", notJSON("the event", err))
 	}
 	// The event is copied member by member, in its own order, with
 	// received_at replaced and the missing ids added: no re-encoding.
@@ -82,24 +85,47 @@ func StampFor(raw []byte, now time.Time, partner string) (Stamped, error) {
 		}
 		out = append(out, m)
 	}
-	if !hasID {
-		sum := sha256.Sum256(raw)
-		id = uuid.NewSHA1(eventIDSpace, sum[:]).String()
-		out = append(out, stringMember("event_id", id))
-	}
 	if !hasPartner && partner != "" {
 		partnerID = partner
 		out = append(out, stringMember("partner_id", partner))
 	}
+	if !hasID {
+		id = DeriveEventID(partnerID, raw)
+		out = append(out, stringMember("event_id", id))
+	}
 	out = append(out, stringMember("received_at", now.UTC().Format(time.RFC3339Nano)))
 	value, err := jsoncheck.Object(out)
 	if err != nil {
-		return Stamped{}, worker.Reject(CodeMalformedJSON, "", "re-encode event: %v", err)
+		return Stamped{}, worker.Reject(CodeMalformedJSON, "", "a member name is not valid UTF-8")
 	}
 	if key == "" {
 		key = id // validate rejects it anyway; keep it on a stable partition
 	}
-	return Stamped{EventID: id, EventType: eventType, PartnerID: partnerID, Key: []byte(key), Value: value}, nil
+	return Stamped{EventID: id, EventType: eventType, PartnerID: partnerID, Key: schemas.LeadKey(partnerID, key), Value: value}, nil
+}
+
+// DeriveEventID is the UUIDv5 of an event that came without an id: of its
+// partner and its bytes, length-prefixed so no partner id and byte string
+// can pose as another pair. The same bytes retried by one partner keep
+// their id (dedupe drops the copy); another partner's copy is its own.
+func DeriveEventID(partnerID string, raw []byte) string {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(partnerID)))
+	h.Write(n[:])
+	h.Write([]byte(partnerID))
+	h.Write(raw)
+	return uuid.NewSHA1(eventIDSpace, h.Sum(nil)).String()
+}
+
+// notJSON words a syntax error for a partner: where, not the decoder's
+// message, which may change with the library.
+func notJSON(what string, err error) string {
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s is not valid JSON (at byte %d)", what, se.ByteOffset)
+	}
+	return what + " is not valid JSON"
 }
 
 // stringValue is the string a JSON value holds, or "" for any other kind.
@@ -123,25 +149,6 @@ func mustJSON(s string) json.RawMessage {
 	return b
 }
 
-// Inbound is the Kafka path: referrals.inbound → referrals.ingested.
-type Inbound struct {
-	Now    func() time.Time
-	Tokens *reftoken.Keys
-}
-
-// Process implements worker.Func.
-func (in *Inbound) Process(_ context.Context, m worker.Message) ([]worker.Output, error) {
-	now := in.Now()
-	s, err := Stamp(m.Value, now)
-	if err != nil {
-		return nil, err
-	}
-	if err := CheckReferralToken(in.Tokens, s, now); err != nil {
-		return nil, err
-	}
-	return []worker.Output{{Topic: schemas.TopicIngested, Key: s.Key, Value: s.Value}}, nil
-}
-
 // SplitBody turns an HTTP body into raw events: one object, or an array of
 // objects. The array is checked whole before anything is produced, so a
 // partner never has to guess which half of a batch landed.
@@ -154,7 +161,7 @@ func SplitBody(body []byte) (events []json.RawMessage, isArray bool, err error) 
 		return []json.RawMessage{body}, false, nil
 	}
 	if err := json.Unmarshal(body, &events); err != nil {
-		return nil, true, worker.Reject(CodeMalformedJSON, "", "%v", err)
+		return nil, true, worker.Reject(CodeMalformedJSON, "", "the body is not a valid JSON array")
 	}
 	if len(events) == 0 {
 		return nil, true, worker.Reject(CodeMalformedJSON, "", "empty array")

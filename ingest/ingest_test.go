@@ -36,9 +36,10 @@ func TestStamp(t *testing.T) {
 		wantID  string // "" to accept any derived id
 		wantKey string
 	}{
-		{"keeps id", `{"event_id":"e-1","lead_id":"L-1","x":1}`, "", "e-1", "L-1"},
-		{"derives id", `{"lead_id":"L-2"}`, "", "", "L-2"},
-		{"no lead keys by id", `{"event_id":"e-3"}`, "", "e-3", "e-3"},
+		{"keeps id", `{"event_id":"e-1","lead_id":"L-1","x":1}`, "", "e-1", "|L-1"},
+		{"derives id", `{"lead_id":"L-2"}`, "", "", "|L-2"},
+		{"keyed by the partner's lead", `{"lead_id":"L-2","partner_id":"acme"}`, "", "", "acme|L-2"},
+		{"no lead keys by id", `{"event_id":"e-3"}`, "", "e-3", "|e-3"},
 		{"array", `[1]`, CodeNotObject, "", ""},
 		{"null", `null`, CodeNotObject, "", ""},
 		{"string", `"hi"`, CodeNotObject, "", ""},
@@ -161,7 +162,8 @@ func TestHTTP(t *testing.T) {
 		t.Errorf("reasons %+v, want one at /1", p.Reasons)
 	}
 
-	// Exactly the three accepted events reached Kafka, keyed by lead.
+	// Exactly the three accepted events reached Kafka, keyed by the
+	// tenant-scoped lead (no partner here: the API runs without auth).
 	cons, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +183,7 @@ func TestHTTP(t *testing.T) {
 		t.Fatalf("%d records in %s, want 3", len(recs), topic)
 	}
 	for _, r := range recs {
-		if !strings.HasPrefix(string(r.Key), "L-") || !strings.Contains(string(r.Value), `"received_at":"2026-11-25T12:00:00Z"`) {
+		if !strings.HasPrefix(string(r.Key), "acme|L-") && !strings.HasPrefix(string(r.Key), "|L-") || !strings.Contains(string(r.Value), `"received_at":"2026-11-25T12:00:00Z"`) {
 			t.Errorf("record key %s value %s", r.Key, r.Value)
 		}
 	}
@@ -236,7 +238,7 @@ func TestHTTPAuth(t *testing.T) {
 	clock := now
 	api := &API{Producer: cl, Topic: topic, MaxBody: 1 << 16, Now: func() time.Time { return clock },
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry()),
-		Auth: v, Redis: rdb, RedisPrefix: prefix, IdempotencyTTL: time.Hour, Rate: 10, Burst: 5}
+		Auth: v, Redis: rdb, RedisPrefix: prefix, IdempotencyTTL: time.Hour, Rate: 10, Burst: 8}
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
 	post := func(authz, idem, body string) (int, string, http.Header) {
@@ -283,8 +285,10 @@ func TestHTTPAuth(t *testing.T) {
 		t.Errorf("keys must be scoped per partner: %d %v", s, h)
 	}
 
-	// Rate limit: burst 5, 10/s; acme has sent 3 events so far (refusals
-	// and replays take no tokens) at a frozen clock.
+	// Rate limit: burst 8, 10/s, at a frozen clock. acme has spent 6
+	// tokens: the two 403s of the table (3 events, refused after they were
+	// counted and charged), two accepted events and k-1 once; the 401s,
+	// the replay and the reused key came before the charge.
 	if s, _, _ := post(acme, "", `[{"lead_id":"R1"},{"lead_id":"R2"}]`); s != 202 {
 		t.Fatalf("within burst: %d", s)
 	}

@@ -6,6 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	requests *prometheus.CounterVec
 	accepted prometheus.Counter
+	limited  *prometheus.CounterVec
 }
 
 // NewMetrics registers the ingest metrics on reg.
@@ -19,7 +20,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "reftrack", Subsystem: "ingest", Name: "http_events_accepted_total",
 			Help: "Events accepted over HTTP and produced to referrals.ingested.",
 		}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "reftrack", Subsystem: "ingest", Name: "http_rate_limited_total",
+			Help: "Requests answered 429, by the bucket that was empty: partner (events) or client (failures per address).",
+		}, []string{"scope"}),
 	}
-	reg.MustRegister(m.requests, m.accepted)
+	reg.MustRegister(m.requests, m.accepted, m.limited)
 	return m
 }

@@ -88,6 +88,7 @@ func stripComments(stmt string) string {
 //go:embed openapi.json
 var openAPI []byte
 
-// OpenAPI is the partner API's OpenAPI 3.1 document; its request schemas
-// point at the embedded JSON Schemas by $id.
+// OpenAPI is the partner API's OpenAPI 3.1 document, self-contained: it is
+// generated (openapi_gen.go) from openapi.template.json with the JSON
+// Schemas bundled into its components.
 func OpenAPI() []byte { return openAPI }

@@ -52,7 +52,7 @@ func TestJSONSchemasAreValidJSON(t *testing.T) {
 func TestAllTopics(t *testing.T) {
 	t.Parallel()
 	got := AllTopics("staging.")
-	if len(got) != 7 || got[0] != "staging.referrals.inbound" {
+	if len(got) != 10 || got[0] != "staging.referrals.inbound" || got[9] != "staging.reftrack.commission.changelog" {
 		t.Errorf("AllTopics = %v", got)
 	}
 }

@@ -19,11 +19,23 @@ const (
 	TopicCommissions = "commissions"
 )
 
+// StatefulStages are the stages whose state decides money and so is kept
+// in a changelog topic (see ChangelogTopic) as well as in Redis.
+var StatefulStages = []string{"dedupe", "attribute", "commission"}
+
+// ChangelogTopic is the unprefixed changelog topic of a stage's state: the
+// truth Redis is restored from. Create it compacted, with as many
+// partitions as the stage's input topic (state is co-partitioned with it).
+func ChangelogTopic(stage string) string { return "reftrack." + stage + ".changelog" }
+
 // AllTopics lists every topic reftrack reads or writes, with prefix applied,
 // so dev brokers and ops scripts can create them up front.
 func AllTopics(prefix string) []string {
 	names := []string{TopicInbound, TopicIngested, TopicValid, TopicRejected,
 		TopicUnique, TopicAttributions, TopicCommissions}
+	for _, s := range StatefulStages {
+		names = append(names, ChangelogTopic(s))
+	}
 	for i, n := range names {
 		names[i] = prefix + n
 	}

@@ -110,4 +110,3 @@ func FuzzRedactDeadLetter(f *testing.F) {
 		}
 	})
 }
-

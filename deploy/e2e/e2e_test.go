@@ -76,39 +76,11 @@ func TestPipeline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test in -short mode")
 	}
-	root := testenv.RepoRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-
-	bin := t.TempDir()
-	if err := devstack.Build(ctx, root, bin); err != nil {
-		t.Fatal(err)
-	}
-	prefix := "e2e" + testenv.RandomID() + "."
-	brokers := testenv.Kafka(t, 4, schemas.AllTopics(prefix)...)
-	_, redisPrefix := testenv.Redis(t)
-	conn, dsn := clickhouseDB(t)
-	// The commission worker runs on a copy that the test rewrites midway.
-	devRules, err := os.ReadFile(filepath.Join(root, "deploy", "dev", "rules.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rulesPath := filepath.Join(t.TempDir(), "rules.json")
-	if err := os.WriteFile(rulesPath, devRules, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logDir := filepath.Join(t.TempDir(), "logs")
-
-	st, err := devstack.Start(ctx, devstack.Config{
-		BinDir: bin, LogDir: logDir, Brokers: strings.Join(brokers, ","), Redis: testenv.RedisAddr(),
-		RedisPrefix: redisPrefix, ClickHouse: dsn, TopicPrefix: prefix, Rules: rulesPath,
-		Extra: []string{"REFTRACK_BATCH_MAX=500"},
-	})
-	if err != nil {
-		dumpLogs(t, logDir)
-		t.Fatal(err)
-	}
-	defer st.Stop()
+	p := startPipeline(ctx, t)
+	defer p.st.Stop()
+	st, brokers, prefix, conn, rulesPath, logDir, devRules := p.st, p.brokers, p.prefix, p.conn, p.rulesPath, p.logDir, p.devRules
 
 	rules, err := sample.LoadRules(rulesPath)
 	if err != nil {
@@ -163,19 +135,7 @@ func TestPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var diff []string
-	deadline := time.Now().Add(4 * time.Minute)
-	for time.Now().Before(deadline) {
-		landed, err := sample.ReadLanded(ctx, conn)
-		if err == nil {
-			if diff = ds.Want.Diff(landed); len(diff) == 0 {
-				break
-			}
-		} else {
-			diff = []string{err.Error()}
-		}
-		time.Sleep(time.Second)
-	}
+	_, diff := settle(ctx, conn, &ds.Want, 4*time.Minute)
 	if len(diff) > 0 {
 		dumpLogs(t, logDir)
 		t.Fatalf("ClickHouse disagrees with the oracle:\n%s", strings.Join(diff[:min(len(diff), 30)], "\n"))
@@ -267,6 +227,70 @@ func TestPipeline(t *testing.T) {
 	if int(raw) != ds.Want.CommissionLines {
 		t.Errorf("commission_lines without FINAL: %d rows, want %d", raw, ds.Want.CommissionLines)
 	}
+}
+
+// pipeline is the six workers as processes over a fresh kfake cluster, a
+// Redis key prefix and a ClickHouse database of their own.
+type pipeline struct {
+	st        *devstack.Stack
+	brokers   []string
+	prefix    string // of the topics
+	conn      driver.Conn
+	rulesPath string // a copy of the dev rules the commission worker runs on
+	devRules  []byte
+	logDir    string
+}
+
+func startPipeline(ctx context.Context, t *testing.T) *pipeline {
+	t.Helper()
+	root := testenv.RepoRoot(t)
+	bin := t.TempDir()
+	if err := devstack.Build(ctx, root, bin); err != nil {
+		t.Fatal(err)
+	}
+	p := &pipeline{prefix: "e2e" + testenv.RandomID() + "."}
+	p.brokers = testenv.Kafka(t, 4, schemas.AllTopics(p.prefix)...)
+	_, redisPrefix := testenv.Redis(t)
+	var dsn string
+	p.conn, dsn = clickhouseDB(t)
+	var err error
+	if p.devRules, err = os.ReadFile(filepath.Join(root, "deploy", "dev", "rules.json")); err != nil {
+		t.Fatal(err)
+	}
+	p.rulesPath = filepath.Join(t.TempDir(), "rules.json")
+	if err := os.WriteFile(p.rulesPath, p.devRules, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.logDir = filepath.Join(t.TempDir(), "logs")
+	p.st, err = devstack.Start(ctx, devstack.Config{
+		BinDir: bin, LogDir: p.logDir, Brokers: strings.Join(p.brokers, ","), Redis: testenv.RedisAddr(),
+		RedisPrefix: redisPrefix, ClickHouse: dsn, TopicPrefix: p.prefix, Rules: p.rulesPath,
+		Extra: []string{"REFTRACK_BATCH_MAX=500"},
+	})
+	if err != nil {
+		dumpLogs(t, p.logDir)
+		t.Fatal(err)
+	}
+	return p
+}
+
+// settle polls ClickHouse until it agrees with the oracle or the deadline
+// passes, and returns the last reading and its differences.
+func settle(ctx context.Context, conn driver.Conn, want *sample.Expected, wait time.Duration) (*sample.Landed, []string) {
+	var landed *sample.Landed
+	var diff []string
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(time.Second) {
+		l, err := sample.ReadLanded(ctx, conn)
+		if err != nil {
+			diff = []string{err.Error()}
+			continue
+		}
+		landed = l
+		if diff = want.Diff(l); len(diff) == 0 {
+			break
+		}
+	}
+	return landed, diff
 }
 
 func dumpLogs(t *testing.T, dir string) {

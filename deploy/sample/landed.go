@@ -22,12 +22,15 @@ type Landed struct {
 	CommissionLines   int
 	CommissionTotal   map[string]int64
 	CommissionByPayee map[string]int64
+	// CommissionByLeadPayee has an entry for every payee with a line on a
+	// partner's lead, keyed by LeadPayeeKey.
+	CommissionByLeadPayee map[string]int64
 }
 
 // ReadLanded queries the reftrack tables of conn's database.
 func ReadLanded(ctx context.Context, conn driver.Conn) (*Landed, error) {
 	l := &Landed{RejectedByStage: map[string]int{}, RejectedByReason: map[string]int{},
-		CommissionTotal: map[string]int64{}, CommissionByPayee: map[string]int64{}}
+		CommissionTotal: map[string]int64{}, CommissionByPayee: map[string]int64{}, CommissionByLeadPayee: map[string]int64{}}
 	counts := []struct {
 		q   string
 		dst *int
@@ -57,7 +60,32 @@ func ReadLanded(ctx context.Context, conn driver.Conn) (*Landed, error) {
 	if err := group(ctx, conn, "SELECT concat(payee_type, ':', payee_id, ' ', currency), toInt64(sum(amount_minor)) FROM commission_lines FINAL GROUP BY payee_type, payee_id, currency", func(k string, v int64) { l.CommissionByPayee[k] = v }); err != nil {
 		return nil, err
 	}
+	if err := byLeadPayee(ctx, conn, l.CommissionByLeadPayee); err != nil {
+		return nil, err
+	}
 	return l, nil
+}
+
+// byLeadPayee sums the lines of each payee on each partner's lead. The key
+// is built here with LeadPayeeKey rather than in SQL, so that it is the
+// oracle's spelling whatever the ids hold.
+func byLeadPayee(ctx context.Context, conn driver.Conn, put map[string]int64) error {
+	const q = `SELECT partner_id, lead_id, concat(payee_type, ':', payee_id), currency, toInt64(sum(amount_minor))
+		FROM commission_lines FINAL GROUP BY partner_id, lead_id, payee_type, payee_id, currency`
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("sum commission per lead and payee: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var partner, lead, payee, currency string
+		var v int64
+		if err := rows.Scan(&partner, &lead, &payee, &currency, &v); err != nil {
+			return fmt.Errorf("sum commission per lead and payee: %w", err)
+		}
+		put[LeadPayeeKey(partner, lead, payee, currency)] = v
+	}
+	return rows.Err()
 }
 
 func group(ctx context.Context, conn driver.Conn, q string, put func(string, int64)) error {
@@ -102,6 +130,40 @@ func (w *Expected) Diff(l *Landed) []string {
 	for _, k := range keys(w.CommissionByPayee, l.CommissionByPayee) {
 		if w.CommissionByPayee[k] != l.CommissionByPayee[k] {
 			d = append(d, fmt.Sprintf("commission of %s: want %d, got %d", k, w.CommissionByPayee[k], l.CommissionByPayee[k]))
+		}
+	}
+	return append(d, w.leadPayeeDiff(l)...)
+}
+
+// leadPayeeDiff compares money per payee per partner's lead. A line for a
+// payee that never referred that partner's lead — most likely another
+// partner's referrer of a lead with the same id — is reported even when it
+// is for 0: being on the wrong lead at all is the fault.
+func (w *Expected) leadPayeeDiff(l *Landed) []string {
+	var d []string
+	for _, k := range keys(w.CommissionByLeadPayee, l.CommissionByLeadPayee) {
+		want, wok := w.CommissionByLeadPayee[k]
+		got, gok := l.CommissionByLeadPayee[k]
+		switch {
+		case !wok:
+			d = append(d, fmt.Sprintf("commission on %s: a payee that never referred this partner's lead got lines summing to %d", k, got))
+		case !gok:
+			d = append(d, fmt.Sprintf("commission on %s: want %d, got no line", k, want))
+		case want != got:
+			d = append(d, fmt.Sprintf("commission on %s: want %d, got %d", k, want, got))
+		}
+	}
+	return d
+}
+
+// Strangers lists the commission lines that landed for a payee on a
+// partner's lead the payee never referred, as Diff words them: the money of
+// one tenant paid to another's referrers. Empty is what isolation means.
+func (w *Expected) Strangers(l *Landed) []string {
+	var d []string
+	for _, k := range keys(l.CommissionByLeadPayee, nil) {
+		if _, ok := w.CommissionByLeadPayee[k]; !ok {
+			d = append(d, fmt.Sprintf("%s: %d", k, l.CommissionByLeadPayee[k]))
 		}
 	}
 	return d
@@ -164,6 +226,7 @@ func (w Expected) Plus(before *Landed) *Expected {
 	out.RejectedByStage = sum(w.RejectedByStage, before.RejectedByStage)
 	out.CommissionTotal = sum(w.CommissionTotal, before.CommissionTotal)
 	out.CommissionByPayee = sum(w.CommissionByPayee, before.CommissionByPayee)
+	out.CommissionByLeadPayee = sum(w.CommissionByLeadPayee, before.CommissionByLeadPayee)
 	return &out
 }
 

@@ -2,6 +2,11 @@
 // end-to-end test and benchmarks, together with an oracle: what ClickHouse
 // must hold once the pipeline has processed it, computed from the generated
 // input alone (never from the pipeline's output or code).
+//
+// Partners may use the same lead ids and event ids (Options.SharedLeadFraction,
+// Options.SharedEventIDFraction): the oracle keys every lead by (partner_id,
+// lead_id) and every event by (partner_id, event_id), so a pipeline that mixes
+// two partners' leads up pays the wrong referrers and disagrees with it.
 package sample
 
 import (
@@ -11,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/reftrack/reftrack/schemas"
 )
 
 // Options shape a data set.
@@ -22,20 +29,35 @@ type Options struct {
 	Seed          uint64
 	Start         time.Time // occurred_at of the first event
 	LeadPrefix    string    // of lead ids; data sets sent to one pipeline need their own
+	// Partners send the leads; empty means the four demo partners.
+	Partners []string
+	// SharedLeadFraction is the chance that a lead id one partner uses is
+	// used again by another partner for a lead of its own (other referrers,
+	// its own life, its events interleaved in time with the first one's).
+	// Partners may share ids: the pipeline must keep the two leads, and
+	// their money, apart.
+	SharedLeadFraction float64
+	// SharedEventIDFraction is the chance that an event of such a second
+	// lead carries, as its own event_id (and idempotency key, if the first
+	// had one), the id of the first lead's event of the same type and rank.
+	SharedEventIDFraction float64
 }
 
-// DefaultOptions are the demo's: 10 000 records, ~5 % duplicates, ~2 % invalid.
+// DefaultOptions are the demo's: 10 000 records, ~5 % duplicates, ~2 % invalid,
+// one lead id in twenty also used by a second partner.
 func DefaultOptions() Options {
 	return Options{Events: 10_000, DuplicateRate: 0.05, InvalidRate: 0.02, HTTPShare: 0.2, Seed: 1,
-		Start: time.Date(2026, 10, 1, 8, 0, 0, 0, time.UTC), LeadPrefix: "L-"}
+		Start: time.Date(2026, 10, 1, 8, 0, 0, 0, time.UTC), LeadPrefix: "L-",
+		SharedLeadFraction: 0.05, SharedEventIDFraction: 0.3}
 }
 
 // Record is one message to send.
 type Record struct {
-	Lead  string
-	Value []byte
-	HTTP  bool   // send through the HTTP API, else to referrals.inbound
-	Kind  string // "valid", "duplicate" or "invalid"
+	Partner string
+	Lead    string
+	Value   []byte
+	HTTP    bool   // send through the HTTP API, else to referrals.inbound
+	Kind    string // "valid", "duplicate" or "invalid"
 }
 
 // Dataset is the generated traffic and what it must produce.
@@ -58,6 +80,13 @@ type Expected struct {
 	CommissionTotal map[string]int64 `json:"commission_total_minor"`
 	// CommissionByPayee is keyed "type:id currency", in minor units.
 	CommissionByPayee map[string]int64 `json:"commission_by_payee_minor"`
+	// CommissionByLeadPayee is keyed "partner|lead type:id currency" (see
+	// LeadPayeeKey), in minor units, with an entry (maybe 0) for every payee
+	// that has a line on that partner's lead and for no other: a payee paid
+	// on another partner's lead with the same id shows as an extra key.
+	CommissionByLeadPayee map[string]int64 `json:"commission_by_lead_payee_minor"`
+	SharedLeads           int              `json:"shared_leads"`     // lead ids a second partner uses too
+	SharedEventIDs        int              `json:"shared_event_ids"` // events whose id the other partner's lead used first
 
 	lastAmount int64
 }
@@ -67,70 +96,87 @@ type Expected struct {
 const Models = 5
 
 var (
-	partners    = []string{"acme-crm", "bestquote", "brokerhub", "widgetco"}
-	channels    = []string{"crm", "comparison", "email", "web-widget", "phone", "partner-api"}
-	products    = []string{"auto", "home", "life", "health", "commercial", "travel"}
-	currencies  = []string{"USD", "USD", "USD", "EUR", "EUR", "GBP", "JPY"}
-	firstNames  = []string{"Ana", "Björn", "Chen", "Dolores", "Émile", "Fatima", "Giorgos", "Hana"}
-	lastNames   = []string{"Silva", "Ng", "O'Brien", "Müller", "Kowalski", "Okafor", "Rossi", "Tanaka"}
-	referrerIDs = map[string]int{"agent": 40, "broker": 10, "partner": 4, "customer": 200, "campaign": 6}
-	refTypes    = []string{"agent", "agent", "agent", "broker", "broker", "partner", "customer", "campaign"}
+	demoPartners = []string{"acme-crm", "bestquote", "brokerhub", "widgetco"}
+	channels     = []string{"crm", "comparison", "email", "web-widget", "phone", "partner-api"}
+	products     = []string{"auto", "home", "life", "health", "commercial", "travel"}
+	currencies   = []string{"USD", "USD", "USD", "EUR", "EUR", "GBP", "JPY"}
+	firstNames   = []string{"Ana", "Björn", "Chen", "Dolores", "Émile", "Fatima", "Giorgos", "Hana"}
+	lastNames    = []string{"Silva", "Ng", "O'Brien", "Müller", "Kowalski", "Okafor", "Rossi", "Tanaka"}
+	referrerIDs  = map[string]int{"agent": 40, "broker": 10, "partner": 4, "customer": 200, "campaign": 6}
+	refTypes     = []string{"agent", "agent", "agent", "broker", "broker", "partner", "customer", "campaign"}
 )
 
 type gen struct {
-	opts  Options
-	rng   *rand.Rand
-	rules *Rules
-	ds    *Dataset
+	opts     Options
+	partners []string
+	rng      *rand.Rand
+	rules    *Rules
+	ds       *Dataset
+}
+
+// genLead is one partner's lead as generated: its records to send and what
+// a duplicate or a second partner's lead with the same id may copy.
+type genLead struct {
+	partner, id string
+	http        bool
+	records     []Record
+	events      []event // the valid originals, in order
+	payees      map[string]bool
+	twin        *genLead // another partner's lead with the same id, sent interleaved
+	second      bool     // l is such a twin: its records go out with its first's
 }
 
 // Generate builds a data set deterministically from opts.Seed. Rules are the
 // commission rules the pipeline runs with; the oracle applies them itself.
 func Generate(opts Options, rules *Rules) (*Dataset, error) {
-	if opts.Events < 10 {
-		return nil, fmt.Errorf("sample: at least 10 events, got %d", opts.Events)
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
-	if opts.DuplicateRate < 0 || opts.InvalidRate < 0 || opts.DuplicateRate+opts.InvalidRate > 0.5 {
-		return nil, fmt.Errorf("sample: duplicate and invalid rates must be ≥ 0 and sum to ≤ 0.5")
+	g := &gen{opts: opts, partners: opts.Partners, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)), rules: rules,
+		ds: &Dataset{Want: Expected{RejectedByStage: map[string]int{}, CommissionTotal: map[string]int64{},
+			CommissionByPayee: map[string]int64{}, CommissionByLeadPayee: map[string]int64{}}}}
+	if len(g.partners) == 0 {
+		g.partners = demoPartners
 	}
-	g := &gen{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)), rules: rules,
-		ds: &Dataset{Want: Expected{RejectedByStage: map[string]int{}, CommissionTotal: map[string]int64{}, CommissionByPayee: map[string]int64{}}}}
 	dups := int(float64(opts.Events) * opts.DuplicateRate)
 	invalid := max(int(float64(opts.Events)*opts.InvalidRate), 1)
 	valid := opts.Events - dups - invalid
 
-	type lead struct {
-		id      string
-		http    bool
-		records []Record
-		valid   [][]byte // originals that may be copied
-		idem    []bool
-	}
-	var leads []*lead
+	var leads []*genLead
 	made := 0
 	clock := opts.Start
 	for n := 0; made < valid; n++ {
-		l := &lead{id: fmt.Sprintf("%s%06d", opts.LeadPrefix, n), http: g.rng.Float64() < opts.HTTPShare}
-		events := g.lead(l.id, &clock, valid-made)
-		for _, e := range events {
-			l.records = append(l.records, Record{Lead: l.id, Value: e.raw, HTTP: l.http, Kind: "valid"})
-			l.valid = append(l.valid, e.raw)
-			l.idem = append(l.idem, e.idem)
-		}
-		made += len(events)
+		l := &genLead{id: fmt.Sprintf("%s%06d", opts.LeadPrefix, n), http: g.rng.Float64() < opts.HTTPShare}
+		l.partner = g.partners[g.rng.IntN(len(g.partners))]
+		start := clock
+		made += g.lead(l, nil, &clock, valid-made)
 		leads = append(leads, l)
+		if made < valid && opts.SharedLeadFraction > 0 && g.rng.Float64() < opts.SharedLeadFraction {
+			// The second partner's lead lives over the same hours as the
+			// first one's, so that, were the two mixed up, its touches would
+			// fall before the first one's sale and take its commission.
+			t := &genLead{id: l.id, partner: g.otherPartner(l.partner), http: g.rng.Float64() < opts.HTTPShare}
+			tclock := start
+			made += g.lead(t, l, &tclock, valid-made)
+			if tclock.After(clock) {
+				clock = tclock
+			}
+			l.twin, t.second = t, true
+			leads = append(leads, t)
+			g.ds.Want.SharedLeads++
+		}
 	}
 	for range dups {
-		l := leads[g.rng.IntN(len(leads))]
-		i := g.rng.IntN(len(l.valid))
-		raw := l.valid[i]
-		if l.idem[i] && g.rng.IntN(2) == 0 {
-			raw = g.withNewEventID(raw) // a retry under a new id, same idempotency key
-		}
-		l.records = append(l.records, Record{Lead: l.id, Value: raw, HTTP: l.http, Kind: "duplicate"})
+		g.duplicate(leads[g.rng.IntN(len(leads))])
 	}
 	for _, l := range leads {
-		g.ds.Records = append(g.ds.Records, l.records...)
+		switch {
+		case l.second:
+		case l.twin != nil:
+			g.ds.Records = append(g.ds.Records, interleave(l.records, l.twin.records)...)
+		default:
+			g.ds.Records = append(g.ds.Records, l.records...)
+		}
 	}
 	for i := range invalid {
 		g.invalid(i)
@@ -141,45 +187,107 @@ func Generate(opts Options, rules *Rules) (*Dataset, error) {
 	return g.ds, nil
 }
 
-type event struct {
-	raw  []byte
-	idem bool
+func (o Options) check() error {
+	if o.Events < 10 {
+		return fmt.Errorf("sample: at least 10 events, got %d", o.Events)
+	}
+	if o.DuplicateRate < 0 || o.InvalidRate < 0 || o.DuplicateRate+o.InvalidRate > 0.5 {
+		return fmt.Errorf("sample: duplicate and invalid rates must be ≥ 0 and sum to ≤ 0.5")
+	}
+	if o.SharedLeadFraction < 0 || o.SharedLeadFraction > 1 || o.SharedEventIDFraction < 0 || o.SharedEventIDFraction > 1 {
+		return fmt.Errorf("sample: shared lead and event id fractions must be in [0, 1]")
+	}
+	if o.SharedLeadFraction > 0 && len(o.Partners) == 1 {
+		return fmt.Errorf("sample: sharing lead ids takes at least two partners")
+	}
+	return nil
 }
 
-// lead generates one lead's life: touches, status steps, maybe a policy and
-// a cancellation, never more than budget events.
-func (g *gen) lead(id string, clock *time.Time, budget int) []event {
-	partner := partners[g.rng.IntN(len(partners))]
-	var out []event
+func (g *gen) otherPartner(p string) string {
+	for {
+		if q := g.partners[g.rng.IntN(len(g.partners))]; q != p {
+			return q
+		}
+	}
+}
+
+// interleave alternates a and b, each kept in its own order.
+func interleave(a, b []Record) []Record {
+	out := make([]Record, 0, len(a)+len(b))
+	for i := 0; i < max(len(a), len(b)); i++ {
+		if i < len(a) {
+			out = append(out, a[i])
+		}
+		if i < len(b) {
+			out = append(out, b[i])
+		}
+	}
+	return out
+}
+
+// duplicate resends one of l's valid events, as the same partner would.
+func (g *gen) duplicate(l *genLead) {
+	e := l.events[g.rng.IntN(len(l.events))]
+	raw := e.raw
+	if e.idemKey != "" && g.rng.IntN(2) == 0 {
+		raw = g.withNewEventID(raw) // a retry under a new id, same idempotency key
+	}
+	l.records = append(l.records, Record{Partner: l.partner, Lead: l.id, Value: raw, HTTP: l.http, Kind: "duplicate"})
+}
+
+type event struct {
+	raw     []byte
+	typ     string
+	id      string // "" when ingest derives it
+	idemKey string
+}
+
+// lead generates l's life — touches, status steps, maybe a policy and a
+// cancellation, never more than budget events — and returns how many valid
+// events it made. When first is not nil, l is another partner's lead with
+// first's id: its referrers are none of first's, and some of its events
+// reuse the ids of first's events.
+func (g *gen) lead(l, first *genLead, clock *time.Time, budget int) int {
+	l.payees = map[string]bool{}
+	rank := map[string]int{} // events of each type so far
 	emit := func(typ string, payload any) bool {
-		if len(out) >= budget {
+		if len(l.events) >= budget {
 			return false
 		}
 		*clock = clock.Add(time.Duration(1+g.rng.IntN(600)) * time.Second)
 		env := map[string]any{
 			"event_type": typ, "schema_version": 1, "occurred_at": clock.Format(time.RFC3339),
-			"partner_id": partner, "lead_id": id, "payload": payload,
+			"partner_id": l.partner, "lead_id": l.id, "payload": payload,
 		}
+		e := event{typ: typ}
 		if g.rng.IntN(10) != 0 { // one in ten lets ingest derive the id
-			env["event_id"] = g.uuid()
+			e.id = g.uuid()
 		}
-		idem := g.rng.IntN(7) == 0
-		if idem {
-			env["idempotency_key"] = "idem-" + g.uuid()
+		if g.rng.IntN(7) == 0 {
+			e.idemKey = "idem-" + g.uuid()
 		}
-		b, _ := json.Marshal(env) // maps of strings and numbers always encode
-		out = append(out, event{raw: b, idem: idem})
+		if b, ok := g.borrow(first, typ, rank[typ]); ok {
+			e.id, e.idemKey = b.id, b.idemKey
+			g.ds.Want.SharedEventIDs++
+		}
+		rank[typ]++
+		if e.id != "" {
+			env["event_id"] = e.id
+		}
+		if e.idemKey != "" {
+			env["idempotency_key"] = e.idemKey
+		}
+		e.raw, _ = json.Marshal(env) // maps of strings and numbers always encode
+		l.events = append(l.events, e)
+		l.records = append(l.records, Record{Partner: l.partner, Lead: l.id, Value: e.raw, HTTP: l.http, Kind: "valid"})
 		return true
 	}
 
 	direct := g.rng.IntN(50) == 0 // a sale nobody referred
-	var last struct{ id, typ string }
-	touches := 0
-	payees := map[string]bool{}
+	var last string               // payee "type:id" of the last touch
 	if !direct {
 		for range 1 + g.rng.IntN(3) {
-			typ := refTypes[g.rng.IntN(len(refTypes))]
-			rid := fmt.Sprintf("%s-%03d", typ[:1], 1+g.rng.IntN(referrerIDs[typ]))
+			typ, rid := g.referrer(first)
 			payload := map[string]any{
 				"referrer": map[string]any{"id": rid, "type": typ},
 				"channel":  channels[g.rng.IntN(len(channels))],
@@ -191,27 +299,67 @@ func (g *gen) lead(id string, clock *time.Time, budget int) []event {
 				"product_interest": products[g.rng.IntN(len(products))],
 			}
 			if !emit("referral.created", payload) {
-				return out
+				return len(l.events)
 			}
-			last.id, last.typ = rid, typ
-			payees[typ+":"+rid] = true
-			touches++
+			last = typ + ":" + rid
+			l.payees[last] = true
 		}
 	}
 	converted := direct || g.rng.IntN(100) < 35
 	steps := []string{"new", "contacted", "quoted", "applied"}
 	for _, s := range steps[:g.rng.IntN(len(steps)+1)] {
 		if !emit("referral.status_updated", map[string]any{"status": s}) {
-			return out
+			return len(l.events)
 		}
 	}
 	if !converted {
 		emit("referral.status_updated", map[string]any{"status": "lost", "reason": "price"})
-		return out
+		return len(l.events)
 	}
 	if !emit("referral.status_updated", map[string]any{"status": "bound"}) {
-		return out
+		return len(l.events)
 	}
+	g.policy(l, last, clock, emit)
+	return len(l.events)
+}
+
+// referrer draws a touch's referrer; for another partner's lead with the
+// same id, never one of the first lead's, so that money that reaches the
+// wrong lead reaches the wrong payee too.
+func (g *gen) referrer(first *genLead) (typ, id string) {
+	for {
+		typ = refTypes[g.rng.IntN(len(refTypes))]
+		id = fmt.Sprintf("%s-%03d", typ[:1], 1+g.rng.IntN(referrerIDs[typ]))
+		if first == nil || !first.payees[typ+":"+id] {
+			return typ, id
+		}
+	}
+}
+
+// borrow picks, for the rank-th event of type typ of a second partner's
+// lead, the id of the first lead's event of the same type and rank — the
+// touch whose member, the sale whose attribution, a mixed-up pipeline would
+// confuse. Each of first's ids is borrowed at most once, so the second lead
+// never repeats an id of its own.
+func (g *gen) borrow(first *genLead, typ string, rank int) (event, bool) {
+	if first == nil || g.opts.SharedEventIDFraction == 0 || g.rng.Float64() >= g.opts.SharedEventIDFraction {
+		return event{}, false
+	}
+	for _, e := range first.events {
+		if e.typ != typ {
+			continue
+		}
+		if rank == 0 {
+			return e, e.id != ""
+		}
+		rank--
+	}
+	return event{}, false
+}
+
+// policy issues l's policy, maybe cancels it, and books what the pipeline
+// must pay for it. last is the payee of the lead's last touch, "" if none.
+func (g *gen) policy(l *genLead, last string, clock *time.Time, emit func(string, any) bool) {
 	product := products[g.rng.IntN(len(products))]
 	currency := currencies[g.rng.IntN(len(currencies))]
 	sale := "new_business"
@@ -227,48 +375,66 @@ func (g *gen) lead(id string, clock *time.Time, budget int) []event {
 	// The oracle must use the very date the event carries: emitting moves
 	// the clock, sometimes past midnight.
 	effective := clock.Add(24 * time.Hour)
-	policyID := "POL-" + id[2:]
+	policyID := "POL-" + l.id[len(g.opts.LeadPrefix):]
 	if !emit("policy.issued", map[string]any{
 		"policy_id": policyID, "product_line": product, "annual_premium": premium, "currency": currency,
 		"term_months": 12, "effective_date": effective.Format("2006-01-02"), "sale_type": sale,
 	}) {
-		return out
+		return
 	}
 	w := &g.ds.Want
 	w.Policies++
+	touches := 0
+	for _, e := range l.events {
+		if e.typ == "referral.created" {
+			touches++
+		}
+	}
 	if touches == 0 {
 		w.AttributionRows++
 	} else {
-		w.AttributionRows += touches * Models
 		amount := g.rules.commission(product, sale, minor)
-		w.lastAmount = amount
+		w.AttributionRows += touches * Models
 		// Paid by last touch: the last referrer gets it all, every other
 		// referrer of the lead a zero line.
-		w.CommissionLines += len(payees)
-		w.CommissionTotal[currency] += amount
-		w.CommissionByPayee[last.typ+":"+last.id+" "+currency] += amount
+		w.CommissionLines += len(l.payees)
+		for p := range l.payees {
+			w.CommissionByLeadPayee[LeadPayeeKey(l.partner, l.id, p, currency)] += 0
+		}
+		w.pay(l, last, currency, amount)
+		w.lastAmount = amount
 	}
 	if g.rng.IntN(10) == 0 {
 		cancelledOn := clock.Add(30 * 24 * time.Hour)
 		if emit("policy.cancelled", map[string]any{"policy_id": policyID, "cancelled_on": cancelledOn.Format("2006-01-02")}) && touches > 0 {
 			// The paid line is clawed back pro rata to the unearned days of
 			// the 12-month term, well inside every chargeback window.
-			claw := -g.rules.proRata(g.ds.Want.lastAmount, effective, cancelledOn, 12)
 			w.CommissionLines++
-			w.CommissionTotal[currency] += claw
-			w.CommissionByPayee[last.typ+":"+last.id+" "+currency] += claw
+			w.pay(l, last, currency, -g.rules.proRata(w.lastAmount, effective, cancelledOn, 12))
 		}
 	}
-	return out
+}
+
+// pay books one line of amount to payee on l.
+func (w *Expected) pay(l *genLead, payee, currency string, amount int64) {
+	w.CommissionTotal[currency] += amount
+	w.CommissionByPayee[payee+" "+currency] += amount
+	w.CommissionByLeadPayee[LeadPayeeKey(l.partner, l.id, payee, currency)] += amount
+}
+
+// LeadPayeeKey is the key of Expected.CommissionByLeadPayee and
+// Landed.CommissionByLeadPayee: a payee ("type:id") on one partner's lead.
+func LeadPayeeKey(partner, lead, payee, currency string) string {
+	return schemas.Scoped(partner, lead) + " " + payee + " " + currency
 }
 
 // invalid appends one record that some stage must reject, with its own lead
 // so it cannot disturb a valid lead.
 func (g *gen) invalid(i int) {
-	lead := fmt.Sprintf("BAD-%05d", i)
+	lead, partner := fmt.Sprintf("BAD-%05d", i), g.partners[0]
 	base := func(typ string, payload string) []byte {
-		return fmt.Appendf(nil, `{"event_id":%q,"event_type":%q,"schema_version":1,"occurred_at":"2026-10-01T00:00:00Z","partner_id":"acme-crm","lead_id":%q,"payload":%s}`,
-			g.uuid(), typ, lead, payload)
+		return fmt.Appendf(nil, `{"event_id":%q,"event_type":%q,"schema_version":1,"occurred_at":"2026-10-01T00:00:00Z","partner_id":%q,"lead_id":%q,"payload":%s}`,
+			g.uuid(), typ, partner, lead, payload)
 	}
 	var raw []byte
 	stage, http := "validate", g.rng.Float64() < g.opts.HTTPShare
@@ -276,7 +442,7 @@ func (g *gen) invalid(i int) {
 		// A lead that goes back from bound: the bound is a valid event, the
 		// step back is refused by the lifecycle check in dedupe.
 		for _, st := range []string{"bound", "contacted"} {
-			g.ds.Records = append(g.ds.Records, Record{Lead: lead, HTTP: http, Kind: "invalid",
+			g.ds.Records = append(g.ds.Records, Record{Partner: partner, Lead: lead, HTTP: http, Kind: "invalid",
 				Value: base("referral.status_updated", `{"status":"`+st+`"}`)})
 		}
 		g.ds.Records[len(g.ds.Records)-2].Kind = "valid"
@@ -299,7 +465,7 @@ func (g *gen) invalid(i int) {
 	case 5:
 		raw = base("policy.issued", `{"policy_id":"X","product_line":"auto","annual_premium":"10.00","currency":"XXX","term_months":12,"effective_date":"2026-10-02","sale_type":"new_business"}`)
 	}
-	g.ds.Records = append(g.ds.Records, Record{Lead: lead, Value: raw, HTTP: http, Kind: "invalid"})
+	g.ds.Records = append(g.ds.Records, Record{Partner: partner, Lead: lead, Value: raw, HTTP: http, Kind: "invalid"})
 	g.ds.Want.Rejected++
 	g.ds.Want.RejectedByStage[stage]++
 }

@@ -10,27 +10,32 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/reftrack/reftrack/schemas"
 )
 
 // Send delivers a data set: Kafka records to topic (referrals.inbound with
-// prefix) keyed by lead, HTTP records as one JSON array per lead to
+// prefix) keyed by the tenant-scoped lead (schemas.LeadKey), so that each
+// partner's lead keeps its order and two partners' leads with one id do not
+// share a key; HTTP records as one JSON array per partner's lead to
 // apiURL/v1/events, leads in parallel but each lead's records in order.
 // Invalid records over HTTP still get 202 (they are JSON objects; validate
 // rejects them), so any other status is an error.
 // authz is the Authorization header for the API.
 func Send(ctx context.Context, ds *Dataset, cl *kgo.Client, topic, apiURL, authz string) error {
 	var recs []*kgo.Record
-	byLead := map[string][][]byte{}
+	byLead := map[string][][]byte{} // by schemas.Scoped(partner, lead)
 	var order []string
 	for _, r := range ds.Records {
 		if !r.HTTP {
-			recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(r.Lead), Value: r.Value})
+			recs = append(recs, &kgo.Record{Topic: topic, Key: schemas.LeadKey(r.Partner, r.Lead), Value: r.Value})
 			continue
 		}
-		if _, ok := byLead[r.Lead]; !ok {
-			order = append(order, r.Lead)
+		lead := schemas.Scoped(r.Partner, r.Lead)
+		if _, ok := byLead[lead]; !ok {
+			order = append(order, lead)
 		}
-		byLead[r.Lead] = append(byLead[r.Lead], r.Value)
+		byLead[lead] = append(byLead[lead], r.Value)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

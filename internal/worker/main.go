@@ -28,6 +28,23 @@ type Server interface {
 	Serve(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry, ready *Readiness) error
 }
 
+// Subscriber is implemented by an App whose inputs depend on its flags
+// (ingest reads every partner's inbound topic, and the shared one only when
+// asked). Main asks once the flags are valid; the answer replaces the inputs
+// Main was given.
+type Subscriber interface {
+	Subscription() (topics, patterns []string)
+}
+
+// inputsOf is what a stage consumes: its App's choice if it makes one, else
+// the inputs its binary gave Main.
+func inputsOf(app App, inputs []string) (topics, patterns []string) {
+	if s, ok := app.(Subscriber); ok {
+		return s.Subscription()
+	}
+	return inputs, nil
+}
+
 // Main is the whole of a stage binary's run: flags with environment
 // fallbacks, validation of every flag at once, logger, metrics registry, the
 // ops server, and Run, under one errgroup so that either failing stops both.
@@ -60,8 +77,10 @@ func Main(ctx context.Context, args []string, getenv func(string) string, name s
 	if srv, ok := app.(Server); ok {
 		g.Go(func() error { return srv.Serve(gctx, cfg, log, reg, ready) })
 	}
+	topics, patterns := inputsOf(app, inputs)
+	stage := Stage{Name: name, Inputs: topics, InputPatterns: patterns, Processor: proc}
 	g.Go(func() error {
-		err := Run(gctx, cfg, Stage{Name: name, Inputs: inputs, Processor: proc}, log, reg, ready)
+		err := Run(gctx, cfg, stage, log, reg, ready)
 		if err != nil {
 			log.Error("worker failed", "err", err)
 		}

@@ -63,9 +63,34 @@ func (c *Config) Ops(reg *prometheus.Registry, ready *Readiness) *http.ServeMux 
 	return mux
 }
 
+// HTTPTimeouts bound how long one connection may hold a server.
+type HTTPTimeouts struct{ ReadHeader, Read, Write, Idle time.Duration }
+
+// DefaultHTTPTimeouts are every server's unless WithTimeouts says
+// otherwise: a slow or idle client is cut off instead of holding a
+// connection and a goroutine forever. Write leaves room for a 30 s
+// /debug/pprof/profile on the ops port.
+var DefaultHTTPTimeouts = HTTPTimeouts{ReadHeader: 5 * time.Second, Read: 15 * time.Second, Write: 60 * time.Second, Idle: 60 * time.Second}
+
+// ServeOption adjusts the server Serve runs.
+type ServeOption func(*serveConfig)
+
+type serveConfig struct {
+	timeouts          HTTPTimeouts
+	certFile, keyFile string
+}
+
+// WithTimeouts replaces the default timeouts.
+func WithTimeouts(t HTTPTimeouts) ServeOption { return func(c *serveConfig) { c.timeouts = t } }
+
+// WithTLS serves HTTPS with the PEM certificate chain and key in these files.
+func WithTLS(certFile, keyFile string) ServeOption {
+	return func(c *serveConfig) { c.certFile, c.keyFile = certFile, keyFile }
+}
+
 // Serve runs an HTTP server on addr until ctx is done, then shuts it down
 // gracefully. An empty addr serves nothing and waits for ctx.
-func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, opts ...ServeOption) error {
 	if addr == "" {
 		<-ctx.Done()
 		return nil
@@ -74,10 +99,26 @@ func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) e
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	log.Info("http listening", "addr", ln.Addr().String())
+	return ServeListener(ctx, ln, h, log, opts...)
+}
+
+// ServeListener is Serve on a listener the caller opened.
+func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, opts ...ServeOption) error {
+	c := serveConfig{timeouts: DefaultHTTPTimeouts}
+	for _, o := range opts {
+		o(&c)
+	}
+	addr := ln.Addr().String()
+	srv := newServer(h, c.timeouts)
+	log.Info("http listening", "addr", addr, "tls", c.certFile != "")
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if c.certFile != "" {
+			errc <- srv.ServeTLS(ln, c.certFile, c.keyFile)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve %s: %w", addr, err)
@@ -89,4 +130,12 @@ func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) e
 		return fmt.Errorf("shut down %s: %w", addr, err)
 	}
 	return nil
+}
+
+// newServer bounds every phase of a connection: a client that sends its
+// headers or body slowly, never reads its answer, or idles on a keep-alive
+// loses the connection instead of holding a goroutine and a descriptor.
+// Read covers the whole request, body included: it is the body deadline.
+func newServer(h http.Handler, t HTTPTimeouts) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read, WriteTimeout: t.Write, IdleTimeout: t.Idle}
 }

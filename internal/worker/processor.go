@@ -11,7 +11,8 @@ import (
 
 // Message is one consumed record, without any Kafka client attached.
 type Message struct {
-	Topic     string
+	Topic     string // as consumed, with the configured prefix
+	BareTopic string // Topic without the prefix, as package schemas names it (set by Run)
 	Partition int32
 	Offset    int64
 	Key       []byte

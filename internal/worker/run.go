@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,29 +21,41 @@ import (
 
 // Stage is what a stage binary hands to Run.
 type Stage struct {
-	Name      string    // e.g. "validate"; used in transactional IDs, metrics and dead letters
-	Inputs    []string  // unprefixed topic names to consume
-	Processor Processor // the stage's logic
+	Name   string   // e.g. "validate"; used in transactional IDs, metrics and dead letters
+	Inputs []string // unprefixed topic names to consume
+	// InputPatterns are regular expressions (RE2) of more unprefixed topic
+	// names to consume, each matched against the whole name: a family of
+	// topics whose members come and go (one per partner). Topics created
+	// later are picked up at a metadata refresh.
+	InputPatterns []string
+	Processor     Processor // the stage's logic
 }
 
-// Run consumes stage.Inputs and runs stage.Processor in Kafka transactions
-// until ctx is done. It returns nil on a clean shutdown and an error only when
-// the worker cannot go on (bad config, fenced by another instance, broker
-// gone past all retries); the caller exits and the supervisor restarts it.
+// Run consumes stage.Inputs and stage.InputPatterns and runs stage.Processor
+// in Kafka transactions until ctx is done. It returns nil on a clean shutdown
+// and an error only when the worker cannot go on (bad config, fenced by
+// another instance, broker gone past all retries); the caller exits and the
+// supervisor restarts it.
 func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *prometheus.Registry, ready *Readiness) error {
-	inputs := make([]string, len(stage.Inputs))
-	for i, t := range stage.Inputs {
-		inputs[i] = cfg.Topic(t)
+	subscribe, inputs, err := subscription(cfg.TopicPrefix, stage.Inputs, stage.InputPatterns)
+	if err != nil {
+		return err
 	}
-	opts, err := commonOpts(cfg, stage.Name, log, reg,
+	state, stateOpts, err := stateOf(cfg, stage, log, reg)
+	if err != nil {
+		return err
+	}
+	if state != nil {
+		defer state.Close()
+	}
+	opts, err := commonOpts(cfg, stage.Name, log, reg, append(append(subscribe, stateOpts...),
 		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(inputs...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // a new group must not skip records
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.TransactionalID(fmt.Sprintf("reftrack-%s-%s", stage.Name, cfg.Instance)),
 		kgo.TransactionTimeout(max(cfg.ShutdownTimeout*2, 30*time.Second)),
-	)
+	)...)
 	if err != nil {
 		return err
 	}
@@ -57,7 +71,7 @@ func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *pr
 	ready.Set(true)
 	log.Info("worker started", "inputs", inputs, "group", cfg.Group)
 
-	w := &txnWorker{cfg: cfg, stage: stage, log: log, m: newMetrics(reg, stage.Name), sess: sess, ready: ready}
+	w := &txnWorker{cfg: cfg, stage: stage, log: log, m: newMetrics(reg, stage.Name), sess: sess, ready: ready, state: state}
 	for {
 		fetches := sess.PollRecords(ctx, cfg.BatchMax)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -85,7 +99,8 @@ type txnWorker struct {
 	m        *metrics
 	sess     *kgo.GroupTransactSession
 	ready    *Readiness
-	failures int // consecutive aborted batches, for backoff
+	state    *State // nil for a stateless stage
+	failures int    // consecutive aborted batches, for backoff
 }
 
 // batch runs one transaction. Shutdown does not cancel the batch in flight at
@@ -99,7 +114,7 @@ func (w *txnWorker) batch(ctx context.Context, recs []*kgo.Record) error {
 	if err := w.sess.Begin(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	outs, dead, err := w.process(bctx, recs)
+	outs, dead, tx, err := w.process(bctx, recs)
 	if err == nil {
 		if perr := w.sess.ProduceSync(bctx, outs...).FirstErr(); perr != nil {
 			err = fmt.Errorf("produce %d records: %w", len(outs), perr)
@@ -129,6 +144,14 @@ func (w *txnWorker) batch(ctx context.Context, recs []*kgo.Record) error {
 		}
 		return nil
 	}
+	if tx != nil {
+		// After the commit, never before: an aborted batch must leave
+		// Redis as its redo will find it. A failure here loses nothing;
+		// the next batch replays the changelog.
+		if err := tx.Commit(bctx, outs); err != nil {
+			w.log.Warn("state not applied to redis after commit; the next batch restores it from the changelog", "err", err)
+		}
+	}
 	w.failures = 0
 	w.ready.Set(true)
 	w.m.batches.WithLabelValues("committed").Inc()
@@ -141,28 +164,36 @@ func (w *txnWorker) batch(ctx context.Context, recs []*kgo.Record) error {
 	return nil
 }
 
-// process runs the stage and turns its results into records to produce.
+// process runs the stage and turns its results into records to produce,
+// with the changelog records of a stateful stage's state writes (tx).
 // dead holds the first reason code of each dead letter, for metrics.
-func (w *txnWorker) process(ctx context.Context, recs []*kgo.Record) (outs []*kgo.Record, dead []string, err error) {
+func (w *txnWorker) process(ctx context.Context, recs []*kgo.Record) (outs []*kgo.Record, dead []string, tx *StateTxn, err error) {
 	msgs := make([]Message, len(recs))
 	for i, r := range recs {
 		msgs[i] = messageOf(r)
+		msgs[i].BareTopic = strings.TrimPrefix(r.Topic, w.cfg.TopicPrefix)
 	}
-	results, err := w.stage.Processor.ProcessBatch(ctx, msgs)
+	var results []Result
+	var changelog []*kgo.Record
+	if sp, ok := w.stage.Processor.(Stateful); ok && w.state != nil {
+		results, tx, changelog, err = processState(ctx, w.state, sp, msgs)
+	} else {
+		results, err = w.stage.Processor.ProcessBatch(ctx, msgs)
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("process batch of %d: %w", len(msgs), err)
+		return nil, nil, nil, fmt.Errorf("process batch of %d: %w", len(msgs), err)
 	}
 	if len(results) != len(msgs) {
-		return nil, nil, fmt.Errorf("processor returned %d results for %d records", len(results), len(msgs))
+		return nil, nil, nil, fmt.Errorf("processor returned %d results for %d records", len(results), len(msgs))
 	}
 	for i, res := range results {
 		if res.Err != nil {
 			if !IsPermanent(res.Err) {
-				return nil, nil, fmt.Errorf("record %s/%d@%d: %w", msgs[i].Topic, msgs[i].Partition, msgs[i].Offset, res.Err)
+				return nil, nil, nil, fmt.Errorf("record %s/%d@%d: %w", msgs[i].Topic, msgs[i].Partition, msgs[i].Offset, res.Err)
 			}
 			dl, code, err := w.deadLetter(msgs[i], res.Err)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			outs = append(outs, dl)
 			dead = append(dead, code)
@@ -172,7 +203,7 @@ func (w *txnWorker) process(ctx context.Context, recs []*kgo.Record) (outs []*kg
 			outs = append(outs, &kgo.Record{Topic: w.cfg.Topic(o.Topic), Key: o.Key, Value: o.Value})
 		}
 	}
-	return outs, dead, nil
+	return append(outs, changelog...), dead, tx, nil
 }
 
 func (w *txnWorker) deadLetter(m Message, cause error) (*kgo.Record, string, error) {
@@ -204,6 +235,37 @@ func (w *txnWorker) deadLetter(m Message, cause error) (*kgo.Record, string, err
 			{Key: "failed_at", Value: []byte(now.Format(time.RFC3339Nano))},
 		},
 	}, rej.Reasons[0].Code, nil
+}
+
+// subscription is the consume options for topic names and patterns under
+// prefix, and what they subscribe to, for the log. Without patterns, names are
+// consumed as names. With them, franz-go's regex mode applies to every
+// topic, so names become quoted regexes too; every regex is anchored and
+// grouped so that a pattern matches only whole names under the prefix (an
+// alternation "a|b" must not match "x.b"), and the prefix is quoted (its "."
+// must not match any character).
+func subscription(prefix string, names, patterns []string) ([]kgo.Opt, []string, error) {
+	if len(patterns) == 0 {
+		full := make([]string, len(names))
+		for i, n := range names {
+			full[i] = prefix + n
+		}
+		return []kgo.Opt{kgo.ConsumeTopics(full...)}, full, nil
+	}
+	res := make([]string, 0, len(names)+len(patterns))
+	for _, n := range names {
+		res = append(res, "^"+regexp.QuoteMeta(prefix+n)+"$")
+	}
+	for _, p := range patterns {
+		if _, err := regexp.Compile(p); err != nil {
+			return nil, nil, fmt.Errorf("compile input pattern %q: %w", p, err)
+		}
+		res = append(res, "^"+regexp.QuoteMeta(prefix)+"(?:"+p+")$")
+	}
+	// A pattern's new topics are found by a metadata refresh: refresh every
+	// minute rather than franz-go's five, so a new partner's first records
+	// do not wait long.
+	return []kgo.Opt{kgo.ConsumeTopics(res...), kgo.ConsumeRegex(), kgo.MetadataMaxAge(time.Minute)}, res, nil
 }
 
 // commonOpts are the client options every reftrack Kafka client shares.

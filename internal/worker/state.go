@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/reftrack/reftrack/schemas"
 )
 
 // State is a stage's durable key-value state: Redis serves the reads, a
@@ -55,20 +59,19 @@ type State struct {
 	now       func() time.Time
 
 	// applied is the marker each partition should have in Redis after this
-	// process's last apply or restore; -1 when not yet checked since the
-	// partition was assigned.
+	// process's last apply or restore; absent when not checked since the
+	// partition was assigned. Rebalance callbacks clear it from another
+	// goroutine, hence mu.
+	mu      sync.Mutex
 	applied map[int32]int64
-	// Restores counts changelog replays, for metrics and tests.
-	Restores int
+	// restores counts changelog replays that found something to apply.
+	restores atomic.Int64
 }
-
-// ChangelogTopic is the unprefixed changelog topic of a stage's state.
-func ChangelogTopic(stage string) string { return "reftrack." + stage + ".changelog" }
 
 // NewState returns the state of stage, kept in rdb under prefix, with its
 // changelog on the brokers of cfg. Close it when done.
 func NewState(cfg Config, stage string, rdb redis.UniversalClient, prefix string, log *slog.Logger) (*State, error) {
-	changelog := cfg.Topic(ChangelogTopic(stage))
+	changelog := cfg.Topic(schemas.ChangelogTopic(stage))
 	opts, err := commonOpts(cfg, stage+"-restore", log, nil,
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Control records come through so the replay can see that it
@@ -96,9 +99,24 @@ func (s *State) Changelog() string { return s.changelog }
 // Revoked forgets what is known of partitions this worker no longer owns,
 // so that taking one back checks Redis against the changelog again.
 func (s *State) Revoked(parts []int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, p := range parts {
 		delete(s.applied, p)
 	}
+}
+
+func (s *State) appliedOf(p int32) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.applied[p]
+	return v, ok
+}
+
+func (s *State) setApplied(p int32, v int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.applied[p] = v
 }
 
 func (s *State) tag(p int32) string {
@@ -106,7 +124,7 @@ func (s *State) tag(p int32) string {
 }
 
 func (s *State) dataKey(p int32, key string) string { return s.tag(p) + ":" + key }
-func (s *State) markerKey(p int32) string        { return s.tag(p) + "~applied" }
+func (s *State) markerKey(p int32) string           { return s.tag(p) + "~applied" }
 
 // Begin checks that Redis reflects the changelog for every partition the
 // batch touches, replaying what it misses, and returns the batch's
@@ -116,7 +134,11 @@ func (s *State) Begin(ctx context.Context, partitions []int32) (*StateTxn, error
 	if err := s.ensure(ctx, partitions); err != nil {
 		return nil, err
 	}
-	return &StateTxn{s: s, writes: map[StateKey]*stateWrite{}, read: map[StateKey][]byte{}, fetched: map[StateKey]bool{}}, nil
+	base := make(map[int32]int64, len(partitions))
+	for _, p := range partitions {
+		base[p], _ = s.appliedOf(p)
+	}
+	return &StateTxn{s: s, base: base, writes: map[StateKey]*stateWrite{}, read: map[StateKey][]byte{}, fetched: map[StateKey]bool{}}, nil
 }
 
 // ensure compares each partition's marker with what this process applied
@@ -137,7 +159,7 @@ func (s *State) ensure(ctx context.Context, partitions []int32) error {
 		if v, err := cmd.Int64(); err == nil {
 			marker = v
 		}
-		want, known := s.applied[part]
+		want, known := s.appliedOf(part)
 		if known && marker >= want {
 			continue
 		}
@@ -168,14 +190,14 @@ func (s *State) restore(ctx context.Context, p int32, marker int64) error {
 	}
 	from := max(marker, 0)
 	if from >= end {
-		s.applied[p] = max(marker, from)
+		s.setApplied(p, max(marker, from))
 		if marker < 0 && end == 0 {
 			// Nothing was ever written: record that, so a later loss of
 			// Redis is told apart from a partition without state.
-			if err := s.apply(ctx, p, nil, 0); err != nil {
+			if _, err := s.apply(ctx, p, nil, -1, 0); err != nil {
 				return err
 			}
-			s.applied[p] = 0
+			s.setApplied(p, 0)
 		}
 		return nil
 	}
@@ -208,14 +230,18 @@ func (s *State) restore(ctx context.Context, p int32, marker int64) error {
 		if last == next {
 			continue
 		}
-		if err := s.apply(ctx, p, chunk, last); err != nil {
+		ok, err := s.apply(ctx, p, chunk, min(marker, next), last)
+		if err != nil {
 			return err
 		}
+		if !ok {
+			return fmt.Errorf("restore %s/%d: redis changed under the replay (lost again, or another owner)", s.changelog, p)
+		}
 		n += len(chunk)
-		next = last
+		marker, next = last, last
 	}
-	s.applied[p] = end
-	s.Restores++
+	s.setApplied(p, end)
+	s.restores.Add(1)
 	s.log.Info("state restored from changelog", "topic", s.changelog, "partition", p,
 		"from", from, "to", end, "writes", n, "took", time.Since(start).String())
 	return nil
@@ -232,15 +258,19 @@ func writeOf(r *kgo.Record) *stateWrite {
 	return w
 }
 
-// applyScript applies one partition's writes if the marker (KEYS[1]) is not
-// already at or past ARGV[1], then sets it. KEYS[2..] are the data keys;
-// for each, ARGV holds value, expiry (Unix ms, 0 for none), delete flag.
+// applyScript applies one partition's writes and moves its marker (KEYS[1])
+// from ARGV[2] to ARGV[1]. It refuses (0) when the marker is already at or
+// past ARGV[1], a fenced zombie applying late, and (-1) when it is below
+// ARGV[2]: Redis lost what the writes build on, and applying them would
+// leave a marker that hides the loss. KEYS[2..] are the data keys; for each,
+// ARGV holds value, expiry (Unix ms, 0 for none), delete flag.
 var applyScript = redis.NewScript(`
 local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
 local upto = tonumber(ARGV[1])
 if cur >= upto and #KEYS > 1 then return 0 end
+if cur < tonumber(ARGV[2]) then return -1 end
 for i = 2, #KEYS do
-  local a = (i - 2) * 3 + 2
+  local a = (i - 2) * 3 + 3
   if ARGV[a + 2] == '1' then
     redis.call('DEL', KEYS[i])
   elseif ARGV[a + 1] ~= '0' then
@@ -253,12 +283,13 @@ if upto > cur then redis.call('SET', KEYS[1], upto) end
 return 1
 `)
 
-// apply writes one partition's writes and moves its marker to upto.
-func (s *State) apply(ctx context.Context, p int32, writes []*stateWrite, upto int64) error {
+// apply writes one partition's writes and moves its marker from prev to
+// upto; ok is false when the script refused (see applyScript).
+func (s *State) apply(ctx context.Context, p int32, writes []*stateWrite, prev, upto int64) (ok bool, err error) {
 	keys := make([]string, 0, len(writes)+1)
-	args := make([]any, 0, 3*len(writes)+1)
+	args := make([]any, 0, 3*len(writes)+2)
 	keys = append(keys, s.markerKey(p))
-	args = append(args, upto)
+	args = append(args, upto, prev)
 	now := s.now().UnixMilli()
 	for _, w := range writes {
 		if w.expiresAt != 0 && w.expiresAt <= now {
@@ -273,10 +304,16 @@ func (s *State) apply(ctx context.Context, p int32, writes []*stateWrite, upto i
 		}
 		keys, args = append(keys, s.dataKey(p, w.key)), append(args, w.value, w.expiresAt, del)
 	}
-	if err := applyScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
-		return fmt.Errorf("apply %d state writes of %s/%d: %w", len(writes), s.changelog, p, err)
+	res, err := applyScript.Run(ctx, s.rdb, keys, args...).Int()
+	if err != nil {
+		return false, fmt.Errorf("apply %d state writes of %s/%d: %w", len(writes), s.changelog, p, err)
 	}
-	return nil
+	if res == -1 {
+		// Redis is behind what this process knew: replay before the next
+		// batch reads.
+		s.Revoked([]int32{p})
+	}
+	return res == 1, nil
 }
 
 // StateKey names one value: the input partition it belongs to and its key
@@ -297,6 +334,7 @@ type stateWrite struct {
 // writes, writes wait for the commit. It is not safe for concurrent use.
 type StateTxn struct {
 	s       *State
+	base    map[int32]int64 // each partition's marker when the batch began
 	writes  map[StateKey]*stateWrite
 	order   []StateKey // first-write order, so the changelog is deterministic
 	read    map[StateKey][]byte
@@ -308,6 +346,7 @@ type StateTxn struct {
 func (t *StateTxn) Prefetch(ctx context.Context, keys ...StateKey) error {
 	p := t.s.rdb.Pipeline()
 	cmds := map[StateKey]*redis.StringCmd{}
+	markers := map[int32]*redis.StringCmd{}
 	for _, k := range keys {
 		if t.fetched[k] || t.writes[k] != nil || cmds[k] != nil {
 			continue
@@ -317,8 +356,24 @@ func (t *StateTxn) Prefetch(ctx context.Context, keys ...StateKey) error {
 	if len(cmds) == 0 {
 		return nil
 	}
+	// The markers are read after the data, in the same pipeline: Redis
+	// runs it in order, so a marker still in place vouches for the reads
+	// before it. Redis emptied between Begin and here would otherwise look
+	// like state that was never written.
+	for k := range cmds {
+		if markers[k.Partition] == nil {
+			markers[k.Partition] = p.Get(ctx, t.s.markerKey(k.Partition))
+		}
+	}
 	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("read %d state keys of %s: %w", len(cmds), t.s.stage, err)
+	}
+	for part, c := range markers {
+		base, ok := t.base[part]
+		if m, err := c.Int64(); !ok || err != nil || m < base {
+			t.s.Revoked([]int32{part})
+			return fmt.Errorf("state of %s partition %d: redis lost it during the batch (marker %q, want ≥ %d); retrying restores it", t.s.stage, part, c.Val(), base)
+		}
 	}
 	for k, c := range cmds {
 		t.fetched[k] = true
@@ -399,13 +454,17 @@ func (t *StateTxn) Commit(ctx context.Context, produced []*kgo.Record) error {
 	var errs []error
 	for p, writes := range byPart {
 		to, ok := upto[p]
-		if !ok {
-			errs = append(errs, fmt.Errorf("no changelog offset for partition %d", p))
+		prev, began := t.base[p]
+		if !ok || !began {
+			// Written outside the batch's partitions, or not produced:
+			// let the next batch check this partition from scratch.
+			t.s.Revoked([]int32{p})
+			errs = append(errs, fmt.Errorf("state writes of partition %d outside the batch's partitions or without changelog offsets", p))
 			continue
 		}
 		// What Redis should show now, whether or not this apply lands.
-		t.s.applied[p] = to
-		if err := t.s.apply(ctx, p, writes, to); err != nil {
+		t.s.setApplied(p, to)
+		if _, err := t.s.apply(ctx, p, writes, prev, to); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrack/reftrack/internal/testenv"
+	"github.com/reftrack/reftrack/schemas"
 )
 
 // stateFixture is a kfake cluster with the stage's changelog, a
@@ -28,11 +29,11 @@ type stateFixture struct {
 func newStateFixture(t *testing.T) *stateFixture {
 	t.Helper()
 	const stage = "teststage"
-	brokers := testenv.Kafka(t, 3, ChangelogTopic(stage))
+	brokers := testenv.Kafka(t, 3, schemas.ChangelogTopic(stage))
 	rdb, prefix := testenv.Redis(t)
 	cfg := Config{Brokers: brokers[0]}
 	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID("state-test-"+testenv.RandomID()),
-		kgo.RecordPartitioner(ChangelogPartitioner(ChangelogTopic(stage))))
+		kgo.RecordPartitioner(ChangelogPartitioner(schemas.ChangelogTopic(stage))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,8 +134,8 @@ func TestStateSurvivesRedisLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond) // let the 1 ms value expire; no assertion on time
-	if s.Restores != 0 {
-		t.Fatalf("%d restores while Redis was intact", s.Restores)
+	if s.restores.Load() != 0 {
+		t.Fatalf("%d restores while Redis was intact", s.restores.Load())
 	}
 
 	f.loseRedis(ctx)
@@ -144,16 +145,16 @@ func TestStateSurvivesRedisLoss(t *testing.T) {
 			t.Errorf("after losing Redis %v = %s, want %s", k, got, w)
 		}
 	}
-	if s.Restores != 2 {
-		t.Errorf("%d restores, want one per partition", s.Restores)
+	if s.restores.Load() != 2 {
+		t.Errorf("%d restores, want one per partition", s.restores.Load())
 	}
 	if ttl := f.rdb.PTTL(ctx, s.dataKey(1, b.Key)).Val(); ttl <= 0 || ttl > time.Hour {
 		t.Errorf("restored value's TTL %s, want its remaining hour", ttl)
 	}
 	// A fresh process (new owner) on the intact Redis replays nothing.
 	s2 := f.state()
-	if got := get(t, ctx, s2, a); got != "a2" || s2.Restores != 0 {
-		t.Errorf("new owner reads %s after %d restores", got, s2.Restores)
+	if got := get(t, ctx, s2, a); got != "a2" || s2.restores.Load() != 0 {
+		t.Errorf("new owner reads %s after %d restores", got, s2.restores.Load())
 	}
 }
 
@@ -232,7 +233,7 @@ func TestStateApplyFailureIsRepairedFromTheChangelog(t *testing.T) {
 func BenchmarkStateTxn(b *testing.B) {
 	ctx := context.Background()
 	rdb, prefix := testenv.Redis(b)
-	brokers := testenv.Kafka(b, 1, ChangelogTopic("bench"))
+	brokers := testenv.Kafka(b, 1, schemas.ChangelogTopic("bench"))
 	s, err := NewState(Config{Brokers: brokers[0]}, "bench", rdb, prefix, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)

@@ -315,7 +315,7 @@ func latency(ctx context.Context, st *devstack.Stack, cl *kgo.Client, conn drive
 	next := time.Now()
 	for i := 0; i < len(ds.Records); i += perTick {
 		for _, r := range ds.Records[i:min(i+perTick, len(ds.Records))] {
-			cl.Produce(ctx, &kgo.Record{Topic: schemas.TopicInbound, Key: []byte("lat-" + r.Lead), Value: r.Value}, nil)
+			cl.Produce(ctx, &kgo.Record{Topic: schemas.TopicInbound, Key: schemas.LeadKey(r.Partner, r.Lead), Value: r.Value}, nil)
 		}
 		next = next.Add(tick)
 		time.Sleep(time.Until(next))

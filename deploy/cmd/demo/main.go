@@ -31,6 +31,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.IntVar(&opts.Events, "events", opts.Events, "records to send, duplicates and invalid ones included")
 	fs.Uint64Var(&opts.Seed, "seed", uint64(time.Now().UnixNano()), "generator seed (the same seed makes the same sample)")
+	fs.Float64Var(&opts.SharedLeadFraction, "shared-leads", opts.SharedLeadFraction, "share of lead ids a second partner uses too, for a lead of its own")
+	fs.Float64Var(&opts.SharedEventIDFraction, "shared-event-ids", opts.SharedEventIDFraction, "share of such a second lead's events reusing the first partner's event ids")
 	brokers := fs.String("brokers", "127.0.0.1:19092", "Kafka seed brokers")
 	prefix := fs.String("topic-prefix", "", "topic prefix of the stack")
 	api := fs.String("ingest-url", "http://127.0.0.1:18080", "base URL of the ingest HTTP API")
@@ -74,8 +76,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	defer cl.Close()
 	start := time.Now()
-	fmt.Printf("sending %d records (%d duplicates, %d invalid) for %d policies, seed %d\n",
-		len(ds.Records), ds.Want.Duplicates, ds.Want.Rejected, ds.Want.Policies, opts.Seed)
+	fmt.Printf("sending %d records (%d duplicates, %d invalid) for %d policies, seed %d;\n"+
+		"%d lead ids and %d event ids are used by two partners, whose leads and money must stay apart\n",
+		len(ds.Records), ds.Want.Duplicates, ds.Want.Rejected, ds.Want.Policies, opts.Seed, ds.Want.SharedLeads, ds.Want.SharedEventIDs)
 	tok, err := auth.Sign([]byte(*secret), *issuer, "reftrack-ingest", auth.Claims{Role: auth.RoleAdmin}, time.Hour)
 	if err != nil {
 		return err

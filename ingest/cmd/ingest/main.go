@@ -1,5 +1,6 @@
-// Command ingest runs the ingest stage: HTTP POST /v1/events and
-// referrals.inbound → referrals.ingested.
+// Command ingest runs the ingest stage: the partner HTTP API and
+// referrals.inbound.<partner> (and, with --inbound-shared, referrals.inbound)
+// → referrals.ingested.
 package main
 
 import (
@@ -11,12 +12,12 @@ import (
 
 	"github.com/reftrack/reftrack/ingest"
 	"github.com/reftrack/reftrack/internal/worker"
-	"github.com/reftrack/reftrack/schemas"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := worker.Main(ctx, os.Args, os.Getenv, "ingest", []string{schemas.TopicInbound}, &ingest.App{})
+	// No inputs here: ingest.App chooses them from its flags (Subscription).
+	err := worker.Main(ctx, os.Args, os.Getenv, "ingest", nil, &ingest.App{})
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
