@@ -58,7 +58,7 @@ func newMetrics(reg prometheus.Registerer, stage string) *metrics {
 		}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "reftrack", Name: "consumer_lag_records", ConstLabels: cl,
-			Help: "Offsets between the last record fetched and the partition's last stable offset, as of the latest fetch that returned records (transaction markers count as offsets, so a caught-up partition can show 1). Scale a stage out when this grows.",
+			Help: "Offsets between the last record fetched (transaction markers included, so a drained partition shows 0) and the partition's last stable offset, as of the latest fetch that returned records. Scale a stage out when this grows.",
 		}, []string{"topic", "partition"}),
 	}
 	reg.MustRegister(m.in, m.out, m.deadLetters, m.batches, m.batchTime, m.batchSize, m.lag)

@@ -52,6 +52,7 @@ func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *pr
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // a new group must not skip records
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), // see dataRecords
 		kgo.RequireStableFetchOffsets(),
 		kgo.TransactionalID(fmt.Sprintf("reftrack-%s-%s", stage.Name, cfg.Instance)),
 		kgo.TransactionTimeout(max(cfg.ShutdownTimeout*2, 30*time.Second)),
@@ -82,7 +83,7 @@ func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *pr
 			log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 		})
 		w.m.observeLag(fetches)
-		recs := fetches.Records()
+		recs := dataRecords(fetches.Records())
 		if len(recs) == 0 {
 			continue
 		}
@@ -356,4 +357,19 @@ func addByTopic(c *prometheus.CounterVec, recs []*kgo.Record) {
 	if n > 0 {
 		c.WithLabelValues(topic).Add(float64(n))
 	}
+}
+
+// dataRecords drops transaction markers. The clients keep them
+// (kgo.KeepControlRecords) only so that the consumer's position and the lag
+// gauge move past them: every topic between stages is written in
+// transactions, so a drained partition ends with a commit marker, and a lag
+// of 1 there would keep an autoscaler from ever scaling the stage to zero.
+func dataRecords(recs []*kgo.Record) []*kgo.Record {
+	out := recs[:0]
+	for _, r := range recs {
+		if !r.Attrs.IsControl() {
+			out = append(out, r)
+		}
+	}
+	return out
 }

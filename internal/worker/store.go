@@ -53,6 +53,7 @@ func RunStore(ctx context.Context, cfg Config, name string, topics []string, sto
 		kgo.ConsumeTopics(full...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), // see dataRecords
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.AdjustFetchOffsetsFn(func(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
@@ -151,7 +152,7 @@ func collect(ctx context.Context, cl *kgo.Client, max int, linger time.Duration,
 		if len(recs) == 0 && fetches.NumRecords() > 0 {
 			deadline = time.Now().Add(linger)
 		}
-		recs = append(recs, fetches.Records()...)
+		recs = append(recs, dataRecords(fetches.Records())...)
 		if len(recs) == 0 {
 			return nil, false // errors only; the caller polls again
 		}
