@@ -199,5 +199,11 @@ type Rejection struct {
 	SourceOffset    int64     `json:"source_offset"`
 	Key             []byte    `json:"key,omitempty"`
 	Original        []byte    `json:"original"`
+	// A record too large to forward (reason too_large) keeps only a prefix
+	// of its original, since the dead letter must fit on the topic too;
+	// these say what the whole was. Re-drive needs the partner to resend.
+	OriginalSize      int64  `json:"original_size,omitempty"`
+	OriginalSHA256    string `json:"original_sha256,omitempty"`
+	OriginalTruncated bool   `json:"original_truncated,omitempty"`
 	FailedAt        time.Time `json:"failed_at"`
 }

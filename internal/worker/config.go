@@ -18,6 +18,7 @@ type Config struct {
 	Instance        string
 	BatchMax        int
 	FetchMaxBytes   int
+	MaxRecordBytes  int
 	OpsAddr         string
 	Pprof           bool
 	ShutdownTimeout time.Duration
@@ -34,6 +35,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, stage string) {
 	fs.StringVar(&c.Instance, "instance", "0", "stable instance ordinal of this worker; with the stage it forms the transactional ID, so each replica needs its own")
 	fs.IntVar(&c.BatchMax, "batch-max", 2000, "records processed per transaction at most")
 	fs.IntVar(&c.FetchMaxBytes, "fetch-max-bytes", 8<<20, "bytes one fetch may return (compressed); bounds what a lagging worker buffers, so its memory (0: franz-go's 50 MiB)")
+	fs.IntVar(&c.MaxRecordBytes, "max-record-bytes", DefaultMaxRecordBytes, "largest record (key + value + headers) a stage produces; a record whose output would be larger becomes a too_large dead letter instead of a produce the broker refuses forever (keep it at or under the topics' max.message.bytes)")
 	fs.StringVar(&c.OpsAddr, "ops-addr", ":9100", "listen address of /metrics, /healthz and /readyz (empty disables)")
 	fs.BoolVar(&c.Pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on --ops-addr, for CPU and heap profiles of a running worker (keep the ops port private)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "time the batch in flight gets to commit after a shutdown signal")
@@ -64,6 +66,9 @@ func (c *Config) Validate() error {
 	if c.FetchMaxBytes != 0 && (c.FetchMaxBytes < 1<<20 || c.FetchMaxBytes > 256<<20) {
 		errs = append(errs, fmt.Errorf("--fetch-max-bytes %d: must be 0 (franz-go's default) or within 1 MiB..256 MiB", c.FetchMaxBytes))
 	}
+	if c.MaxRecordBytes != 0 && (c.MaxRecordBytes < 64<<10 || c.MaxRecordBytes > 64<<20) {
+		errs = append(errs, fmt.Errorf("--max-record-bytes %d: must be within 64 KiB..64 MiB", c.MaxRecordBytes))
+	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout))
 	}
@@ -76,6 +81,18 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Security.validate())
 	return errors.Join(errs...)
+}
+
+// DefaultMaxRecordBytes matches the brokers' default max.message.bytes
+// (1 MB), less room for the batch header.
+const DefaultMaxRecordBytes = 1_000_000
+
+// maxRecordBytes is MaxRecordBytes, or its default when unset.
+func (c *Config) maxRecordBytes() int {
+	if c.MaxRecordBytes > 0 {
+		return c.MaxRecordBytes
+	}
+	return DefaultMaxRecordBytes
 }
 
 // BrokerList splits Brokers into addresses.

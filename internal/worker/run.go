@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -188,6 +190,9 @@ func (w *txnWorker) process(ctx context.Context, recs []*kgo.Record) (outs []*kg
 		return nil, nil, nil, fmt.Errorf("processor returned %d results for %d records", len(results), len(msgs))
 	}
 	for i, res := range results {
+		if res.Err == nil {
+			res.Err = w.tooLarge(res.Out)
+		}
 		if res.Err != nil {
 			if !IsPermanent(res.Err) {
 				return nil, nil, nil, fmt.Errorf("record %s/%d@%d: %w", msgs[i].Topic, msgs[i].Partition, msgs[i].Offset, res.Err)
@@ -207,6 +212,26 @@ func (w *txnWorker) process(ctx context.Context, recs []*kgo.Record) (outs []*kg
 	return append(outs, changelog...), dead, tx, nil
 }
 
+// CodeTooLarge dead-letters a record whose output would be larger than
+// --max-record-bytes.
+const CodeTooLarge = "too_large"
+
+// MaxDeadLetterOriginal is how much of an original a dead letter keeps when
+// the whole would not fit in a record: enough to see what it was.
+const MaxDeadLetterOriginal = 64 << 10
+
+// tooLarge refuses outputs that the producer or the broker would refuse:
+// such a produce fails on every retry, and the partition behind it stalls.
+func (w *txnWorker) tooLarge(outs []Output) error {
+	limit := w.cfg.maxRecordBytes()
+	for _, o := range outs {
+		if n := len(o.Key) + len(o.Value); n > limit {
+			return Reject(CodeTooLarge, "", "the %s record this produces is %d bytes, over the %d-byte limit (--max-record-bytes)", o.Topic, n, limit)
+		}
+	}
+	return nil
+}
+
 func (w *txnWorker) deadLetter(m Message, cause error) (*kgo.Record, string, error) {
 	now := time.Now().UTC()
 	rej := schemas.Rejection{
@@ -220,15 +245,28 @@ func (w *txnWorker) deadLetter(m Message, cause error) (*kgo.Record, string, err
 		FailedAt:        now,
 	}
 	v, err := json.Marshal(rej)
+	if err == nil && len(v)+len(m.Key) > w.cfg.maxRecordBytes() {
+		// The dead letter must fit where the record did not: keep a
+		// prefix, and what identifies the whole.
+		sum := sha256.Sum256(m.Value)
+		rej.Original = m.Value[:min(len(m.Value), MaxDeadLetterOriginal)]
+		rej.OriginalSize, rej.OriginalSHA256, rej.OriginalTruncated = int64(len(m.Value)), hex.EncodeToString(sum[:]), true
+		rej.Key = m.Key[:min(len(m.Key), 1024)]
+		v, err = json.Marshal(rej)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("encode dead letter: %w", err)
 	}
+	errText := cause.Error()
+	if len(errText) > 1024 {
+		errText = errText[:1024]
+	}
 	return &kgo.Record{
 		Topic: w.cfg.Topic(schemas.TopicRejected),
-		Key:   m.Key,
+		Key:   rej.Key,
 		Value: v,
 		Headers: []kgo.RecordHeader{
-			{Key: "error", Value: []byte(cause.Error())},
+			{Key: "error", Value: []byte(errText)},
 			{Key: "stage", Value: []byte(w.stage.Name)},
 			{Key: "source_topic", Value: []byte(m.Topic)},
 			{Key: "source_partition", Value: []byte(strconv.Itoa(int(m.Partition)))},
@@ -281,6 +319,9 @@ func commonOpts(cfg Config, stage string, log *slog.Logger, reg prometheus.Regis
 		kgo.WithLogger(kslog.New(log.With("component", "kafka"))),
 		kgo.WithHooks(kprom.NewMetrics("reftrack_kafka", kprom.Registerer(reg), kprom.WithStaticLabel(prometheus.Labels{"stage": stage}))),
 		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
+		// Room for the largest record a stage lets through (tooLarge) plus
+		// the batch header; the check, not the client, refuses what is over.
+		kgo.ProducerBatchMaxBytes(int32(cfg.maxRecordBytes() + 16<<10)),
 	}
 	if cfg.FetchMaxBytes > 0 {
 		// franz-go's default (50 MiB of lz4 JSON, several times that once
