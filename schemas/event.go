@@ -192,18 +192,18 @@ type Reason struct {
 // Rejection is the value of every record on the dead-letter topic. Original is
 // the rejected record's value byte for byte, so a fixed record can be re-driven.
 type Rejection struct {
-	Stage           string    `json:"stage"`
-	Reasons         []Reason  `json:"reasons"`
-	SourceTopic     string    `json:"source_topic"`
-	SourcePartition int32     `json:"source_partition"`
-	SourceOffset    int64     `json:"source_offset"`
-	Key             []byte    `json:"key,omitempty"`
-	Original        []byte    `json:"original"`
+	Stage           string   `json:"stage"`
+	Reasons         []Reason `json:"reasons"`
+	SourceTopic     string   `json:"source_topic"`
+	SourcePartition int32    `json:"source_partition"`
+	SourceOffset    int64    `json:"source_offset"`
+	Key             []byte   `json:"key,omitempty"`
+	Original        []byte   `json:"original"`
 	// A record too large to forward (reason too_large) keeps only a prefix
 	// of its original, since the dead letter must fit on the topic too;
 	// these say what the whole was. Re-drive needs the partner to resend.
-	OriginalSize      int64  `json:"original_size,omitempty"`
-	OriginalSHA256    string `json:"original_sha256,omitempty"`
-	OriginalTruncated bool   `json:"original_truncated,omitempty"`
-	FailedAt        time.Time `json:"failed_at"`
+	OriginalSize      int64     `json:"original_size,omitempty"`
+	OriginalSHA256    string    `json:"original_sha256,omitempty"`
+	OriginalTruncated bool      `json:"original_truncated,omitempty"`
+	FailedAt          time.Time `json:"failed_at"`
 }
