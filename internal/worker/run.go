@@ -68,8 +68,8 @@ func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *pr
 	}
 	defer sess.CloseAllowingRebalance()
 
-	if err := sess.Client().Ping(ctx); err != nil {
-		return fmt.Errorf("reach kafka brokers %s: %w", cfg.Brokers, err)
+	if err := waitForBrokers(ctx, sess.Client(), cfg, log); err != nil {
+		return err
 	}
 	ready.Set(true)
 	log.Info("worker started", "inputs", inputs, "group", cfg.Group)
@@ -413,4 +413,21 @@ func dataRecords(recs []*kgo.Record) []*kgo.Record {
 		}
 	}
 	return out
+}
+
+// waitForBrokers pings until the brokers answer or ctx ends: a worker
+// started before its brokers (or during their restart) waits, not crashes,
+// like an orchestrated process should; /readyz says not ready meanwhile.
+func waitForBrokers(ctx context.Context, cl *kgo.Client, cfg Config, log *slog.Logger) error {
+	for attempt := 1; ; attempt++ {
+		err := cl.Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return nil // shutting down: the caller's loop sees ctx and stops
+		}
+		log.Warn("kafka brokers unreachable, will retry", "brokers", cfg.Brokers, "attempt", attempt, "err", err)
+		sleepCtx(ctx, backoff(attempt))
+	}
 }
