@@ -23,7 +23,7 @@ type App struct {
 // RegisterFlags implements worker.App.
 func (a *App) RegisterFlags(fs *flag.FlagSet) {
 	a.Redis.RegisterFlags(fs)
-	fs.DurationVar(&a.TTL, "dedupe-ttl", 7*24*time.Hour, "how long a dedupe key is remembered; a copy arriving later is left to ClickHouse's backstop")
+	fs.DurationVar(&a.TTL, "dedupe-ttl", 7*24*time.Hour, "how long a dedupe claim and a lead's status are remembered; a copy arriving later is left to ClickHouse's backstop")
 }
 
 // Validate implements worker.App.

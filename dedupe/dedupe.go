@@ -1,10 +1,11 @@
 package dedupe
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,22 +18,9 @@ import (
 // should never let one through, so seeing it means a producer bypassed it.
 const CodeUndecodable = "undecodable_envelope"
 
-// claimScript claims KEYS[1] for owner ARGV[1] with a TTL of ARGV[2] ms.
-// It returns 1 when the key is new or already owned by ARGV[1], else 0.
-var claimScript = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if not v then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-if v == ARGV[1] then return 1 end
-return 0
-`)
-
-// Key returns the dedupe key of an event, without the Redis prefix. Both
-// spellings are tenant-scoped: two partners may use the same idempotency
-// keys and the same event ids, and one's claim must not swallow the other's
-// event.
+// Key returns the dedupe key of an event. Both spellings are tenant-scoped:
+// two partners may use the same idempotency keys and the same event ids,
+// and one's claim must not swallow the other's event.
 func Key(env *schemas.Envelope) string {
 	if env.IdempotencyKey != "" {
 		return "idem:" + schemas.Scoped(env.PartnerID, env.IdempotencyKey)
@@ -45,91 +33,134 @@ func Owner(m worker.Message) string {
 	return m.Topic + "/" + strconv.Itoa(int(m.Partition)) + "/" + strconv.FormatInt(m.Offset, 10)
 }
 
-// Deduper is the stage's Processor.
+// Deduper is the stage's Processor. It is a worker.Stateful: its claims and
+// lead statuses live in the stage's worker.State, so they survive losing
+// Redis and never run ahead of the transaction that decided them.
 type Deduper struct {
 	Redis   redis.UniversalClient
 	Prefix  string
-	TTL     time.Duration
+	TTL     time.Duration // of claims and lead statuses
 	Metrics *Metrics
 }
 
-// ProcessBatch implements worker.Processor: one pipelined round trip of
-// claims per batch.
-func (d *Deduper) ProcessBatch(ctx context.Context, batch []worker.Message) ([]worker.Result, error) {
+// The runtime finds ProcessState by this interface; losing it would send
+// batches to ProcessBatch, which refuses them.
+var _ worker.Stateful = (*Deduper)(nil)
+
+// StateBackend implements worker.Stateful.
+func (d *Deduper) StateBackend() (redis.UniversalClient, string) { return d.Redis, d.Prefix }
+
+// ProcessBatch exists because worker.Stateful embeds worker.Processor; the
+// runtime calls ProcessState, since deciding without the batch's state
+// would lose it.
+func (d *Deduper) ProcessBatch(context.Context, []worker.Message) ([]worker.Result, error) {
+	return nil, errors.New("dedupe is stateful: the runtime calls ProcessState")
+}
+
+// input is one decodable record of a batch, with the state it touches.
+type input struct {
+	lead   []byte          // schemas.LeadKey: the record key downstream
+	claim  worker.StateKey // its dedupe claim
+	status string          // the status it sets; "" unless a status change
+	log    worker.StateKey // its lead's status, when status is set
+}
+
+// ProcessState implements worker.Stateful: one Prefetch of every key the
+// batch touches, then each record in order, so a record sees the claims and
+// statuses of the records before it in the batch.
+func (d *Deduper) ProcessState(ctx context.Context, st *worker.StateTxn, batch []worker.Message) ([]worker.Result, error) {
 	results := make([]worker.Result, len(batch))
-	type claim struct {
-		i   int
-		key []byte // the tenant-scoped lead: the record key downstream
-		cmd *redis.Cmd
-	}
-	claims := make([]claim, 0, len(batch))
-	keys := make([]string, 0, len(batch))
-	owners := make([]string, 0, len(batch))
-	envs := make([]schemas.Envelope, len(batch)) // decoded once, for the lifecycle check too
+	inputs := make([]*input, len(batch))
+	keys := make([]worker.StateKey, 0, len(batch))
 	for i, m := range batch {
-		env := &envs[i]
-		if err := schemas.Decode(m.Value, env); err != nil || env.EventID == "" {
-			results[i].Err = worker.Reject(CodeUndecodable, "", "not an event envelope: %v", err)
-			continue
-		}
-		claims = append(claims, claim{i: i, key: schemas.LeadKey(env.PartnerID, env.LeadID)})
-		keys = append(keys, d.Prefix+"dedupe:"+Key(env))
-		owners = append(owners, Owner(m))
-	}
-	if len(claims) == 0 {
-		return results, nil
-	}
-	ttl := strconv.FormatInt(d.TTL.Milliseconds(), 10)
-	if err := d.run(ctx, keys, owners, ttl, func(j int, cmd *redis.Cmd) { claims[j].cmd = cmd }); err != nil {
-		return nil, err
-	}
-	for _, c := range claims {
-		won, err := c.cmd.Int()
+		in, err := decode(m)
 		if err != nil {
-			return nil, fmt.Errorf("read dedupe claim: %w", err)
-		}
-		if won == 1 {
-			m := batch[c.i]
-			results[c.i].Out = []worker.Output{{Topic: schemas.TopicUnique, Key: c.key, Value: m.Value}}
-			d.Metrics.unique.Inc()
+			results[i].Err = err
 			continue
 		}
-		d.Metrics.duplicates.Inc()
+		inputs[i] = in
+		keys = append(keys, in.claim)
+		if in.status != "" {
+			keys = append(keys, in.log)
+		}
 	}
-	if err := d.checkLifecycle(ctx, batch, envs, results); err != nil {
-		return nil, err
+	if err := st.Prefetch(ctx, keys...); err != nil {
+		return nil, fmt.Errorf("read dedupe state of %d records: %w", len(batch), err)
+	}
+	for i, in := range inputs {
+		if in == nil {
+			continue
+		}
+		res, err := d.decide(ctx, st, batch[i], in)
+		if err != nil {
+			return nil, err
+		}
+		results[i] = res
 	}
 	return results, nil
 }
 
-// run pipelines the claims; if the server lost the script (restart,
-// SCRIPT FLUSH) it loads it and runs the pipeline once more, which is safe
-// because a claim is idempotent for its owner.
-func (d *Deduper) run(ctx context.Context, keys, owners []string, ttl string, bind func(int, *redis.Cmd)) error {
-	for attempt := 0; ; attempt++ {
-		cmds, err := d.pipeline(ctx, keys, owners, ttl)
-		if err != nil && attempt == 0 && strings.Contains(err.Error(), "NOSCRIPT") {
-			if lerr := claimScript.Load(ctx, d.Redis).Err(); lerr != nil {
-				return fmt.Errorf("load dedupe script: %w", lerr)
-			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("claim %d dedupe keys: %w", len(keys), err)
-		}
-		for j, c := range cmds {
-			bind(j, c)
-		}
-		return nil
+// decode reads what dedupe needs of a record: its envelope, and its status
+// when it is a status change.
+func decode(m worker.Message) (*input, error) {
+	var env schemas.Envelope
+	if err := schemas.Decode(m.Value, &env); err != nil || env.EventID == "" {
+		return nil, worker.Reject(CodeUndecodable, "", "not an event envelope: %v", err)
 	}
+	in := &input{
+		lead:  schemas.LeadKey(env.PartnerID, env.LeadID),
+		claim: worker.StateKey{Partition: m.Partition, Key: "claim:" + Key(&env)},
+	}
+	if env.EventType == schemas.TypeReferralStatusUpdated {
+		var p schemas.ReferralStatusUpdated
+		// validate checked the payload against its schema; one that still
+		// does not decode is let through unchecked, as before.
+		if schemas.Decode(env.Payload, &p) == nil && p.Status != "" {
+			in.status = p.Status
+			in.log = worker.StateKey{Partition: m.Partition, Key: "status:" + schemas.Scoped(env.PartnerID, env.LeadID)}
+		}
+	}
+	return in, nil
 }
 
-func (d *Deduper) pipeline(ctx context.Context, keys, owners []string, ttl string) ([]*redis.Cmd, error) {
-	p := d.Redis.Pipeline()
-	cmds := make([]*redis.Cmd, len(keys))
-	for j := range keys {
-		cmds[j] = claimScript.EvalSha(ctx, p, []string{keys[j]}, owners[j], ttl)
+// decide drops a duplicate, rejects an illegal status change, and passes
+// the rest keyed by their tenant-scoped lead. A status change claims its key
+// before its transition is checked, so a copy of a rejected change is a
+// duplicate, as it always was.
+func (d *Deduper) decide(ctx context.Context, st *worker.StateTxn, m worker.Message, in *input) (worker.Result, error) {
+	unique, err := d.claim(ctx, st, in.claim, Owner(m))
+	if err != nil {
+		return worker.Result{}, err
 	}
-	_, err := p.Exec(ctx)
-	return cmds, err
+	if !unique {
+		d.Metrics.duplicates.Inc()
+		return worker.Result{}, nil
+	}
+	d.Metrics.unique.Inc()
+	if in.status != "" {
+		from, ok, err := d.advance(ctx, st, in.log, in.status)
+		if err != nil {
+			return worker.Result{}, err
+		}
+		if !ok {
+			return worker.Result{Err: worker.Reject(CodeIllegalTransition, "/payload/status", "a lead cannot go from %s to %s", from, in.status)}, nil
+		}
+	}
+	return worker.Result{Out: []worker.Output{{Topic: schemas.TopicUnique, Key: in.lead, Value: m.Value}}}, nil
+}
+
+// claim takes k for owner when nobody holds it. A claim already held by
+// owner counts as won: the record was processed before (its offsets rewound
+// after the claim committed) and must not now be dropped as a copy of
+// itself, which is the trap a plain SET NX falls into.
+func (d *Deduper) claim(ctx context.Context, st *worker.StateTxn, k worker.StateKey, owner string) (bool, error) {
+	held, ok, err := st.Get(ctx, k)
+	if err != nil {
+		return false, fmt.Errorf("read dedupe claim %s: %w", k.Key, err)
+	}
+	if ok {
+		return bytes.Equal(held, []byte(owner)), nil
+	}
+	st.Put(k, []byte(owner), d.TTL)
+	return true, nil
 }

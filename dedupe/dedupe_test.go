@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
@@ -31,64 +28,60 @@ func TestKey(t *testing.T) {
 	}
 }
 
-func event(id, partner, idem string) []byte {
-	idemField := ""
-	if idem != "" {
-		idemField = fmt.Sprintf(`"idempotency_key":%q,`, idem)
-	}
-	return fmt.Appendf(nil, `{"event_id":%q,"event_type":"referral.created","schema_version":1,"occurred_at":"2026-11-01T10:00:00Z",%s"partner_id":%q,"lead_id":"L-%s","payload":{}}`,
-		id, idemField, partner, id)
-}
-
 // TestReplaySafe is the trap DESIGN.md warns about: a batch redone after an
-// aborted transaction must find its own claims and pass again, while copies
-// at other offsets stay duplicates.
+// aborted transaction, or re-consumed after its claims committed, must pass
+// again, while copies at other offsets stay duplicates.
 func TestReplaySafe(t *testing.T) {
 	t.Parallel()
-	rdb, prefix := testenv.Redis(t)
-	d := &Deduper{Redis: rdb, Prefix: prefix, TTL: time.Hour, Metrics: NewMetrics(prometheus.NewRegistry())}
-	msg := func(off int64, v []byte) worker.Message {
-		return worker.Message{Topic: "referrals.valid", Partition: 2, Offset: off, Value: v}
-	}
-	batch := []worker.Message{
-		msg(0, event("a", "acme", "")),
-		msg(1, event("a", "acme", "")),   // same event_id: duplicate
-		msg(2, event("b", "acme", "k1")), // idempotency key wins over event_id
-		msg(3, event("c", "acme", "k1")), // same partner and key: duplicate
-		msg(4, event("d", "beta", "k1")), // same key, other partner: unique
-		msg(5, []byte("not json")),
-	}
-	want := []string{"pass", "dup", "pass", "dup", "pass", "reject"}
 	ctx := context.Background()
-	for round := range 2 { // round 1 is the replay after an abort
-		res, err := d.ProcessBatch(ctx, batch)
-		if err != nil {
-			t.Fatal(err)
+	d, h := newStage(t)
+	batch := batchAt(2, 0,
+		ev{partner: "acme", lead: "L-a", id: "a"},
+		ev{partner: "acme", lead: "L-a", id: "a"},             // same event_id: duplicate
+		ev{partner: "acme", lead: "L-b", id: "b", idem: "k1"}, // idempotency key wins over event_id
+		ev{partner: "acme", lead: "L-b", id: "c", idem: "k1"}, // same partner and key: duplicate
+		ev{partner: "beta", lead: "L-b", id: "d", idem: "k1"}, // same key, other partner: unique
+	)
+	batch = append(batch, worker.Message{Topic: "referrals.valid", Partition: 2, Offset: 5, Value: []byte("not json")})
+	rounds := []struct {
+		name  string
+		abort bool
+	}{
+		{"aborted", true},
+		{"redo", false},
+		{"re-consumed after commit", false}, // finds its own claims
+	}
+	for _, r := range rounds {
+		run := h.Batch
+		if r.abort {
+			run = h.Aborted
 		}
-		for i, r := range res {
-			got := "dup"
-			switch {
-			case r.Err != nil && worker.IsPermanent(r.Err):
-				got = "reject"
-			case r.Err != nil:
-				t.Fatalf("round %d record %d: transient error %v", round, i, r.Err)
-			case len(r.Out) == 1:
-				got = "pass"
-				if r.Out[0].Topic != schemas.TopicUnique || string(r.Out[0].Value) != string(batch[i].Value) {
-					t.Errorf("round %d record %d: output %+v", round, i, r.Out[0])
-				}
-			}
-			if got != want[i] {
-				t.Errorf("round %d record %d: %s, want %s", round, i, got, want[i])
+		res, err := run(ctx, d, batch)
+		if err != nil {
+			t.Fatalf("%s: %v", r.name, err)
+		}
+		if got := outcome(res); got != "PDPDPR" {
+			t.Errorf("%s: %s, want PDPDPR", r.name, got)
+		}
+		for i, rr := range res {
+			if len(rr.Out) == 1 && (rr.Out[0].Topic != schemas.TopicUnique || string(rr.Out[0].Value) != string(batch[i].Value)) {
+				t.Errorf("%s record %d: output %+v", r.name, i, rr.Out[0])
 			}
 		}
 	}
 	// A later copy at a new offset is a duplicate even of a passed event.
-	res, err := d.ProcessBatch(ctx, []worker.Message{msg(99, event("a", "acme", ""))})
-	if err != nil || len(res[0].Out) != 0 {
-		t.Errorf("late copy passed: %+v, %v", res, err)
+	res, err := h.Batch(ctx, d, batchAt(2, 99, ev{partner: "acme", lead: "L-a", id: "a"}))
+	if err != nil || outcome(res) != "D" {
+		t.Errorf("late copy: %s, %v; want D", outcome(res), err)
 	}
-	ttl, err := rdb.PTTL(ctx, prefix+"dedupe:eid:acme|a").Result()
+	keys, err := h.Redis.Keys(ctx, h.Prefix+"*claim:eid:acme|a").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("claim keys of acme|a: %v, %v; want one", keys, err)
+	}
+	if owner, err := h.Redis.Get(ctx, keys[0]).Result(); err != nil || owner != "referrals.valid/2/0" {
+		t.Errorf("claim owner = %q, %v; want referrals.valid/2/0", owner, err)
+	}
+	ttl, err := h.Redis.PTTL(ctx, keys[0]).Result()
 	if err != nil || ttl <= 0 || ttl > time.Hour {
 		t.Errorf("claim TTL = %v, %v; want within (0, 1h]", ttl, err)
 	}
@@ -100,23 +93,22 @@ func TestReplaySafe(t *testing.T) {
 // tenant-scoped lead.
 func TestTenantScopedClaims(t *testing.T) {
 	t.Parallel()
-	rdb, prefix := testenv.Redis(t)
-	d := &Deduper{Redis: rdb, Prefix: prefix, TTL: time.Hour, Metrics: NewMetrics(prometheus.NewRegistry())}
-	msg := func(off int64, v []byte) worker.Message {
-		return worker.Message{Topic: "referrals.valid", Partition: 0, Offset: off, Value: v}
-	}
+	ctx := context.Background()
+	d, h := newStage(t)
+	x := func(partner string) ev { return ev{partner: partner, lead: "L-x", id: "x"} }
+	y := func(partner string) ev { return ev{partner: partner, lead: "L-y", id: "y"} }
 	tests := []struct {
 		name    string
 		batch   []worker.Message
 		wantKey []string // "" = dropped as a duplicate
 	}{
-		{"beta first, own batch", []worker.Message{msg(0, event("x", "beta", ""))}, []string{"beta|L-x"}},
-		{"acme same id later", []worker.Message{msg(1, event("x", "acme", ""))}, []string{"acme|L-x"}},
-		{"both in one batch", []worker.Message{msg(2, event("y", "beta", "")), msg(3, event("y", "acme", ""))}, []string{"beta|L-y", "acme|L-y"}},
-		{"acme's own copy stays a duplicate", []worker.Message{msg(4, event("x", "acme", ""))}, []string{""}},
+		{"beta first, own batch", batchAt(0, 0, x("beta")), []string{"beta|L-x"}},
+		{"acme same id later", batchAt(0, 1, x("acme")), []string{"acme|L-x"}},
+		{"both in one batch", batchAt(0, 2, y("beta"), y("acme")), []string{"beta|L-y", "acme|L-y"}},
+		{"acme's own copy stays a duplicate", batchAt(0, 4, x("acme")), []string{""}},
 	}
 	for _, tt := range tests { // in order: each step sees the claims of the ones before
-		res, err := d.ProcessBatch(context.Background(), tt.batch)
+		res, err := h.Batch(ctx, d, tt.batch)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -135,31 +127,28 @@ func TestTenantScopedClaims(t *testing.T) {
 	}
 }
 
-// TestScriptReload proves a Redis that lost its scripts (restart, SCRIPT
-// FLUSH) does not stall the stage.
-func TestScriptReload(t *testing.T) {
-	rdb, prefix := testenv.Redis(t)
-	d := &Deduper{Redis: rdb, Prefix: prefix, TTL: time.Hour, Metrics: NewMetrics(prometheus.NewRegistry())}
-	ctx := context.Background()
-	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	res, err := d.ProcessBatch(ctx, []worker.Message{{Topic: "t", Offset: 1, Value: event("z", "acme", "")}})
-	if err != nil || len(res[0].Out) != 1 {
-		t.Fatalf("after SCRIPT FLUSH: %+v, %v", res, err)
+// TestProcessBatchRefuses: deciding outside the runtime's state would lose
+// it, so the plain Processor entry point says so instead of guessing.
+func TestProcessBatchRefuses(t *testing.T) {
+	t.Parallel()
+	d := &Deduper{}
+	if _, err := d.ProcessBatch(context.Background(), batchAt(0, 0, ev{partner: "acme", lead: "L", id: "e"})); err == nil {
+		t.Error("ProcessBatch decided without state")
 	}
 }
 
-func BenchmarkProcessBatch(b *testing.B) {
-	rdb, prefix := testenv.Redis(b)
-	d := &Deduper{Redis: rdb, Prefix: prefix, TTL: time.Minute, Metrics: NewMetrics(prometheus.NewRegistry())}
-	batch := make([]worker.Message, 1000)
-	for i := range batch {
-		batch[i] = worker.Message{Topic: "t", Offset: int64(i), Value: event(fmt.Sprintf("e%d", i), "acme", "")}
+func BenchmarkProcessState(b *testing.B) {
+	d, h := newStage(b)
+	evs := make([]ev, 1000)
+	for i := range evs {
+		evs[i] = ev{partner: "acme", lead: fmt.Sprintf("L%d", i%50), id: fmt.Sprintf("e%d", i)}
 	}
+	batch := batchAt(0, 0, evs...)
+	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := d.ProcessBatch(context.Background(), batch); err != nil {
+		// Every round after the first finds its own claims: reads only.
+		if _, err := h.Batch(ctx, d, batch); err != nil {
 			b.Fatal(err)
 		}
 	}
