@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/internal/workertest"
 	"github.com/reftrack/reftrack/schemas"
 )
 
@@ -264,69 +266,170 @@ func TestLinesGolden(t *testing.T) {
 	}
 }
 
+// TestClawbacks: pro rata to the unearned days, inside the paying rule
+// set's window, less what was clawed back before.
 func TestClawbacks(t *testing.T) {
 	t.Parallel()
 	rs := rules(t)
 	env, att := attEnvelope("life", "new_business", "10000.00", "USD", 1, tp{"A-1", "agent", 10000})
-	lines, err := Lines(rs, env, att)
+	ls, err := lines(rs, env, att)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := paid{Version: 1, RuleSetVersion: rs.Version, Policy: att.Policy}
-	for _, l := range lines {
-		var cl schemas.CommissionCalculated
-		_ = json.Unmarshal(l.Payload, &cl)
-		p.Lines, p.LineIDs = append(p.Lines, cl), append(p.LineIDs, l.EventID)
-	}
+	p := paid{Version: 1, RuleSetVersion: rs.Version, ChargebackDays: rs.ChargebackWindow("life"), Policy: att.Policy, Lines: ls}
 	cancelEnv := schemas.Envelope{EventID: "cancel-1", LeadID: "L-1"}
 	tests := []struct {
-		on   string
-		want string
+		name, on string
+		clawed   int64 // already clawed back of each line
+		window   int
+		want     string
 	}{
 		// Term 2026-01-01 .. 2027-01-01 (365 days); cancelled 2026-10-01
 		// leaves 92 days unearned: 1500.00 × 92/365 = 378.082 → 378.08, and
 		// the overrides 150.00 and 75.00 likewise: 37.808 → 37.81, 18.904 → 18.90.
-		{"2026-10-01", "agency:AG-1=-3781/clawback agent:A-1=-37808/clawback mga:M-1=-1890/clawback"},
-		{"2025-12-01", "agency:AG-1=-15000/clawback agent:A-1=-150000/clawback mga:M-1=-7500/clawback"}, // before the term: all of it
-		{"2027-01-01", ""}, // nothing unearned
+		{"pro rata", "2026-10-01", 0, 730, "agency:AG-1=-3781/clawback agent:A-1=-37808/clawback mga:M-1=-1890/clawback"},
+		{"before the term: all of it", "2025-12-01", 0, 730, "agency:AG-1=-15000/clawback agent:A-1=-150000/clawback mga:M-1=-7500/clawback"},
+		{"nothing unearned", "2027-01-01", 0, 730, ""},
+		{"less what was clawed back", "2026-10-01", 1000, 730, "agency:AG-1=-2781/clawback agent:A-1=-36808/clawback mga:M-1=-890/clawback"},
+		{"never more than paid", "2025-12-01", 7500, 730, "agency:AG-1=-7500/clawback agent:A-1=-142500/clawback"},
+		{"window of the paying rules", "2026-10-01", 0, 30, ""},
+		// 2026-01-31 is day 30: 335 days unearned.
+		{"last day of the window", "2026-01-31", 0, 30, "agency:AG-1=-13767/clawback agent:A-1=-137671/clawback mga:M-1=-6884/clawback"},
 	}
 	for _, tt := range tests {
-		got, err := Clawbacks(rs, cancelEnv, schemas.AttributionCancelled{AttributionID: "att-1", CancelledOn: tt.on}, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := describe(t, got); d != tt.want {
-			t.Errorf("cancelled %s:\n got %s\nwant %s", tt.on, d, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := p
+			in.ChargebackDays = tt.window
+			in.Lines = slices.Clone(p.Lines)
+			for i := range in.Lines {
+				in.Lines[i].ClawedBack = tt.clawed
+			}
+			got, after, err := Clawbacks(cancelEnv, schemas.AttributionCancelled{AttributionID: "att-1", CancelledOn: tt.on}, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := describe(t, got); d != tt.want {
+				t.Errorf("cancelled %s:\n got %s\nwant %s", tt.on, d, tt.want)
+			}
+			for i, l := range after.Lines {
+				if l.ClawedBack > l.Line.AmountMinor {
+					t.Errorf("line %s: clawed back %d of %d", l.ID, l.ClawedBack, l.Line.AmountMinor)
+				}
+				if in.Lines[i].ClawedBack != tt.clawed {
+					t.Errorf("Clawbacks changed its input")
+				}
+			}
+		})
 	}
-	// Auto's window is the default 365 days from the effective date.
-	p.Policy.ProductLine = "auto"
-	p.Policy.TermMonths = 24
-	if got, _ := Clawbacks(rs, cancelEnv, schemas.AttributionCancelled{CancelledOn: "2027-01-02"}, p); len(got) != 0 {
-		t.Errorf("clawback outside the window: %s", describe(t, got))
+	if _, _, err := Clawbacks(cancelEnv, schemas.AttributionCancelled{CancelledOn: "07/02/2026"}, p); !worker.IsPermanent(err) {
+		t.Errorf("bad date: %v, want a rejection", err)
 	}
 }
 
-// TestProcessBatch runs the stage against the real Redis: lines for an
-// attribution, then clawbacks for its cancellation, in one batch or two.
-func TestProcessBatch(t *testing.T) {
-	t.Parallel()
+// stage runs the Calculator the way the runtime does: each batch through a
+// real worker.State (kfake changelog, real Redis) in a Kafka transaction.
+type stage struct {
+	t *testing.T
+	c *Calculator
+	h *workertest.State
+}
+
+func newStage(t *testing.T, rs *RuleSet) *stage {
+	t.Helper()
 	rdb, prefix := testenv.Redis(t)
 	c := &Calculator{Redis: rdb, Prefix: prefix, Keep: time.Hour, Metrics: NewMetrics(prometheus.NewRegistry())}
-	c.Use(rules(t))
-	env, _ := attEnvelope("life", "new_business", "10000.00", "USD", 1, tp{"A-2", "agent", 10000})
-	attRaw, _ := json.Marshal(env)
-	cancel := func(att string) []byte {
-		payload, _ := json.Marshal(schemas.AttributionCancelled{AttributionID: att, CancelledOn: "2026-07-02", CancelEventID: "c"})
-		b, _ := json.Marshal(schemas.Envelope{EventID: "cancel-" + att, EventType: schemas.TypeAttributionCancelled, SchemaVersion: 1, PartnerID: "acme", LeadID: "L-1", Payload: payload})
-		return b
-	}
-	res, err := c.ProcessBatch(context.Background(), []worker.Message{
-		{Value: attRaw}, {Value: cancel("att-1")}, {Value: cancel("never-paid")}, {Value: []byte("[]")},
-	})
+	c.Use(rs)
+	return &stage{t: t, c: c, h: workertest.NewState(t, "commission", rdb, prefix)}
+}
+
+// batch commits one batch and returns its results.
+func (s *stage) batch(msgs ...worker.Message) []worker.Result {
+	s.t.Helper()
+	res, err := s.h.Batch(context.Background(), s.c, msgs)
 	if err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
+	return res
+}
+
+// aborted runs one batch whose transaction aborts.
+func (s *stage) aborted(msgs ...worker.Message) {
+	s.t.Helper()
+	if _, err := s.h.Aborted(context.Background(), s.c, msgs); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *stage) loseRedis() { s.h.LoseRedis(context.Background()) }
+func (s *stage) restart()   { s.h.Restart() }
+
+// leadPartition is the input partition of lead L-1's records in these tests.
+const leadPartition = 1
+
+// attMsg is attribution att-1 of lead acme/L-1, as consumed.
+func attMsg(line, sale, premium string, version int64, tps ...tp) worker.Message {
+	env, _ := attEnvelope(line, sale, premium, "USD", version, tps...)
+	b, _ := json.Marshal(env)
+	return worker.Message{Partition: leadPartition, Key: schemas.LeadKey("acme", "L-1"), Value: b}
+}
+
+// cancelMsg is cancellation id of attribution att on date on.
+func cancelMsg(id, att, on string) worker.Message {
+	payload, _ := json.Marshal(schemas.AttributionCancelled{AttributionID: att, CancelledOn: on, CancelEventID: id})
+	b, _ := json.Marshal(schemas.Envelope{EventID: id, EventType: schemas.TypeAttributionCancelled, SchemaVersion: 1,
+		PartnerID: "acme", LeadID: "L-1", Payload: payload})
+	return worker.Message{Partition: leadPartition, Key: schemas.LeadKey("acme", "L-1"), Value: b}
+}
+
+// outLines are the commission lines of results, by line id.
+func outLines(t *testing.T, res []worker.Result) map[string]schemas.CommissionCalculated {
+	t.Helper()
+	lines := map[string]schemas.CommissionCalculated{}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatalf("unexpected reject: %v", r.Err)
+		}
+		for _, o := range r.Out {
+			var e schemas.Envelope
+			var l schemas.CommissionCalculated
+			if err := json.Unmarshal(o.Value, &e); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(e.Payload, &l); err != nil {
+				t.Fatal(err)
+			}
+			lines[e.EventID] = l
+		}
+	}
+	return lines
+}
+
+// describeLines renders lines as sorted "payee=amount/rule", as describe does.
+func describeLines(lines map[string]schemas.CommissionCalculated) string {
+	parts := make([]string, 0, len(lines))
+	for _, l := range lines {
+		parts = append(parts, fmt.Sprintf("%s:%s=%d/%s", l.PayeeType, l.PayeeID, l.AmountMinor, l.RuleID))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+// lifePolicy is life first year, 10 000.00 USD, 2026-01-01 for 12 months
+// (365 days), all credit to gold agent A-1: 30 % capped at 1500.00, and the
+// overrides 150.00 (agency AG-1) and 75.00 (MGA M-1).
+var lifePolicy = []tp{{"A-1", "agent", 10000}}
+
+// TestProcessState runs the stage through worker.State: lines for an
+// attribution and clawbacks for its cancellation in one batch, an unknown
+// cancellation counted, a broken record dead-lettered, every record keyed by
+// the tenant-scoped lead.
+func TestProcessState(t *testing.T) {
+	t.Parallel()
+	s := newStage(t, rules(t))
+	res := s.batch(attMsg("life", "new_business", "10000.00", 1, tp{"A-2", "agent", 10000}),
+		cancelMsg("cancel-1", "att-1", "2026-07-02"), cancelMsg("cancel-2", "never-paid", "2026-07-02"),
+		worker.Message{Partition: leadPartition, Value: []byte("[]")})
 	if len(res[0].Out) != 1 || len(res[1].Out) != 1 || len(res[2].Out) != 0 || !worker.IsPermanent(res[3].Err) {
 		t.Fatalf("results %+v", res)
 	}
@@ -337,16 +440,177 @@ func TestProcessBatch(t *testing.T) {
 			t.Errorf("record %d: key %q, want acme|L-1", i, got)
 		}
 	}
-	var e schemas.Envelope
-	var l schemas.CommissionCalculated
-	_ = json.Unmarshal(res[1].Out[0].Value, &e)
-	_ = json.Unmarshal(e.Payload, &l)
+	claw := outLines(t, res[1:2])
 	// 1500.00 capped; cancelled 2026-07-02 leaves 183 of 365 days: 752.05.
-	if l.AmountMinor != -75205 || l.Kind != KindClawback || l.SourceLineID == "" {
-		t.Errorf("clawback line %+v", l)
+	for _, l := range claw {
+		if l.AmountMinor != -75205 || l.Kind != KindClawback || l.SourceLineID == "" {
+			t.Errorf("clawback line %+v", l)
+		}
 	}
-	if n := testutil.ToFloat64(c.Metrics.clawbackUnknown); n != 1 {
+	if n := testutil.ToFloat64(s.c.Metrics.clawbackUnknown); n != 1 {
 		t.Errorf("cancellations_without_paid_lines_total = %v", n)
+	}
+	if _, err := s.c.ProcessBatch(context.Background(), nil); err == nil {
+		t.Error("ProcessBatch of a stateful stage: want an error saying the runtime calls ProcessState")
+	}
+}
+
+// TestAbortedAttributionLeavesNothing: an attribution whose transaction
+// aborted was not paid, so a cancellation after it claws nothing back; its
+// redo pays, and a cancellation after that claws back.
+func TestAbortedAttributionLeavesNothing(t *testing.T) {
+	t.Parallel()
+	s := newStage(t, rules(t))
+	s.aborted(attMsg("life", "new_business", "10000.00", 1, lifePolicy...))
+	if got := describeLines(outLines(t, s.batch(cancelMsg("cancel-0", "att-1", "2026-07-02")))); got != "" {
+		t.Errorf("cancellation after an aborted attribution clawed back %s", got)
+	}
+	s.batch(attMsg("life", "new_business", "10000.00", 1, lifePolicy...))
+	want := "agency:AG-1=-7521/clawback agent:A-1=-75205/clawback mga:M-1=-3760/clawback"
+	if got := describeLines(outLines(t, s.batch(cancelMsg("cancel-1", "att-1", "2026-07-02")))); got != want {
+		t.Errorf("clawback after the redo\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestCancelledAgain (issue #13: a policy cancelled twice was clawed back
+// twice): each cancellation claws back only what it newly makes unearned.
+func TestCancelledAgain(t *testing.T) {
+	t.Parallel()
+	s := newStage(t, rules(t))
+	s.batch(attMsg("life", "new_business", "10000.00", 1, lifePolicy...))
+	steps := []struct {
+		name, on, want string
+	}{
+		// 183 of 365 days unearned: 1500.00 → 752.05, 150.00 → 75.21, 75.00 → 37.60.
+		{"first", "2026-07-02", "agency:AG-1=-7521/clawback agent:A-1=-75205/clawback mga:M-1=-3760/clawback"},
+		{"same date again", "2026-07-02", ""},
+		// 275 days unearned: 1130.14 − 752.05, 113.01 − 75.21, 56.51 − 37.60.
+		{"earlier date", "2026-04-01", "agency:AG-1=-3780/clawback agent:A-1=-37809/clawback mga:M-1=-1891/clawback"},
+		{"later date", "2026-10-01", ""},
+		// Before the term: the rest, so that exactly what was paid is back.
+		{"before the term", "2025-12-01", "agency:AG-1=-3699/clawback agent:A-1=-36986/clawback mga:M-1=-1849/clawback"},
+		{"earlier still", "2025-11-01", ""},
+	}
+	for i, step := range steps {
+		got := describeLines(outLines(t, s.batch(cancelMsg(fmt.Sprintf("cancel-%d", i), "att-1", step.on))))
+		if got != step.want {
+			t.Errorf("%s (%s):\n got %s\nwant %s", step.name, step.on, got, step.want)
+		}
+	}
+}
+
+// TestCancelledTwiceInOneBatch: the second cancellation reads the first's
+// clawbacks from the batch's own writes.
+func TestCancelledTwiceInOneBatch(t *testing.T) {
+	t.Parallel()
+	s := newStage(t, rules(t))
+	res := s.batch(attMsg("life", "new_business", "10000.00", 1, lifePolicy...),
+		cancelMsg("cancel-1", "att-1", "2026-07-02"), cancelMsg("cancel-2", "att-1", "2026-07-02"))
+	if len(res[1].Out) != 3 || len(res[2].Out) != 0 {
+		t.Errorf("clawback lines per cancellation: %d then %d, want 3 then 0", len(res[1].Out), len(res[2].Out))
+	}
+}
+
+// shortWindow pays 10 % of everything and claws back only within 30 days.
+const shortWindow = `{"version":"short","rules":[{"id":"all","when":"true","amount":{"percent":"10"}}],"chargeback_days":{"default":30}}`
+
+// TestClawbackWindowOfThePayingRules (issue #13: the window was the rule
+// set's in force at cancellation): the window is the one that paid.
+func TestClawbackWindowOfThePayingRules(t *testing.T) {
+	t.Parallel()
+	short, err := ParseRules([]byte(shortWindow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		paid, cance *RuleSet
+		want        string
+	}{
+		// Life's 730 days paid; the 30 in force at the cancellation do not
+		// matter: 183 of 365 days unearned.
+		{"long window paid", rules(t), short, "agency:AG-1=-7521/clawback agent:A-1=-75205/clawback mga:M-1=-3760/clawback"},
+		// 30 days paid (1000.00): cancelled on day 182, past it.
+		{"short window paid", short, rules(t), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStage(t, tt.paid)
+			s.batch(attMsg("life", "new_business", "10000.00", 1, lifePolicy...))
+			s.c.Use(tt.cance)
+			if got := describeLines(outLines(t, s.batch(cancelMsg("cancel-1", "att-1", "2026-07-02")))); got != tt.want {
+				t.Errorf("clawback\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSupersededVersionZeroesEveryLine (issue #13: a new version re-emitted
+// direct lines but not the overrides of payees it no longer credits): every
+// line of the previous version the new one does not produce comes again
+// with amount 0 and the same id, overrides included.
+func TestSupersededVersionZeroesEveryLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		v2   []tp
+		want string
+	}{
+		{"payee kept without credit", []tp{{"A-1", "agent", 0}, {"A-2", "agent", 10000}},
+			"agency:AG-1=0/superseded agent:A-1=0/no_credit agent:A-2=150000/life-first-year mga:M-1=0/superseded"},
+		{"payee gone", []tp{{"A-2", "agent", 10000}},
+			"agency:AG-1=0/superseded agent:A-1=0/superseded agent:A-2=150000/life-first-year mga:M-1=0/superseded"},
+		{"unattributed", nil, "agency:AG-1=0/superseded agent:A-1=0/superseded mga:M-1=0/superseded"},
+		{"same payee", lifePolicy,
+			"agency:AG-1=15000/override:1 agent:A-1=150000/life-first-year mga:M-1=7500/override:2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStage(t, rules(t))
+			v1 := outLines(t, s.batch(attMsg("life", "new_business", "10000.00", 1, lifePolicy...)))
+			v2 := outLines(t, s.batch(attMsg("life", "new_business", "10000.00", 2, tt.v2...)))
+			if got := describeLines(v2); got != tt.want {
+				t.Errorf("version 2\n got %s\nwant %s", got, tt.want)
+			}
+			for id, l := range v1 {
+				if _, ok := v2[id]; !ok {
+					t.Errorf("line %s (%s:%s %s) of version 1 not restated by version 2", id, l.PayeeType, l.PayeeID, l.Kind)
+				}
+			}
+			for id, l := range v2 {
+				if l.AttributionVersion != 2 {
+					t.Errorf("line %s carries version %d, want 2", id, l.AttributionVersion)
+				}
+			}
+		})
+	}
+}
+
+// TestClawbackAfterRedisLoss (issues #13, #14: what was paid lived only in
+// Redis): the paid state comes back from the changelog, after a restart too.
+func TestClawbackAfterRedisLoss(t *testing.T) {
+	t.Parallel()
+	want := "agency:AG-1=-7521/clawback agent:A-1=-75205/clawback mga:M-1=-3760/clawback"
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
+			t.Parallel()
+			s := newStage(t, rules(t))
+			s.batch(attMsg("life", "new_business", "10000.00", 1, lifePolicy...))
+			s.loseRedis()
+			if restart {
+				s.restart()
+			}
+			if got := describeLines(outLines(t, s.batch(cancelMsg("cancel-1", "att-1", "2026-07-02")))); got != want {
+				t.Errorf("clawback after losing redis\n got %s\nwant %s", got, want)
+			}
+			// And what it clawed back survives the next loss too.
+			s.loseRedis()
+			if got := describeLines(outLines(t, s.batch(cancelMsg("cancel-2", "att-1", "2026-07-02")))); got != "" {
+				t.Errorf("second cancellation after losing redis again clawed back %s", got)
+			}
+		})
 	}
 }
 

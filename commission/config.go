@@ -27,7 +27,7 @@ func (a *App) RegisterFlags(fs *flag.FlagSet) {
 	a.Redis.RegisterFlags(fs)
 	fs.StringVar(&a.RulesPath, "rules", "", "path of the commission rule-set JSON file (schema: schemas/jsonschema/commission-rules.v1.json)")
 	fs.DurationVar(&a.ReloadEach, "rules-reload", 2*time.Second, "how often the rule file is checked for changes (0 disables hot reload)")
-	fs.DurationVar(&a.KeepPaid, "keep-paid", 3*365*24*time.Hour, "how long paid lines are remembered for clawbacks; longer than any chargeback window")
+	fs.DurationVar(&a.KeepPaid, "keep-paid", 3*365*24*time.Hour, "how long an attribution's paid state (its lines, what was clawed back) is remembered for clawbacks and corrections; longer than any chargeback window")
 }
 
 // Validate implements worker.App; the rule file itself is checked at Start,
