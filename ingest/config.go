@@ -107,7 +107,7 @@ func (a *App) Start(context.Context, *slog.Logger, *prometheus.Registry) (worker
 }
 
 // Serve implements worker.Server: the HTTP API with its own producer.
-func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, reg *prometheus.Registry, _ *worker.Readiness) error {
+func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, reg *prometheus.Registry, ready *worker.Readiness) error {
 	cl, err := worker.NewProducer(cfg, "ingest", log, reg)
 	if err != nil {
 		return err
@@ -118,6 +118,10 @@ func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, re
 		return err
 	}
 	defer rdb.Close()
+	// The API's own dependencies: its producer's brokers and the Redis
+	// that keeps Idempotency-Keys.
+	ready.AddCheck("kafka-producer", cl.Ping)
+	ready.AddCheck("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 	v, err := a.Edge.validator()
 	if err != nil {
 		return err

@@ -20,6 +20,12 @@ type Store struct {
 	Now         func() time.Time
 }
 
+// PingName and Ping make the store's readiness checkable (worker.Pinger).
+func (s *Store) PingName() string { return "clickhouse" }
+
+// Ping asks ClickHouse whether it answers.
+func (s *Store) Ping(ctx context.Context) error { return s.Conn.Ping(ctx) }
+
 // Write inserts a poll's records with one INSERT per table touched (each
 // topic's own, plus rejected_events for undecodable records), whatever the
 // number of partitions they came from.

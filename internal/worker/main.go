@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -45,6 +46,9 @@ func inputsOf(app App, inputs []string) (topics, patterns []string) {
 	return inputs, nil
 }
 
+// ReadinessInterval is how often dependency checks run.
+const ReadinessInterval = 5 * time.Second
+
 // Main is the whole of a stage binary's run: flags with environment
 // fallbacks, validation of every flag at once, logger, metrics registry, the
 // ops server, and Run, under one errgroup so that either failing stops both.
@@ -74,6 +78,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, name s
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return Serve(gctx, cfg.OpsAddr, cfg.Ops(reg, ready), log) })
+	g.Go(func() error { ready.Watch(gctx, ReadinessInterval); return nil })
 	if srv, ok := app.(Server); ok {
 		g.Go(func() error { return srv.Serve(gctx, cfg, log, reg, ready) })
 	}

@@ -2,12 +2,15 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,16 +18,84 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Readiness is flipped by the runtime: ready once connected and while
-// batches succeed, so a load balancer or Kubernetes stops routing to a worker
-// whose dependencies are down.
-type Readiness struct{ ready atomic.Bool }
+// Readiness says whether a worker can do its work, so that a load balancer
+// or Kubernetes stops routing to one whose dependencies are down. Two
+// sources: the runtime's own verdict (Set: connected, batches succeeding)
+// and dependency checks run on a timer (AddCheck, Watch) — active, so that
+// an idle worker notices a dead Redis and a recovered ClickHouse is noticed
+// without waiting for a batch.
+type Readiness struct {
+	ready atomic.Bool
 
-// Set marks the worker ready or not.
+	mu     sync.Mutex
+	checks []namedCheck
+	failed map[string]string // check name → its last error
+}
+
+type namedCheck struct {
+	name string
+	fn   func(context.Context) error
+}
+
+// Set records the runtime's own verdict.
 func (r *Readiness) Set(ok bool) { r.ready.Store(ok) }
 
-// Ready reports the current state.
-func (r *Readiness) Ready() bool { return r.ready.Load() }
+// AddCheck registers a dependency check ("kafka", "redis", "clickhouse").
+func (r *Readiness) AddCheck(name string, fn func(context.Context) error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.checks = append(r.checks, namedCheck{name, fn})
+}
+
+// Ready reports whether the runtime is ready and no check failed last time.
+func (r *Readiness) Ready() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ready.Load() && len(r.failed) == 0
+}
+
+// Failing returns the checks that failed on their last run, with why.
+func (r *Readiness) Failing() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]string, len(r.failed))
+	for k, v := range r.failed {
+		out[k] = v
+	}
+	return out
+}
+
+// CheckNow runs every check once, each bounded by timeout.
+func (r *Readiness) CheckNow(ctx context.Context, timeout time.Duration) {
+	r.mu.Lock()
+	checks := slices.Clone(r.checks)
+	r.mu.Unlock()
+	failed := map[string]string{}
+	for _, c := range checks {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		if err := c.fn(cctx); err != nil {
+			failed[c.name] = err.Error()
+		}
+		cancel()
+	}
+	r.mu.Lock()
+	r.failed = failed
+	r.mu.Unlock()
+}
+
+// Watch runs the checks every interval until ctx ends.
+func (r *Readiness) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		r.CheckNow(ctx, interval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // OpsHandler serves /metrics, /healthz (process alive) and /readyz.
 func OpsHandler(reg *prometheus.Registry, ready *Readiness) *http.ServeMux {
@@ -35,7 +106,11 @@ func OpsHandler(reg *prometheus.Registry, ready *Readiness) *http.ServeMux {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Ready() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			// Which dependency is down, so the operator need not guess.
+			b, _ := json.Marshal(map[string]any{"ready": false, "runtime_ready": ready.ready.Load(), "failing": ready.Failing()})
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write(append(b, '\n'))
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))

@@ -71,6 +71,10 @@ func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *pr
 	if err := waitForBrokers(ctx, sess.Client(), cfg, log); err != nil {
 		return err
 	}
+	ready.AddCheck("kafka", sess.Client().Ping)
+	if state != nil {
+		ready.AddCheck("redis", func(ctx context.Context) error { return state.rdb.Ping(ctx).Err() })
+	}
 	ready.Set(true)
 	log.Info("worker started", "inputs", inputs, "group", cfg.Group)
 

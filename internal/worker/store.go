@@ -29,6 +29,14 @@ type Store interface {
 	NextOffset(ctx context.Context, topic string, partition int32) (int64, error)
 }
 
+// Pinger is a Store whose readiness can be checked without writing
+// (ClickHouse answers a ping): /readyz then says when it is down, and
+// when it is back, without waiting for a batch.
+type Pinger interface {
+	PingName() string
+	Ping(ctx context.Context) error
+}
+
 // Part is one partition's records of a poll, contiguous and in offset order.
 type Part struct {
 	Topic     string
@@ -82,6 +90,10 @@ func RunStore(ctx context.Context, cfg Config, name string, topics []string, sto
 	defer cl.CloseAllowingRebalance()
 	if err := waitForBrokers(ctx, cl, cfg, log); err != nil {
 		return err
+	}
+	ready.AddCheck("kafka", cl.Ping)
+	if p, ok := store.(Pinger); ok {
+		ready.AddCheck(p.PingName(), p.Ping)
 	}
 	ready.Set(true)
 	log.Info("store worker started", "inputs", full, "group", cfg.Group)

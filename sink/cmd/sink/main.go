@@ -63,6 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return worker.Serve(gctx, cfg.Worker.OpsAddr, cfg.Worker.Ops(reg, ready), log) })
+	g.Go(func() error { ready.Watch(gctx, worker.ReadinessInterval); return nil })
 	g.Go(func() error {
 		err := worker.RunStore(gctx, cfg.Worker, "sink", topics, store, cfg.FlushInterval, log, reg, ready)
 		if err != nil {
