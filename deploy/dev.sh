@@ -31,6 +31,34 @@ start_proc() { # name, command...
 	echo $! >"$PIDS/$name.pid"
 }
 
+# supervise runs a worker and restarts it whenever it exits, as Kubernetes
+# or systemd would: a worker that gives up (brokers gone past its retries,
+# fenced by a newer instance) comes back instead of leaving the stack
+# broken. TERM stops the worker and the loop.
+supervise() { # name, command...
+	local name=$1; shift
+	local child="" delay=1
+	trap '[[ -n $child ]] && kill -TERM "$child" 2>/dev/null; [[ -n $child ]] && wait "$child"; exit 0' TERM INT
+	while :; do
+		"$@" &
+		child=$!
+		local started=$SECONDS rc=0
+		wait "$child" || rc=$?
+		child=""
+		(( SECONDS - started > 30 )) && delay=1
+		echo "dev: $name exited with status $rc; restarting in ${delay}s" >&2
+		sleep "$delay"
+		delay=$(( delay < 16 ? delay * 2 : 16 ))
+	done
+}
+
+start_supervised() { # name, command...
+	local name=$1; shift
+	if running "$name"; then say "$name already running"; return; fi
+	supervise "$name" "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+	echo $! >"$PIDS/$name.pid"
+}
+
 stop_proc() {
 	local name=$1
 	running "$name" || { rm -f "$PIDS/$name.pid"; return 0; }
@@ -78,7 +106,7 @@ up() {
 	export REFTRACK_LOG_FORMAT="${REFTRACK_LOG_FORMAT:-text}"
 	local i=1
 	for s in "${STAGES[@]}"; do
-		REFTRACK_OPS_ADDR="127.0.0.1:$((OPS_BASE + i))" start_proc "$s" "$BIN/$s"
+		REFTRACK_OPS_ADDR="127.0.0.1:$((OPS_BASE + i))" start_supervised "$s" "$BIN/$s"
 		i=$((i + 1))
 	done
 	i=1
