@@ -2,9 +2,11 @@ package attribute
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,29 +20,8 @@ import (
 // payload does not decode; validate should have stopped them.
 const CodeUndecodable = "undecodable_event"
 
-// attributionSpace namespaces attribution ids derived from tenant-scoped
-// policy (and cancellation) event ids.
+// attributionSpace namespaces attribution and cancellation ids (UUIDv5).
 var attributionSpace = uuid.MustParse("a7b1d0c4-3a5e-4e0e-8f57-9d8f1c2b6e10")
-
-// addTouch stores one touchpoint and prunes the lead's oldest touches beyond
-// ARGV[4], deleting their details too; it returns how many it pruned.
-// KEYS: index zset, details hash. ARGV: event id, score, details, max, ttl ms.
-var addTouch = redis.NewScript(`
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-local n = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
-if n > 0 then
-  for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, n - 1)) do
-    redis.call('HDEL', KEYS[2], m)
-  end
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1)
-else
-  n = 0
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-return n
-`)
 
 // Config is the stage's behaviour; see App for the flags.
 type Config struct {
@@ -54,7 +35,9 @@ type Config struct {
 	KeepConversions  time.Duration     // how long conversions are kept for cancellations
 }
 
-// Attributor is the stage's Processor.
+// Attributor is the stage's Processor, a worker.Stateful: its touchpoints
+// and conversions live in the runtime's worker.State (Redis as the working
+// copy under Prefix, a Kafka changelog as the truth).
 type Attributor struct {
 	Redis   redis.UniversalClient
 	Prefix  string
@@ -63,14 +46,19 @@ type Attributor struct {
 }
 
 // conversion is what is kept of a policy.issued so that a late touch can
-// re-attribute it.
+// re-attribute it, a resend be recognised and a cancellation find what it
+// cancels. The first policy.issued of a conversion defines it; Version and
+// Digest describe the last attribution emitted for it.
 type conversion struct {
-	EventID    string               `json:"event_id"`
+	EventID    string               `json:"event_id"` // the first policy.issued's, for the audit trail
 	OccurredAt time.Time            `json:"occurred_at"`
 	ReceivedAt time.Time            `json:"received_at"`
 	PartnerID  string               `json:"partner_id"`
 	LeadID     string               `json:"lead_id"`
 	Policy     schemas.PolicyIssued `json:"policy"`
+	Version    int64                `json:"version,omitempty"`
+	Digest     string               `json:"digest,omitempty"`    // of that attribution's payload, version left out
+	Cancelled  []string             `json:"cancelled,omitempty"` // cancelled_on dates already forwarded
 }
 
 type decoded struct {
@@ -80,22 +68,32 @@ type decoded struct {
 	cancel *cancellation
 }
 
+// keepsState says whether the event reads or changes its lead's state;
+// status updates and undecodable records do not.
+func (d decoded) keepsState() bool { return d.touch != nil || d.conv != nil || d.cancel != nil }
+
 type cancellation struct {
 	env schemas.Envelope
 	p   schemas.PolicyCancelled
 }
 
-// ProcessBatch implements worker.Processor in two pipelined round trips:
-// first every touchpoint and conversion of the batch is stored, then the
-// touches and conversions of the leads involved are read back and every
-// conversion in the batch, and every earlier conversion that a touch in the
-// batch arrived late for, is attributed.
-func (a *Attributor) ProcessBatch(ctx context.Context, batch []worker.Message) ([]worker.Result, error) {
+// ProcessBatch exists because worker.Processor requires it; the runtime
+// calls ProcessState on a Stateful processor.
+func (a *Attributor) ProcessBatch(context.Context, []worker.Message) ([]worker.Result, error) {
+	return nil, errors.New("attribute is stateful: the runtime calls ProcessState")
+}
+
+// StateBackend implements worker.Stateful.
+func (a *Attributor) StateBackend() (redis.UniversalClient, string) { return a.Redis, a.Prefix }
+
+// ProcessState implements worker.Stateful. Records are handled one after
+// the other, each against its lead's state as the records before it left
+// it, so the outputs do not depend on where batches are cut; the state is
+// read in one round trip up front and written back once at the end.
+func (a *Attributor) ProcessState(ctx context.Context, st *worker.StateTxn, batch []worker.Message) ([]worker.Result, error) {
 	results := make([]worker.Result, len(batch))
 	events := make([]decoded, len(batch))
-	write := a.Redis.Pipeline()
-	var pruned []*redis.Cmd
-	leads := map[string]bool{}
+	var keys []worker.StateKey
 	for i, m := range batch {
 		d, err := decode(m.Value)
 		if err != nil {
@@ -103,128 +101,90 @@ func (a *Attributor) ProcessBatch(ctx context.Context, batch []worker.Message) (
 			continue
 		}
 		events[i] = d
-		switch {
-		case d.touch != nil:
-			b, _ := schemas.Encode(d.touch) // strings and times: cannot fail
-			pruned = append(pruned, addTouch.EvalSha(ctx, write, []string{a.key("tp", d.lead), a.key("tpd", d.lead)},
-				d.touch.EventID, d.touch.OccurredAt.UnixMilli(), b, a.Config.MaxTouches, a.Config.Lookback.Milliseconds()))
-			leads[d.lead] = true
-		case d.conv != nil:
-			b, _ := schemas.Encode(d.conv)
-			write.HSet(ctx, a.key("cv", d.lead), d.conv.EventID, b)
-			// Kept for late touches (grace) and for cancellations, which
-			// can come a chargeback window later.
-			write.PExpire(ctx, a.key("cv", d.lead), max(a.Config.Grace+time.Hour, a.Config.KeepConversions))
-			leads[d.lead] = true
-		case d.cancel != nil:
-			leads[d.lead] = true
+		if d.keepsState() {
+			keys = append(keys, stateKeys(m.Partition, d.lead)...)
 		}
 	}
-	if len(leads) == 0 {
+	if len(keys) == 0 {
 		return results, nil
 	}
-	if err := a.exec(ctx, write); err != nil {
-		return nil, fmt.Errorf("store touchpoints and conversions: %w", err)
+	if err := st.Prefetch(ctx, keys...); err != nil {
+		return nil, fmt.Errorf("read touchpoints and conversions: %w", err)
 	}
-	for _, c := range pruned {
-		if n, _ := c.Int(); n > 0 {
-			a.Metrics.pruned.Add(float64(n))
-		}
-	}
-
-	read := a.Redis.Pipeline()
-	touchCmds := map[string]*redis.MapStringStringCmd{}
-	convCmds := map[string]*redis.MapStringStringCmd{}
-	for lead := range leads {
-		touchCmds[lead] = read.HGetAll(ctx, a.key("tpd", lead))
-		convCmds[lead] = read.HGetAll(ctx, a.key("cv", lead))
-	}
-	if _, err := read.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("read touchpoints of %d leads: %w", len(leads), err)
-	}
-	touches := map[string][]Touch{}
-	convs := map[string]map[string]conversion{}
-	for lead := range leads {
-		for _, v := range touchCmds[lead].Val() {
-			var t Touch
-			if err := schemas.Decode([]byte(v), &t); err != nil {
-				return nil, fmt.Errorf("decode touchpoint of lead %s: %w", lead, err)
-			}
-			touches[lead] = append(touches[lead], t)
-		}
-		Order(touches[lead])
-		convs[lead] = map[string]conversion{}
-		for id, v := range convCmds[lead].Val() {
-			var c conversion
-			if err := schemas.Decode([]byte(v), &c); err != nil {
-				return nil, fmt.Errorf("decode conversion %s of lead %s: %w", id, lead, err)
-			}
-			convs[lead][id] = c
-		}
-	}
-
-	inBatch := map[string]bool{} // attribution ids this batch attributed already
+	leads := newLeads(st)
 	for i, d := range events {
-		if d.conv != nil {
-			inBatch[d.conv.attributionID()] = true
-			out, err := a.attribute(*d.conv, touches[d.lead])
-			if err != nil {
-				return nil, err
-			}
-			results[i].Out = []worker.Output{out}
-		}
-	}
-	for i, d := range events {
-		if d.cancel == nil {
+		if !d.keepsState() {
 			continue
 		}
-		out, ok, err := a.cancelled(*d.cancel, convs[d.lead])
+		l, err := leads.get(ctx, batch[i].Partition, d.lead)
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
-			a.Metrics.unknownCancellations.Inc()
-			continue
+		if results[i].Out, err = a.process(l, d); err != nil {
+			return nil, err
 		}
-		results[i].Out = []worker.Output{out}
 	}
-	for i, d := range events {
-		if d.touch == nil {
-			continue
-		}
-		for _, c := range sortedConversions(convs[d.lead]) {
-			if inBatch[c.attributionID()] || !a.counts(c, *d.touch) {
-				continue
-			}
-			// The touch arrived after its conversion was attributed: emit
-			// the corrected version. Once per conversion per batch.
-			inBatch[c.attributionID()] = true
-			out, err := a.attribute(c, touches[d.lead])
-			if err != nil {
-				return nil, err
-			}
-			results[i].Out = append(results[i].Out, out)
-			a.Metrics.reattributed.Inc()
-		}
+	if err := leads.save(a.Config); err != nil {
+		return nil, err
 	}
 	return results, nil
 }
 
-// exec runs a pipeline. If Redis lost the touch script (restart, SCRIPT
-// FLUSH) it loads it and fails the batch, which the runtime retries; every
-// write in the pipeline is idempotent, so the partial first run is harmless.
-func (a *Attributor) exec(ctx context.Context, p redis.Pipeliner) error {
-	_, err := p.Exec(ctx)
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		if lerr := addTouch.Load(ctx, a.Redis).Err(); lerr != nil {
-			return fmt.Errorf("load touch script: %w", lerr)
-		}
+// process applies one event to its lead's state and returns the records it
+// causes.
+func (a *Attributor) process(l *lead, d decoded) ([]worker.Output, error) {
+	switch {
+	case d.touch != nil:
+		return a.touched(l, *d.touch)
+	case d.conv != nil:
+		return a.converted(l, *d.conv)
+	default:
+		return a.cancelled(l, *d.cancel)
 	}
-	return err
 }
 
-// key is the Redis key of one kind of state of a tenant-scoped lead.
-func (a *Attributor) key(kind, scopedLead string) string { return a.Prefix + kind + ":" + scopedLead }
+// touched keeps a touchpoint and re-attributes every conversion of the lead
+// it arrived late for.
+func (a *Attributor) touched(l *lead, t Touch) ([]worker.Output, error) {
+	if n := l.addTouch(t, a.Config.MaxTouches); n > 0 {
+		a.Metrics.pruned.Add(float64(n))
+	}
+	var outs []worker.Output
+	for _, c := range l.convs {
+		if !a.counts(*c, t) {
+			continue
+		}
+		out, ok, err := a.attribute(c, l.touches)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			l.convsDirty = true
+			outs = append(outs, out)
+			a.Metrics.reattributed.Inc()
+		}
+	}
+	return outs, nil
+}
+
+// converted attributes a new conversion. A resend of one the lead already
+// has (same policy, sale type and effective date, another event id) is the
+// same conversion: it is re-attributed under the same id and emits only if
+// the attribution changed since the last one emitted.
+func (a *Attributor) converted(l *lead, c conversion) ([]worker.Output, error) {
+	known := l.conversion(c.attributionID())
+	if known != nil {
+		a.Metrics.resent.WithLabelValues(schemas.TypePolicyIssued).Inc()
+	} else {
+		known = l.addConversion(c)
+	}
+	out, ok, err := a.attribute(known, l.touches)
+	if err != nil || !ok {
+		return nil, err
+	}
+	l.convsDirty = true
+	return []worker.Output{out}, nil
+}
 
 // counts says whether touch t takes part in conversion c: it happened no
 // later than the conversion and within the lookback, and reached ingest no
@@ -233,20 +193,6 @@ func (a *Attributor) counts(c conversion, t Touch) bool {
 	return !t.OccurredAt.After(c.OccurredAt) &&
 		!t.OccurredAt.Before(c.OccurredAt.Add(-a.Config.Lookback)) &&
 		!t.ReceivedAt.After(c.ReceivedAt.Add(a.Config.Grace))
-}
-
-func sortedConversions(m map[string]conversion) []conversion {
-	out := make([]conversion, 0, len(m))
-	for _, c := range m {
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(x, y conversion) int {
-		if c := x.OccurredAt.Compare(y.OccurredAt); c != 0 {
-			return c
-		}
-		return strings.Compare(x.EventID, y.EventID)
-	})
-	return out
 }
 
 func decode(raw []byte) (decoded, error) {
@@ -287,8 +233,32 @@ func decode(raw []byte) (decoded, error) {
 }
 
 // attribute weighs the lead's touches that count for c under every model and
-// builds the output record.
-func (a *Attributor) attribute(c conversion, all []Touch) (worker.Output, error) {
+// builds the output record; ok is false when it would repeat the last
+// attribution emitted for c. On ok, c records what was emitted.
+func (a *Attributor) attribute(c *conversion, all []Touch) (out worker.Output, ok bool, err error) {
+	att, latest := a.weigh(*c, all)
+	digest, err := digestOf(att)
+	if err != nil {
+		return worker.Output{}, false, err
+	}
+	if c.Version != 0 && digest == c.Digest {
+		return worker.Output{}, false, nil
+	}
+	att.Version = nextVersion(c.Version, latest<<10|int64(min(len(att.Touchpoints), 1023)))
+	if out, err = a.output(*c, att); err != nil {
+		return worker.Output{}, false, err
+	}
+	if !slices.ContainsFunc(att.Touchpoints, func(tp schemas.Touchpoint) bool { return !tp.Excluded }) {
+		a.Metrics.unattributed.Inc()
+	}
+	c.Version, c.Digest = att.Version, digest
+	return out, true, nil
+}
+
+// weigh builds c's attribution from the touches that count for it, without
+// its version, and returns the latest ingest time (Unix ms) among c and
+// those touches.
+func (a *Attributor) weigh(c conversion, all []Touch) (schemas.AttributionCalculated, int64) {
 	latest := c.ReceivedAt.UnixMilli()
 	var counted, excluded []Touch
 	for _, t := range all {
@@ -302,9 +272,6 @@ func (a *Attributor) attribute(c conversion, all []Touch) (worker.Output, error)
 		}
 		counted = append(counted, t)
 	}
-	// The touch set of a conversion only grows, so the version grows with it
-	// even when a late touch was received before the conversion was.
-	version := latest<<10 | int64(min(len(counted)+len(excluded), 1023))
 	weights := Weigh(counted, c.OccurredAt, a.Config.Params)
 	tps := make([]schemas.Touchpoint, 0, len(counted)+len(excluded))
 	for i, t := range counted {
@@ -321,21 +288,44 @@ func (a *Attributor) attribute(c conversion, all []Touch) (worker.Output, error)
 		}
 		tps = append(tps, touchpoint(t, w, true))
 	}
-	if len(counted) == 0 {
-		a.Metrics.unattributed.Inc()
-	}
 	paid := a.Config.PaidModel
 	if m, ok := a.Config.PaidModelByLine[c.Policy.ProductLine]; ok {
 		paid = m
 	}
-	payload, err := schemas.Encode(schemas.AttributionCalculated{
-		Version: version, PolicyEventID: c.EventID, Policy: c.Policy, PaidModel: paid, Touchpoints: tps,
-	})
+	return schemas.AttributionCalculated{PolicyEventID: c.EventID, Policy: c.Policy, PaidModel: paid, Touchpoints: tps}, latest
+}
+
+// nextVersion is the version of a changed attribution: what the touch set
+// says (latest ingest ms × 1024 + touch count, which grows as touches
+// arrive), but always above the last version emitted, because pruning,
+// expiry or a new configuration can shrink what the touch set says.
+func nextVersion(last, computed int64) int64 {
+	if computed > last {
+		return computed
+	}
+	return last + 1
+}
+
+// digestOf identifies an attribution's content apart from its version, so
+// that re-attributing a conversion to the same result emits nothing.
+func digestOf(att schemas.AttributionCalculated) (string, error) {
+	att.Version = 0
+	b, err := schemas.Encode(att)
+	if err != nil {
+		return "", fmt.Errorf("encode attribution for its digest: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16]), nil
+}
+
+// output is the attribution.calculated record of c.
+func (a *Attributor) output(c conversion, att schemas.AttributionCalculated) (worker.Output, error) {
+	payload, err := schemas.Encode(att)
 	if err != nil {
 		return worker.Output{}, fmt.Errorf("encode attribution: %w", err)
 	}
 	received := c.ReceivedAt
-	out := schemas.Envelope{
+	v, err := schemas.Encode(schemas.Envelope{
 		EventID:       c.attributionID(),
 		EventType:     schemas.TypeAttributionCalculated,
 		SchemaVersion: 1,
@@ -344,8 +334,7 @@ func (a *Attributor) attribute(c conversion, all []Touch) (worker.Output, error)
 		PartnerID:     c.PartnerID,
 		LeadID:        c.LeadID,
 		Payload:       payload,
-	}
-	v, err := schemas.Encode(out)
+	})
 	if err != nil {
 		return worker.Output{}, fmt.Errorf("encode attribution envelope: %w", err)
 	}
@@ -353,47 +342,85 @@ func (a *Attributor) attribute(c conversion, all []Touch) (worker.Output, error)
 }
 
 // cancelled forwards a policy.cancelled of a conversion of the lead as an
-// attribution.cancelled, so that commission can claw back; ok is false when
-// the lead has no conversion of that policy (never issued, or expired).
-func (a *Attributor) cancelled(c cancellation, convs map[string]conversion) (worker.Output, bool, error) {
-	for _, conv := range sortedConversions(convs) {
-		if conv.Policy.PolicyID != c.p.PolicyID || conv.PartnerID != c.env.PartnerID {
+// attribution.cancelled, so that commission can claw back. It names the
+// term in force on the cancellation date (see inForce); a cancellation of
+// a policy the lead has no conversion of (never issued, or expired) is
+// counted and dropped, and one already forwarded for that date is a resend
+// and forwarded once only.
+func (a *Attributor) cancelled(l *lead, c cancellation) ([]worker.Output, error) {
+	conv := inForce(l.convs, c.p.PolicyID, c.p.CancelledOn)
+	if conv == nil {
+		a.Metrics.unknownCancellations.Inc()
+		return nil, nil
+	}
+	if slices.Contains(conv.Cancelled, c.p.CancelledOn) {
+		a.Metrics.resent.WithLabelValues(schemas.TypePolicyCancelled).Inc()
+		return nil, nil
+	}
+	payload, err := schemas.Encode(schemas.AttributionCancelled{
+		AttributionID: conv.attributionID(), PolicyEventID: conv.EventID, CancelEventID: c.env.EventID,
+		Policy: conv.Policy, CancelledOn: c.p.CancelledOn,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode cancellation: %w", err)
+	}
+	v, err := schemas.Encode(schemas.Envelope{
+		EventID: cancellationID(conv.attributionID(), c.p.CancelledOn), EventType: schemas.TypeAttributionCancelled,
+		SchemaVersion: 1, OccurredAt: c.env.OccurredAt, ReceivedAt: c.env.ReceivedAt, PartnerID: c.env.PartnerID,
+		LeadID: c.env.LeadID, Payload: payload,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode cancellation envelope: %w", err)
+	}
+	conv.Cancelled = append(conv.Cancelled, c.p.CancelledOn)
+	l.convsDirty = true
+	return []worker.Output{{Topic: schemas.TopicAttributions, Key: schemas.LeadKey(c.env.PartnerID, c.env.LeadID), Value: v}}, nil
+}
+
+// inForce is the conversion of policyID that a cancellation on date on
+// cancels: the latest term (new business or renewal) effective on or before
+// that date, else the earliest one (a cancellation before the policy took
+// effect). Dates are YYYY-MM-DD, so they compare as strings.
+func inForce(convs []*conversion, policyID, on string) *conversion {
+	var earliest, latest *conversion
+	for _, c := range convs {
+		if c.Policy.PolicyID != policyID {
 			continue
 		}
-		payload, err := schemas.Encode(schemas.AttributionCancelled{
-			AttributionID: conv.attributionID(), PolicyEventID: conv.EventID, CancelEventID: c.env.EventID,
-			Policy: conv.Policy, CancelledOn: c.p.CancelledOn,
-		})
-		if err != nil {
-			return worker.Output{}, false, fmt.Errorf("encode cancellation: %w", err)
+		if earliest == nil || c.Policy.EffectiveDate < earliest.Policy.EffectiveDate {
+			earliest = c
 		}
-		v, err := schemas.Encode(schemas.Envelope{
-			EventID: cancellationID(c.env.PartnerID, c.env.EventID), EventType: schemas.TypeAttributionCancelled,
-			SchemaVersion: 1, OccurredAt: c.env.OccurredAt, ReceivedAt: c.env.ReceivedAt, PartnerID: c.env.PartnerID,
-			LeadID: c.env.LeadID, Payload: payload,
-		})
-		if err != nil {
-			return worker.Output{}, false, fmt.Errorf("encode cancellation envelope: %w", err)
+		if c.Policy.EffectiveDate <= on && (latest == nil || c.Policy.EffectiveDate > latest.Policy.EffectiveDate) {
+			latest = c
 		}
-		return worker.Output{Topic: schemas.TopicAttributions, Key: schemas.LeadKey(c.env.PartnerID, c.env.LeadID), Value: v}, true, nil
 	}
-	return worker.Output{}, false, nil
+	if latest != nil {
+		return latest
+	}
+	return earliest
 }
 
-// attributionID derives the id of a conversion's attribution from the
-// partner and the policy event id, never the event id alone: two partners
-// may use the same event ids, and commission derives line ids and its paid
-// record from this id.
-func attributionID(partnerID, policyEventID string) string {
-	return uuid.NewSHA1(attributionSpace, []byte(schemas.Scoped(partnerID, policyEventID))).String()
+// attributionID derives the id of a conversion's attribution from what
+// makes it one conversion: the partner, the policy id, the sale type and the
+// effective date. A resend of the policy.issued under another event id gets
+// the same id; a renewal (another sale type, another effective date) gets
+// its own. Commission keys what it paid by this id, so it must never
+// change. The fields are unambiguous joined by "|": partner ids and policy
+// ids cannot hold one (their schemas), sale types and dates do not.
+func attributionID(partnerID, policyID, saleType, effectiveDate string) string {
+	name := schemas.Scoped(partnerID, policyID) + "|" + saleType + "|" + effectiveDate
+	return uuid.NewSHA1(attributionSpace, []byte(name)).String()
 }
 
-func (c conversion) attributionID() string { return attributionID(c.PartnerID, c.EventID) }
+func (c conversion) attributionID() string {
+	return attributionID(c.PartnerID, c.Policy.PolicyID, c.Policy.SaleType, c.Policy.EffectiveDate)
+}
 
-// cancellationID derives the id of a forwarded cancellation from the partner
-// and the policy.cancelled event id.
-func cancellationID(partnerID, cancelEventID string) string {
-	return uuid.NewSHA1(attributionSpace, []byte("cancel|"+schemas.Scoped(partnerID, cancelEventID))).String()
+// cancellationID derives the id of a forwarded cancellation from the
+// conversion it cancels and the cancellation date, so that a resent
+// policy.cancelled (another event id) gets the same id.
+func cancellationID(attributionID, cancelledOn string) string {
+	return uuid.NewSHA1(attributionSpace, []byte("cancel|"+attributionID+"|"+cancelledOn)).String()
 }
 
 func touchpoint(t Touch, w map[string]int, excluded bool) schemas.Touchpoint {

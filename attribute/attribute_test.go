@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/internal/workertest"
 	"github.com/reftrack/reftrack/schemas"
 )
 
@@ -34,21 +36,55 @@ func policy(off int64, id, lead, line string, at time.Time) worker.Message {
 		`{"policy_id":"P","product_line":%q,"annual_premium":"100.00","currency":"USD","term_months":12,"effective_date":"2026-10-02","sale_type":"new_business"}`, line))
 }
 
-func newAttributor(t *testing.T) *Attributor {
-	t.Helper()
-	rdb, prefix := testenv.Redis(t)
-	if err := addTouch.Load(context.Background(), rdb).Err(); err != nil {
-		t.Fatal(err)
-	}
-	return &Attributor{Redis: rdb, Prefix: prefix, Metrics: NewMetrics(prometheus.NewRegistry()), Config: Config{
-		Lookback: 30 * 24 * time.Hour, Grace: 24 * time.Hour, MaxTouches: 10, Params: DefaultParams(),
-		PaidModel: LastTouch, PaidModelByLine: map[string]string{"life": Linear}, ExcludeReferrers: []string{"customer"},
-	}}
+// renewal is the renewal of policy P a year after policy's term began:
+// another conversion of the same policy id.
+func renewal(off int64, id, lead string, at time.Time) worker.Message {
+	return rec(off, schemas.TypePolicyIssued, id, lead, at, at,
+		`{"policy_id":"P","product_line":"auto","annual_premium":"110.00","currency":"USD","term_months":12,"effective_date":"2027-10-02","sale_type":"renewal"}`)
 }
 
-func run(t *testing.T, a *Attributor, batch ...worker.Message) []worker.Result {
+func cancelRec(off int64, id, lead, policyID, on string, at time.Time) worker.Message {
+	return rec(off, schemas.TypePolicyCancelled, id, lead, at, at, fmt.Sprintf(`{"policy_id":%q,"cancelled_on":%q}`, policyID, on))
+}
+
+// wantID is the attribution id of a conversion as the contract with
+// commission spells it: UUIDv5 of partner|policy id|sale type|effective date.
+func wantID(partner, policyID, saleType, effective string) string {
+	return uuid.NewSHA1(attributionSpace, []byte(partner+"|"+policyID+"|"+saleType+"|"+effective)).String()
+}
+
+// stage is an Attributor run the way the runtime runs it: batches through a
+// real worker.State (kfake changelog, real Redis) in Kafka transactions.
+type stage struct {
+	*Attributor
+	h *workertest.State
+}
+
+func newAttributor(t *testing.T) stage {
 	t.Helper()
-	res, err := a.ProcessBatch(context.Background(), batch)
+	rdb, prefix := testenv.Redis(t)
+	a := &Attributor{Redis: rdb, Prefix: prefix, Metrics: NewMetrics(prometheus.NewRegistry()), Config: Config{
+		Lookback: 30 * 24 * time.Hour, Grace: 24 * time.Hour, MaxTouches: 10, Params: DefaultParams(),
+		PaidModel: LastTouch, PaidModelByLine: map[string]string{"life": Linear}, ExcludeReferrers: []string{"customer"},
+		KeepConversions: 48 * time.Hour,
+	}}
+	return stage{Attributor: a, h: workertest.NewState(t, "attribute", rdb, prefix)}
+}
+
+// run processes one committed batch.
+func run(t *testing.T, a stage, batch ...worker.Message) []worker.Result {
+	t.Helper()
+	res, err := a.h.Batch(context.Background(), a.Attributor, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// aborted processes one batch whose transaction aborts.
+func aborted(t *testing.T, a stage, batch ...worker.Message) []worker.Result {
+	t.Helper()
+	res, err := a.h.Aborted(context.Background(), a.Attributor, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +112,7 @@ func referrers(att schemas.AttributionCalculated, model string) string {
 	return s
 }
 
-func TestProcessBatch(t *testing.T) {
+func TestProcessState(t *testing.T) {
 	t.Parallel()
 	a := newAttributor(t)
 	h := time.Hour
@@ -97,8 +133,8 @@ func TestProcessBatch(t *testing.T) {
 		policy(6, "p2", "L-none", "life", t0),
 		rec(7, schemas.TypeReferralStatusUpdated, "s1", "L1", t0, t0, `{"status":"quoted"}`),
 	}
-	first := run(t, a, batch2...)
-	again := run(t, a, batch2...) // the replay after an aborted transaction
+	first := aborted(t, a, batch2...)
+	again := run(t, a, batch2...) // the replay after the aborted transaction
 	if fmt.Sprint(first) != fmt.Sprint(again) {
 		t.Errorf("replay differs:\n%v\n%v", first, again)
 	}
@@ -160,25 +196,9 @@ func TestPruning(t *testing.T) {
 	}
 }
 
-func TestScriptLost(t *testing.T) {
-	a := newAttributor(t)
-	ctx := context.Background()
-	if err := a.Redis.ScriptFlush(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	batch := []worker.Message{touch(0, "t", "L", "A", "agent", t0, t0)}
-	if _, err := a.ProcessBatch(ctx, batch); err == nil {
-		t.Fatal("want the batch to fail once so the runtime retries it")
-	}
-	if _, err := a.ProcessBatch(ctx, batch); err != nil {
-		t.Fatalf("retry after the script was reloaded: %v", err)
-	}
-}
-
 func TestCancellation(t *testing.T) {
 	t.Parallel()
 	a := newAttributor(t)
-	a.Config.KeepConversions = time.Hour
 	run(t, a, touch(0, "t1", "L", "A-1", "agent", t0, t0), policy(1, "p1", "L", "auto", t0.Add(time.Hour)))
 	cancel := func(off int64, id, policyID, partner string) worker.Message {
 		m := rec(off, schemas.TypePolicyCancelled, id, "L", t0.Add(48*time.Hour), t0.Add(48*time.Hour),
@@ -195,7 +215,7 @@ func TestCancellation(t *testing.T) {
 	if err := json.Unmarshal(env.Payload, &c); err != nil {
 		t.Fatal(err)
 	}
-	if env.EventType != schemas.TypeAttributionCancelled || c.AttributionID != attributionID("acme", "p1") || c.CancelledOn != "2026-10-03" || c.Policy.PolicyID != "P" {
+	if env.EventType != schemas.TypeAttributionCancelled || c.AttributionID != wantID("acme", "P", "new_business", "2026-10-02") || c.CancelledOn != "2026-10-03" || c.Policy.PolicyID != "P" {
 		t.Errorf("cancellation %+v %+v", env, c)
 	}
 	if n := testutil.ToFloat64(a.Metrics.unknownCancellations); n != 2 {
@@ -263,7 +283,6 @@ func TestTenantScoped(t *testing.T) {
 func TestCancellationTenantScoped(t *testing.T) {
 	t.Parallel()
 	a := newAttributor(t)
-	a.Config.KeepConversions = time.Hour
 	run(t, a, policy(0, "p", "L", "auto", t0), forPartner("beta", policy(1, "p", "L", "auto", t0)))
 	cancel := func(off int64, partner string) worker.Message {
 		return forPartner(partner, rec(off, schemas.TypePolicyCancelled, "c", "L", t0.Add(time.Hour), t0.Add(time.Hour),
@@ -283,7 +302,7 @@ func TestCancellationTenantScoped(t *testing.T) {
 		if err := json.Unmarshal(env.Payload, &c); err != nil {
 			t.Fatal(err)
 		}
-		if c.AttributionID != attributionID(partner, "p") || string(res[i].Out[0].Key) != string(schemas.LeadKey(partner, "L")) {
+		if c.AttributionID != wantID(partner, "P", "new_business", "2026-10-02") || string(res[i].Out[0].Key) != string(schemas.LeadKey(partner, "L")) {
 			t.Errorf("%s: attribution %s key %q", partner, c.AttributionID, res[i].Out[0].Key)
 		}
 		ids[env.EventID] = true

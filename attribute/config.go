@@ -88,10 +88,6 @@ func (a *App) Start(ctx context.Context, _ *slog.Logger, reg *prometheus.Registr
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := addTouch.Load(ctx, rdb).Err(); err != nil {
-		_ = rdb.Close()
-		return nil, nil, fmt.Errorf("load touch script: %w", err)
-	}
 	at := &Attributor{Redis: rdb, Prefix: a.Redis.KeyPrefix, Config: a.cfg, Metrics: NewMetrics(reg)}
 	return at, func() { _ = rdb.Close() }, nil
 }

@@ -1,20 +1,31 @@
 // Package attribute is the stage that decides who gets credit for a sale:
 // referrals.unique → attributions.
 //
-// Every referral.created is a touchpoint, kept in Redis per lead of a
-// partner (a sorted set scored by occurred_at with member = event_id, plus a
-// hash of details), so re-processing a batch rewrites the same members. On
-// policy.issued the touchpoints of that partner's lead that occurred no
-// later than the policy and within the lookback window are read back and
-// weighed by each model; one attribution.calculated is emitted per
-// conversion, with an id derived from the partner and the policy event's id
-// so a replay produces the same record.
+// Every referral.created is a touchpoint of its lead; every policy.issued a
+// conversion. Both are kept per tenant-scoped lead in the runtime's
+// worker.State (see state.go for the layout), never in Redis directly: a
+// batch's changes are produced to the stage's changelog topic inside the
+// batch's Kafka transaction and reach Redis only after it commits, so an
+// aborted batch leaves nothing behind and its redo reads what the first
+// attempt read, and Redis restarted empty is restored from the changelog
+// before the next batch reads. Processing is a deterministic function of
+// (state, batch): records are applied one after the other, so the output
+// does not depend on where batches are cut either.
+//
+// On policy.issued the touchpoints of the lead that occurred no later than
+// the policy and within the lookback window are weighed by each model, and
+// one attribution.calculated is emitted under an id derived from the
+// conversion itself: partner, policy id, sale type and effective date (a
+// renewal is another conversion of the same policy id). A resend of the
+// same conversion under another event id is recognised by that id and
+// emits nothing unless the attribution changed; a touch that arrives late
+// for a conversion re-emits it under the same id with a higher version.
+// Versions only grow. A policy.cancelled is forwarded as
+// attribution.cancelled under an id derived from the conversion it cancels
+// and the cancellation date, once per date.
 //
 // All state is tenant-scoped: a lead id or event id means nothing without
 // its partner, so another partner's touch of a lead with the same id never
 // takes credit. Cross-partner credit, where wanted, may come only through a
-// verified referral token, never through a shared lead id. Because the
-// filter is by event time, not arrival, the result does not depend on how
-// records are split into batches. Touchpoints arriving after their policy
-// are not re-attributed yet (see the multi-touch issue).
+// verified referral token, never through a shared lead id.
 package attribute

@@ -10,6 +10,8 @@ type Metrics struct {
 	reattributed prometheus.Counter
 	// cancellations of policies the stage does not know
 	unknownCancellations prometheus.Counter
+	// resends (by event type) of a conversion or cancellation already seen
+	resent *prometheus.CounterVec
 }
 
 // NewMetrics registers the attribute metrics on reg.
@@ -31,7 +33,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "reftrack", Subsystem: "attribute", Name: "unknown_cancellations_total",
 			Help: "policy.cancelled events for policies with no remembered conversion; nothing is clawed back.",
 		}),
+		resent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "reftrack", Subsystem: "attribute", Name: "resends_total",
+			Help: "policy.issued of a conversion already kept, or policy.cancelled already forwarded, under another event id: the same ids, re-emitted only when the attribution changed.",
+		}, []string{"event_type"}),
 	}
-	reg.MustRegister(m.unattributed, m.pruned, m.reattributed, m.unknownCancellations)
+	reg.MustRegister(m.unattributed, m.pruned, m.reattributed, m.unknownCancellations, m.resent)
 	return m
 }
