@@ -19,6 +19,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrack/reftrack/commission"
@@ -131,6 +132,11 @@ func TestPipeline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Redis loses everything while the first half is still in flight
+	// (issue #14 finding 1): claims, statuses, touches, conversions and
+	// what was paid must come back from the changelogs, and the second
+	// half's duplicates of first-half events must still be dropped.
+	p.loseRedis(ctx, t)
 	if err := sample.Send(ctx, &second, cl, prefix+schemas.TopicInbound, st.IngestURL, authz); err != nil {
 		t.Fatal(err)
 	}
@@ -239,6 +245,31 @@ type pipeline struct {
 	rulesPath string // a copy of the dev rules the commission worker runs on
 	devRules  []byte
 	logDir    string
+	redis     *redis.Client
+	redisKeys string // the workers' Redis key prefix
+}
+
+// loseRedis deletes every key the workers keep, while they run: what a
+// Redis restarted without persistence (or failed over to an empty replica)
+// looks like to them. Money state must come back from the changelogs.
+func (p *pipeline) loseRedis(ctx context.Context, t *testing.T) int {
+	t.Helper()
+	var keys []string
+	iter := p.redis.Scan(ctx, 0, p.redisKeys+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		if err := p.redis.Del(ctx, keys[:n]...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		keys = keys[n:]
+	}
+	return len(keys)
 }
 
 func startPipeline(ctx context.Context, t *testing.T) *pipeline {
@@ -250,7 +281,8 @@ func startPipeline(ctx context.Context, t *testing.T) *pipeline {
 	}
 	p := &pipeline{prefix: "e2e" + testenv.RandomID() + "."}
 	p.brokers = testenv.Kafka(t, 4, schemas.AllTopics(p.prefix)...)
-	_, redisPrefix := testenv.Redis(t)
+	rdb, redisPrefix := testenv.Redis(t)
+	p.redis, p.redisKeys = rdb, redisPrefix
 	var dsn string
 	p.conn, dsn = clickhouseDB(t)
 	var err error
