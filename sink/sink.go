@@ -142,3 +142,42 @@ func (s *Store) NextOffset(ctx context.Context, topic string, partition int32) (
 	}
 	return next, nil
 }
+
+// NextOffsets is where each of the parts' partitions ends in sink_offsets,
+// in one query: worker.RunStore drops what is already there before every
+// write, so a sink that lost its partitions while stalled writes nothing
+// the new owner wrote (worker.Fencer).
+func (s *Store) NextOffsets(ctx context.Context, parts []worker.Part) (map[string]map[int32]int64, error) {
+	topics, partitions := map[string]bool{}, map[int32]bool{}
+	var ts []string
+	var ps []int32
+	for _, p := range parts {
+		if !topics[p.Topic] {
+			topics[p.Topic] = true
+			ts = append(ts, p.Topic)
+		}
+		if !partitions[p.Partition] {
+			partitions[p.Partition] = true
+			ps = append(ps, p.Partition)
+		}
+	}
+	rows, err := s.Conn.Query(ctx, "SELECT topic, partition, max(next_offset) FROM sink_offsets WHERE has(?, topic) AND has(?, partition) GROUP BY topic, partition", ts, ps)
+	if err != nil {
+		return nil, fmt.Errorf("read sink_offsets: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[int32]int64{}
+	for rows.Next() {
+		var topic string
+		var partition int32
+		var next int64
+		if err := rows.Scan(&topic, &partition, &next); err != nil {
+			return nil, fmt.Errorf("read sink_offsets: %w", err)
+		}
+		if out[topic] == nil {
+			out[topic] = map[int32]int64{}
+		}
+		out[topic][partition] = next
+	}
+	return out, rows.Err()
+}

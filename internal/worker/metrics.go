@@ -25,6 +25,7 @@ type metrics struct {
 	batchTime   prometheus.Histogram
 	batchSize   prometheus.Histogram
 	lag         *prometheus.GaugeVec
+	fenced      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, stage string) *metrics {
@@ -60,8 +61,12 @@ func newMetrics(reg prometheus.Registerer, stage string) *metrics {
 			Namespace: "reftrack", Name: "consumer_lag_records", ConstLabels: cl,
 			Help: "Offsets between the last record fetched (transaction markers included, so a drained partition shows 0) and the partition's last stable offset, as of the latest fetch that returned records. Scale a stage out when this grows.",
 		}, []string{"topic", "partition"}),
+		fenced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "reftrack", Name: "store_fenced_records_total", ConstLabels: cl,
+			Help: "Records a store worker did not write because the store already held them (another member wrote them: this one had lost the partition).",
+		}, []string{"topic"}),
 	}
-	reg.MustRegister(m.in, m.out, m.deadLetters, m.batches, m.batchTime, m.batchSize, m.lag)
+	reg.MustRegister(m.in, m.out, m.deadLetters, m.batches, m.batchTime, m.batchSize, m.lag, m.fenced)
 	return m
 }
 

@@ -37,6 +37,41 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Fencer is a Store that can say, in one round trip, where each partition
+// already ends in the store. RunStore asks it right before every write and
+// drops what is already there: a member that lost its partitions while
+// stalled (a zombie past its session timeout) finds the new owner's
+// progress and writes nothing stale. The check and the write are not
+// atomic, so this narrows the window to the write itself; the store's
+// idempotent keys (ReplacingMergeTree by id) remain the backstop.
+type Fencer interface {
+	NextOffsets(ctx context.Context, parts []Part) (map[string]map[int32]int64, error)
+}
+
+// fence drops from parts every record the store already holds.
+func fence(ctx context.Context, f Fencer, parts []Part, m *metrics) ([]Part, error) {
+	next, err := f.NextOffsets(ctx, parts)
+	if err != nil {
+		return nil, fmt.Errorf("read the store's offsets before writing: %w", err)
+	}
+	out := parts[:0]
+	for _, p := range parts {
+		n, ok := next[p.Topic][p.Partition]
+		i := 0
+		for ok && i < len(p.Msgs) && p.Msgs[i].Offset < n {
+			i++
+		}
+		if i > 0 {
+			m.fenced.WithLabelValues(p.Topic).Add(float64(i))
+		}
+		if i < len(p.Msgs) {
+			p.Msgs = p.Msgs[i:]
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
 // Part is one partition's records of a poll, contiguous and in offset order.
 type Part struct {
 	Topic     string
@@ -116,7 +151,10 @@ func RunStore(ctx context.Context, cfg Config, name string, topics []string, sto
 		parts := byPartition(recs)
 		bctx, cancel := graceContext(ctx, cfg.ShutdownTimeout)
 		var werr error
-		if len(parts) > 0 {
+		if f, ok := store.(Fencer); ok && len(parts) > 0 {
+			parts, werr = fence(bctx, f, parts, m)
+		}
+		if werr == nil && len(parts) > 0 {
 			werr = writeRetrying(bctx, store, parts, log, ready)
 		}
 		if werr == nil {

@@ -93,3 +93,68 @@ func TestRunStoreRidesOutRefusedCommits(t *testing.T) {
 		t.Fatalf("stored %d of %d records", store.count(), n)
 	}
 }
+
+// fencingStore is a memStore that another member has already written
+// offsets below ahead[partition] into.
+type fencingStore struct {
+	*memStore
+	ahead map[int32]int64
+}
+
+func (s *fencingStore) NextOffsets(_ context.Context, parts []Part) (map[string]map[int32]int64, error) {
+	out := map[string]map[int32]int64{}
+	for _, p := range parts {
+		if out[p.Topic] == nil {
+			out[p.Topic] = map[int32]int64{}
+		}
+		if n, ok := s.ahead[p.Partition]; ok {
+			out[p.Topic][p.Partition] = n
+		}
+	}
+	return out, nil
+}
+
+// A store worker that lost its partition while stalled must not write what
+// the new owner already wrote (issue #14 finding 3: the sink had no fencing
+// of its own).
+func TestRunStoreSkipsWhatAnotherMemberWrote(t *testing.T) {
+	t.Parallel()
+	const prefix = "fe."
+	_, cfg, _ := kafkaFixture(t, prefix, 500)
+	prod, err := kgo.NewClient(kgo.SeedBrokers(cfg.BrokerList()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	const n = 100
+	var recs []*kgo.Record
+	for range n {
+		recs = append(recs, &kgo.Record{Topic: prefix + schemas.TopicUnique, Partition: 1, Value: []byte("v")})
+	}
+	if err := prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	store := &fencingStore{memStore: &memStore{got: map[string][]int64{}, writes: 1}, ahead: map[int32]int64{1: 30}}
+	reg := prometheus.NewRegistry()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- RunStore(ctx, cfg, "sink", []string{schemas.TopicUnique}, store, 0,
+			slog.New(slog.NewTextHandler(io.Discard, nil)), reg, &Readiness{})
+	}()
+	for deadline := time.Now().Add(30 * time.Second); store.count() < n-30 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // anything written twice would show now
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := store.got[prefix+schemas.TopicUnique+"/1"]
+	if len(got) != n-30 || got[0] != 30 || got[len(got)-1] != n-1 {
+		t.Fatalf("stored %d offsets %v…, want exactly 30..%d", len(got), got[:min(len(got), 5)], n-1)
+	}
+	if f := sumMetric(reg, "reftrack_store_fenced_records_total"); f != 30 {
+		t.Errorf("fenced records metric %v, want 30", f)
+	}
+}
