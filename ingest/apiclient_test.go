@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 	"github.com/prometheus/client_golang/prometheus"
@@ -281,40 +280,7 @@ func conformanceServer(t *testing.T) *httptest.Server {
 func clickHouseWithLead(t *testing.T, lead string) driver.Conn {
 	t.Helper()
 	ctx := context.Background()
-	opts, err := clickhouse.ParseDSN(testenv.ClickHouseDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.Close() })
-	if admin.Ping(ctx) != nil {
-		testenv.Stack(t, "up-clickhouse")
-	}
-	db := "apiclient_test_" + testenv.RandomID()
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
-	opts.Auth.Database = db
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	ms, err := schemas.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		for _, stmt := range m.Statements {
-			if err := conn.Exec(ctx, stmt); err != nil {
-				t.Fatalf("migration %s: %v", m.Name, err)
-			}
-		}
-	}
+	conn, _ := testenv.ClickHouse(t, "apiclient_test", true)
 	b, err := conn.PrepareBatch(ctx, "INSERT INTO referral_events (event_id, event_type, partner_id, lead_id, occurred_at, occurred_at_ms, referrer_id, referrer_type, channel, status)")
 	if err != nil {
 		t.Fatal(err)

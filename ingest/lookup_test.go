@@ -10,12 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reftrack/reftrack/ingest/auth"
 	"github.com/reftrack/reftrack/internal/testenv"
-	"github.com/reftrack/reftrack/schemas"
 )
 
 // TestGetReferral reads from the real ClickHouse, migrated with the
@@ -23,40 +21,7 @@ import (
 func TestGetReferral(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	opts, err := clickhouse.ParseDSN(testenv.ClickHouseDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if admin.Ping(ctx) != nil {
-		testenv.Stack(t, "up-clickhouse")
-	}
-	db := "ingest_test_" + testenv.RandomID()
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-	opts.Auth.Database = db
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ms, err := schemas.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		for _, stmt := range m.Statements {
-			if err := conn.Exec(ctx, stmt); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	conn, _ := testenv.ClickHouse(t, "ingest_test", true)
 	b, err := conn.PrepareBatch(ctx, "INSERT INTO referral_events (event_id, event_type, partner_id, lead_id, occurred_at, occurred_at_ms, referrer_id, referrer_type, channel, status)")
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,39 +32,7 @@ import (
 
 func clickhouseDB(t *testing.T) (driver.Conn, string) {
 	t.Helper()
-	opts, err := clickhouse.ParseDSN(testenv.ClickHouseDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if admin.Ping(ctx) != nil {
-		testenv.Stack(t, "up-clickhouse")
-		if err := admin.Ping(ctx); err != nil {
-			t.Fatalf("clickhouse after starting it: %v", err)
-		}
-	}
-	db := "e2e_" + testenv.RandomID()
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if !t.Failed() {
-			_ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		}
-		_ = admin.Close()
-	})
-	opts.Auth.Database = db
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	addr := opts.Addr[0]
-	return conn, fmt.Sprintf("clickhouse://%s/%s", addr, db)
+	return testenv.ClickHouse(t, "e2e", false)
 }
 
 // TestPipeline sends 20 000+ records and requires every count and every

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/reftrack/reftrack/internal/testenv"
@@ -17,41 +16,7 @@ import (
 // with the embedded migrations applied; the database is dropped afterwards.
 func migrated(t *testing.T) driver.Conn {
 	t.Helper()
-	ctx := context.Background()
-	opts, err := clickhouse.ParseDSN(testenv.ClickHouseDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.Close() })
-	if admin.Ping(ctx) != nil {
-		testenv.Stack(t, "up-clickhouse")
-	}
-	db := "datadriven_test_" + testenv.RandomID()
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
-	opts.Auth.Database = db
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	ms, err := schemas.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		for _, stmt := range m.Statements {
-			if err := conn.Exec(ctx, stmt); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	conn, _ := testenv.ClickHouse(t, "datadriven_test", true)
 	return conn
 }
 
