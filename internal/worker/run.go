@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 	"github.com/twmb/franz-go/plugin/kslog"
@@ -429,7 +431,14 @@ func waitForBrokers(ctx context.Context, cl *kgo.Client, cfg Config, log *slog.L
 			return nil
 		}
 		if ctx.Err() != nil {
-			return nil // shutting down: the caller's loop sees ctx and stops
+			// Never reached them: say so, whether this is a shutdown or a
+			// deadline (bad credentials look like a closed connection).
+			return fmt.Errorf("reach kafka brokers %s: %w", cfg.Brokers, err)
+		}
+		if ke := (*kerr.Error)(nil); errors.As(err, &ke) && !ke.Retriable {
+			// Refused, not unreachable (bad SASL credentials, no ACL):
+			// waiting will not fix it.
+			return fmt.Errorf("reach kafka brokers %s: %w", cfg.Brokers, err)
 		}
 		log.Warn("kafka brokers unreachable, will retry", "brokers", cfg.Brokers, "attempt", attempt, "err", err)
 		sleepCtx(ctx, backoff(attempt))
