@@ -40,10 +40,18 @@ func (a *App) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.excluded, "exclude-referrer-types", "", "comma-separated referrer types never credited, e.g. customer")
 }
 
-// Validate implements worker.App.
+// Validate implements worker.App. It changes nothing: Start builds the
+// same configuration again with config.
 func (a *App) Validate() error {
-	errs := []error{a.Redis.Validate()}
-	c := &a.cfg
+	_, err := a.config()
+	return errors.Join(a.Redis.Validate(), err)
+}
+
+// config is the stage's Config built from the flags, or every problem
+// with them.
+func (a *App) config() (Config, error) {
+	var errs []error
+	c := a.cfg
 	if c.Lookback < time.Hour {
 		errs = append(errs, fmt.Errorf("--lookback %s: must be at least 1h", c.Lookback))
 	}
@@ -79,15 +87,19 @@ func (a *App) Validate() error {
 			c.ExcludeReferrers = append(c.ExcludeReferrers, t)
 		}
 	}
-	return errors.Join(errs...)
+	return c, errors.Join(errs...)
 }
 
 // Start implements worker.App.
 func (a *App) Start(ctx context.Context, _ *slog.Logger, reg *prometheus.Registry) (worker.Processor, func(), error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, nil, err
+	}
 	rdb, err := a.Redis.Connect(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	at := &Attributor{Redis: rdb, Prefix: a.Redis.KeyPrefix, Config: a.cfg, Metrics: NewMetrics(reg)}
+	at := &Attributor{Redis: rdb, Prefix: a.Redis.KeyPrefix, Config: cfg, Metrics: NewMetrics(reg)}
 	return at, func() { _ = rdb.Close() }, nil
 }

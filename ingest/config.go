@@ -33,7 +33,6 @@ type App struct {
 	TokenKeys      string
 	TokenKeyID     string
 	InboundShared  bool
-	tokens         *reftoken.Keys
 	Edge           EdgeConfig
 }
 
@@ -83,12 +82,8 @@ func (a *App) Validate() error {
 	if a.IdempotencyTTL < time.Minute {
 		errs = append(errs, fmt.Errorf("--idempotency-ttl %s: must be at least 1m", a.IdempotencyTTL))
 	}
-	if a.TokenKeys != "" {
-		k, err := reftoken.ParseKeys(a.TokenKeys, a.TokenKeyID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--referral-token-keys: %w", err))
-		}
-		a.tokens = k
+	if _, err := a.tokenKeys(); err != nil {
+		errs = append(errs, err)
 	}
 	if a.Rate < 0 || (a.Rate > 0 && a.Burst < 1) {
 		errs = append(errs, fmt.Errorf("--rate-limit %v / --rate-burst %d: rate ≥ 0, burst ≥ 1", a.Rate, a.Burst))
@@ -100,9 +95,26 @@ func (a *App) Validate() error {
 	return errors.Join(errs...)
 }
 
+// tokenKeys parses the referral token keys; nil when none are configured.
+// Validate and the starts each call it, so that Validate changes nothing.
+func (a *App) tokenKeys() (*reftoken.Keys, error) {
+	if a.TokenKeys == "" {
+		return nil, nil
+	}
+	k, err := reftoken.ParseKeys(a.TokenKeys, a.TokenKeyID)
+	if err != nil {
+		return nil, fmt.Errorf("--referral-token-keys: %w", err)
+	}
+	return k, nil
+}
+
 // Start implements worker.App.
 func (a *App) Start(context.Context, *slog.Logger, *prometheus.Registry) (worker.Processor, func(), error) {
-	in := &Inbound{Now: time.Now, Tokens: a.tokens}
+	tokens, err := a.tokenKeys()
+	if err != nil {
+		return nil, nil, err
+	}
+	in := &Inbound{Now: time.Now, Tokens: tokens}
 	return worker.Func(in.Process), func() {}, nil
 }
 
@@ -118,6 +130,10 @@ func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, re
 		return err
 	}
 	defer rdb.Close()
+	tokens, err := a.tokenKeys()
+	if err != nil {
+		return err
+	}
 	// The API's own dependencies: its producer's brokers and the Redis
 	// that keeps Idempotency-Keys.
 	ready.AddCheck("kafka-producer", cl.Ping)
@@ -130,7 +146,7 @@ func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, re
 		Validator: v,
 		Producer:  cl, Topic: cfg.Topic(schemas.TopicIngested), MaxBody: a.MaxBody,
 		Now: time.Now, Log: log, Metrics: NewMetrics(reg),
-		Tokens: a.tokens, Redis: rdb, RedisPrefix: a.Redis.KeyPrefix, IdempotencyTTL: a.IdempotencyTTL, Rate: a.Rate, Burst: a.Burst,
+		Tokens: tokens, Redis: rdb, RedisPrefix: a.Redis.KeyPrefix, IdempotencyTTL: a.IdempotencyTTL, Rate: a.Rate, Burst: a.Burst,
 	}
 	a.Edge.apply(api)
 	if a.ClickHouse != "" {
