@@ -10,7 +10,7 @@ FUZZTIME ?= 10s
 TEST_FUZZTIME ?= 4s
 GOTEST ?= go test
 
-.PHONY: all build test fuzz vet lint lint-openapi tidy run up down bench bench-go clean
+.PHONY: all build test fuzz vet lint fmt-check lint-openapi tidy run up down bench bench-go chaos clean images ops-check
 
 all: build
 
@@ -25,9 +25,12 @@ build:
 vet:
 	go vet $(PKGS)
 
-# lint: go vet plus the OpenAPI document through a real linter (Redocly CLI,
-# pinned, installed into .dev/npm on first use; needs npm).
-lint: vet lint-openapi
+# lint: go vet, gofmt, and the OpenAPI document through a real linter
+# (Redocly CLI, pinned, installed into .dev/npm on first use; needs npm).
+lint: vet fmt-check lint-openapi
+
+fmt-check:
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 lint-openapi:
 	deploy/lint-openapi.sh
@@ -74,8 +77,28 @@ bench: build
 	@cd deploy && go build -o ../bin/bench ./cmd/bench
 	bin/bench --events $(N) --rate $(RATE) --duration $(DURATION) --root .
 
+# chaos: the fault suite (issue #14, RELIABILITY.md): each scenario on a
+# fresh stack of its own, one line each; fails if a scenario fails or the
+# negative control passes. About 20 minutes; not part of `make test`.
+chaos:
+	@mkdir -p bin
+	@cd deploy && go build -o ../bin/chaos ./cmd/chaos
+	bin/chaos --root .
+
 bench-go:
 	$(GOTEST) -run '^$$' -bench . -benchmem $(PKGS)
+
+# images: one static FROM scratch image per stage with buildah (no Docker
+# engine needed; see deploy/README.md for what builds where). Not part of test.
+IMAGES ?=
+images:
+	deploy/images.sh $(IMAGES)
+
+# ops-check: only the operations tests (manifests, alert rules, dashboard
+# metric names against a live stack); `make test` runs them too.
+ops-check:
+	deploy/stack.sh up
+	cd deploy && $(GOTEST) -count=1 ./k8s/ ./prometheus/ ./grafana/
 
 clean:
 	deploy/dev.sh down || true
