@@ -29,6 +29,8 @@ install() {
 	[[ -x /usr/bin/clickhouse-server || -x /usr/sbin/clickhouse-server ]] || command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
 	command -v clickhouse-client >/dev/null || missing+=(clickhouse-client)
 	command -v curl >/dev/null || missing+=(curl)
+	# promtool, for the alert rules' unit tests (deploy/prometheus).
+	command -v promtool >/dev/null || missing+=(prometheus)
 	((${#missing[@]} == 0)) && return 0
 	say "installing ${missing[*]}"
 	# Another apt run (unattended upgrades) holds the lock for a while at boot.

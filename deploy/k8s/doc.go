@@ -1,0 +1,10 @@
+// Package k8s holds reftrack's Kubernetes manifests: a kustomize base
+// (base/) and overlays (overlays/dev). It has no code; its test renders
+// every kustomization with `kubectl kustomize`, decodes each object strictly
+// into its API type (unknown fields fail), and holds the manifests to the
+// binaries: every REFTRACK_* variable and argument must be a flag the
+// stage's binary registers, the dev overlay's configuration must pass the
+// binary's own Validate, probes must hit the ops port, GOMEMLIMIT must sit
+// under the memory limit, and each stage must have a PodDisruptionBudget and
+// a KEDA ScaledObject whose bounds and consumer group match it.
+package k8s
