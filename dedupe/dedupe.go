@@ -1,11 +1,14 @@
 package dedupe
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,9 +17,19 @@ import (
 	"github.com/reftrack/reftrack/schemas"
 )
 
-// CodeUndecodable rejects a record that is not an event envelope; validate
-// should never let one through, so seeing it means a producer bypassed it.
-const CodeUndecodable = "undecodable_envelope"
+// Reason codes of dedupe's dead letters.
+const (
+	// CodeUndecodable rejects a record that is not an event envelope;
+	// validate should never let one through, so seeing it means a producer
+	// bypassed it.
+	CodeUndecodable = "undecodable_envelope"
+	// CodeEventIDReused and CodeIdempotencyKeyReused reject an event whose
+	// id (or idempotency key) an earlier event of the partner holds with
+	// other content: not a copy to drop but a partner's bug that would lose
+	// this event in silence.
+	CodeEventIDReused        = "event_id_reused"
+	CodeIdempotencyKeyReused = "idempotency_key_reused"
+)
 
 // Key returns the dedupe key of an event. Both spellings are tenant-scoped:
 // two partners may use the same idempotency keys and the same event ids,
@@ -61,6 +74,8 @@ func (d *Deduper) ProcessBatch(context.Context, []worker.Message) ([]worker.Resu
 type input struct {
 	lead   []byte          // schemas.LeadKey: the record key downstream
 	claim  worker.StateKey // its dedupe claim
+	byID   bool            // the claim is by event id, not idempotency key
+	print  string          // content fingerprint, see fingerprint
 	status string          // the status it sets; "" unless a status change
 	log    worker.StateKey // its lead's status, when status is set
 }
@@ -110,6 +125,8 @@ func decode(m worker.Message) (*input, error) {
 	in := &input{
 		lead:  schemas.LeadKey(env.PartnerID, env.LeadID),
 		claim: worker.StateKey{Partition: m.Partition, Key: "claim:" + Key(&env)},
+		byID:  env.IdempotencyKey == "",
+		print: fingerprint(&env),
 	}
 	if env.EventType == schemas.TypeReferralStatusUpdated {
 		var p schemas.ReferralStatusUpdated
@@ -128,9 +145,17 @@ func decode(m worker.Message) (*input, error) {
 // before its transition is checked, so a copy of a rejected change is a
 // duplicate, as it always was.
 func (d *Deduper) decide(ctx context.Context, st *worker.StateTxn, m worker.Message, in *input) (worker.Result, error) {
-	unique, err := d.claim(ctx, st, in.claim, Owner(m))
+	unique, first, err := d.claim(ctx, st, in.claim, Owner(m), in.print)
 	if err != nil {
 		return worker.Result{}, err
+	}
+	if first != "" {
+		d.Metrics.collisions.Inc()
+		code, what := CodeIdempotencyKeyReused, "idempotency_key"
+		if in.byID {
+			code, what = CodeEventIDReused, "event_id"
+		}
+		return worker.Result{Err: worker.Reject(code, "/"+what, "this %s was first used by %s for other content (event type, lead or payload); send this event with its own %s", what, first, what)}, nil
 	}
 	if !unique {
 		d.Metrics.duplicates.Inc()
@@ -152,15 +177,42 @@ func (d *Deduper) decide(ctx context.Context, st *worker.StateTxn, m worker.Mess
 // claim takes k for owner when nobody holds it. A claim already held by
 // owner counts as won: the record was processed before (its offsets rewound
 // after the claim committed) and must not now be dropped as a copy of
-// itself, which is the trap a plain SET NX falls into.
-func (d *Deduper) claim(ctx context.Context, st *worker.StateTxn, k worker.StateKey, owner string) (bool, error) {
+// itself, which is the trap a plain SET NX falls into. A claim held by
+// another record with another content fingerprint is a collision: first
+// names that record. Claims written without a fingerprint compare as
+// copies.
+func (d *Deduper) claim(ctx context.Context, st *worker.StateTxn, k worker.StateKey, owner, print string) (won bool, first string, err error) {
 	held, ok, err := st.Get(ctx, k)
 	if err != nil {
-		return false, fmt.Errorf("read dedupe claim %s: %w", k.Key, err)
+		return false, "", fmt.Errorf("read dedupe claim %s: %w", k.Key, err)
 	}
 	if ok {
-		return bytes.Equal(held, []byte(owner)), nil
+		heldOwner, heldPrint, _ := strings.Cut(string(held), "#")
+		switch {
+		case heldOwner == owner:
+			return true, "", nil
+		case heldPrint != "" && heldPrint != print:
+			return false, heldOwner, nil
+		}
+		return false, "", nil
 	}
-	st.Put(k, []byte(owner), d.TTL)
-	return true, nil
+	st.Put(k, []byte(owner+"#"+print), d.TTL)
+	return true, "", nil
+}
+
+// fingerprint identifies what an event says, not when it was sent: its
+// type, lead and payload (members in any order), so that a resend with
+// another received_at, occurred_at or (under one idempotency key) event id
+// matches, and a reused id with other content does not.
+func fingerprint(env *schemas.Envelope) string {
+	h := sha256.New()
+	h.Write([]byte(env.EventType + "\x00" + env.LeadID + "\x00"))
+	var payload any
+	if json.Unmarshal(env.Payload, &payload) == nil {
+		b, _ := json.Marshal(payload) // maps encode with sorted keys
+		h.Write(b)
+	} else {
+		h.Write(env.Payload)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -3,6 +3,7 @@ package dedupe
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,8 +79,8 @@ func TestReplaySafe(t *testing.T) {
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("claim keys of acme|a: %v, %v; want one", keys, err)
 	}
-	if owner, err := h.Redis.Get(ctx, keys[0]).Result(); err != nil || owner != "referrals.valid/2/0" {
-		t.Errorf("claim owner = %q, %v; want referrals.valid/2/0", owner, err)
+	if held, err := h.Redis.Get(ctx, keys[0]).Result(); err != nil || !strings.HasPrefix(held, "referrals.valid/2/0#") {
+		t.Errorf("claim = %q, %v; want owner referrals.valid/2/0 and a fingerprint", held, err)
 	}
 	ttl, err := h.Redis.PTTL(ctx, keys[0]).Result()
 	if err != nil || ttl <= 0 || ttl > time.Hour {

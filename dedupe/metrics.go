@@ -7,6 +7,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	unique     prometheus.Counter
 	duplicates prometheus.Counter
+	collisions prometheus.Counter
 }
 
 // NewMetrics registers the dedupe metrics on reg.
@@ -20,7 +21,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "reftrack", Subsystem: "dedupe", Name: "duplicates_total",
 			Help: "Events dropped because another record already claimed their dedupe key.",
 		}),
+		collisions: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "reftrack", Subsystem: "dedupe", Name: "id_collisions_total",
+			Help: "Events whose event id (or idempotency key) an earlier event of the partner holds with other content: dead-lettered as event_id_reused / idempotency_key_reused.",
+		}),
 	}
-	reg.MustRegister(m.unique, m.duplicates)
+	reg.MustRegister(m.unique, m.duplicates, m.collisions)
 	return m
 }

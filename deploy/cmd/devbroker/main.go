@@ -1,8 +1,10 @@
 // Command devbroker is a DEVELOPMENT Kafka broker: franz-go's kfake, one
 // in-process broker speaking the Kafka protocol, with reftrack's topics
 // created up front and its log persisted under --data-dir. It supports what
-// the workers use (consumer groups, transactions, read_committed). It is not
-// a production broker: no replication, no tuning, no security.
+// the workers use (consumer groups, transactions, read_committed), and
+// evicts group members that died mid-join, which kfake alone keeps forever
+// (see package devbroker). It is not a production broker: no replication,
+// no tuning, no security.
 package main
 
 import (
@@ -16,6 +18,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/reftrack/reftrack/deploy/devbroker"
 	"github.com/reftrack/reftrack/internal/cli"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
@@ -52,12 +55,12 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		}
 		opts = append(opts, kfake.DataDir(*dataDir))
 	}
-	c, err := kfake.NewCluster(opts...)
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	c, err := devbroker.Start(log, opts...)
 	if err != nil {
-		return fmt.Errorf("start kfake: %w", err)
+		return err
 	}
 	defer c.Close()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	log.Info("dev broker listening", "addrs", c.ListenAddrs(), "topics", schemas.AllTopics(*prefix), "partitions", *partitions, "data_dir", *dataDir)
 	if *pprofAddr != "" {
 		mux := http.NewServeMux()
