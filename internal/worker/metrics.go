@@ -25,6 +25,7 @@ type metrics struct {
 	batchTime   prometheus.Histogram
 	batchSize   prometheus.Histogram
 	lag         *prometheus.GaugeVec
+	end         *prometheus.GaugeVec
 	fenced      *prometheus.CounterVec
 }
 
@@ -61,12 +62,16 @@ func newMetrics(reg prometheus.Registerer, stage string) *metrics {
 			Namespace: "reftrack", Name: "consumer_lag_records", ConstLabels: cl,
 			Help: "Offsets between the last record fetched (transaction markers included, so a drained partition shows 0) and the partition's last stable offset, as of the latest fetch that returned records. Scale a stage out when this grows.",
 		}, []string{"topic", "partition"}),
+		end: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "reftrack", Name: "partition_end_offset", ConstLabels: cl,
+			Help: "High watermark of each input partition as of the latest fetch: summed over referrals.rejected's partitions (the sink reads it) it is the dead-letter topic's size since it was created.",
+		}, []string{"topic", "partition"}),
 		fenced: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "reftrack", Name: "store_fenced_records_total", ConstLabels: cl,
 			Help: "Records a store worker did not write because the store already held them (another member wrote them: this one had lost the partition).",
 		}, []string{"topic"}),
 	}
-	reg.MustRegister(m.in, m.out, m.deadLetters, m.batches, m.batchTime, m.batchSize, m.lag, m.fenced)
+	reg.MustRegister(m.in, m.out, m.deadLetters, m.batches, m.batchTime, m.batchSize, m.lag, m.end, m.fenced)
 	return m
 }
 
@@ -82,6 +87,8 @@ func (m *metrics) observeLag(fetches kgo.Fetches) {
 			end = p.HighWatermark
 		}
 		next := p.Records[len(p.Records)-1].Offset + 1
-		m.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(end-next, 0)))
+		part := strconv.Itoa(int(p.Partition))
+		m.lag.WithLabelValues(p.Topic, part).Set(float64(max(end-next, 0)))
+		m.end.WithLabelValues(p.Topic, part).Set(float64(p.HighWatermark))
 	})
 }

@@ -174,6 +174,9 @@ func TestObserveLag(t *testing.T) {
 	if n := testutil.CollectAndCount(m.lag); n != 3 {
 		t.Errorf("%d lag gauges, want 3", n)
 	}
+	if got := testutil.ToFloat64(m.end.WithLabelValues("a", "1")); got != 100 {
+		t.Errorf("partition 1 end offset %v, want its high watermark 100", got)
+	}
 }
 
 // consume reads want records with read_committed, then keeps reading briefly
