@@ -184,7 +184,7 @@ func describe(t *testing.T, lines []schemas.Envelope) string {
 	t.Helper()
 	var parts []string
 	for _, e := range lines {
-		var l schemas.CommissionCalculated
+		var l schemas.JournalEntry
 		if err := json.Unmarshal(e.Payload, &l); err != nil {
 			t.Fatal(err)
 		}
@@ -266,21 +266,24 @@ func TestLinesGolden(t *testing.T) {
 	}
 }
 
-// TestClawbacks: pro rata to the unearned days, inside the paying rule
-// set's window, less what was clawed back before.
-func TestClawbacks(t *testing.T) {
+// TestSettle: pro rata to the unearned days, inside the paying rule set's
+// window, less what is already clawed back; a shortfall is reinstated.
+func TestSettle(t *testing.T) {
 	t.Parallel()
 	rs := rules(t)
 	env, att := attEnvelope("life", "new_business", "10000.00", "USD", 1, tp{"A-1", "agent", 10000})
-	ls, err := lines(rs, env, att)
+	accrued, err := accruals(rs, env, att)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := paid{Version: 1, RuleSetVersion: rs.Version, ChargebackDays: rs.ChargebackWindow("life"), Policy: att.Policy, Lines: ls}
-	cancelEnv := schemas.Envelope{EventID: "cancel-1", LeadID: "L-1"}
+	p := policyState{Accrued: true, Version: 1, RuleSetVersion: rs.Version, ChargebackDays: rs.ChargebackWindow("life"), Policy: att.Policy}
+	for _, e := range accrued {
+		p.Standing = append(p.Standing, standing{Entry: e})
+	}
+	cancelEnv := schemas.Envelope{EventID: "cancel-1", LeadID: "L-1", OccurredAt: time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC)}
 	tests := []struct {
 		name, on string
-		clawed   int64 // already clawed back of each line
+		clawed   int64 // already clawed back of each accrual
 		window   int
 		want     string
 	}{
@@ -291,8 +294,10 @@ func TestClawbacks(t *testing.T) {
 		{"before the term: all of it", "2025-12-01", 0, 730, "agency:AG-1=-15000/clawback agent:A-1=-150000/clawback mga:M-1=-7500/clawback"},
 		{"nothing unearned", "2027-01-01", 0, 730, ""},
 		{"less what was clawed back", "2026-10-01", 1000, 730, "agency:AG-1=-2781/clawback agent:A-1=-36808/clawback mga:M-1=-890/clawback"},
+		{"more was clawed back: reinstated", "2026-10-01", 5000, 730, "agency:AG-1=1219/reinstatement agent:A-1=-32808/clawback mga:M-1=3110/reinstatement"},
 		{"never more than paid", "2025-12-01", 7500, 730, "agency:AG-1=-7500/clawback agent:A-1=-142500/clawback"},
 		{"window of the paying rules", "2026-10-01", 0, 30, ""},
+		{"outside the window: all reinstated", "2026-10-01", 500, 30, "agency:AG-1=500/reinstatement agent:A-1=500/reinstatement mga:M-1=500/reinstatement"},
 		// 2026-01-31 is day 30: 335 days unearned.
 		{"last day of the window", "2026-01-31", 0, 30, "agency:AG-1=-13767/clawback agent:A-1=-137671/clawback mga:M-1=-6884/clawback"},
 	}
@@ -300,29 +305,38 @@ func TestClawbacks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			in := p
-			in.ChargebackDays = tt.window
-			in.Lines = slices.Clone(p.Lines)
-			for i := range in.Lines {
-				in.Lines[i].ClawedBack = tt.clawed
+			in.ChargebackDays, in.Cancel = tt.window, &cancelState{EventID: "cancel-1", On: tt.on}
+			in.Standing = slices.Clone(p.Standing)
+			for i := range in.Standing {
+				in.Standing[i].Clawed = tt.clawed
 			}
-			got, after, err := Clawbacks(cancelEnv, schemas.AttributionCancelled{AttributionID: "att-1", CancelledOn: tt.on}, in)
+			got, after, err := settle(in, cancelEnv)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := describe(t, got); d != tt.want {
+			var ps []posted
+			for _, e := range got {
+				ps = append(ps, posted{Kind: e.Kind, PayeeType: e.PayeeType, PayeeID: e.PayeeID, AmountMinor: e.AmountMinor})
+				if e.Corrects == "" || e.Period != "2026-10" || e.CancelledOn != tt.on {
+					t.Errorf("entry %+v: want corrects, period 2026-10, cancelled_on %s", e, tt.on)
+				}
+			}
+			if d := entries(ps); d != tt.want {
 				t.Errorf("cancelled %s:\n got %s\nwant %s", tt.on, d, tt.want)
 			}
-			for i, l := range after.Lines {
-				if l.ClawedBack > l.Line.AmountMinor {
-					t.Errorf("line %s: clawed back %d of %d", l.ID, l.ClawedBack, l.Line.AmountMinor)
+			for i, s := range after.Standing {
+				if s.Clawed > s.Entry.AmountMinor || s.Clawed < 0 {
+					t.Errorf("accrual %s: clawed back %d of %d", s.Entry.EntryID, s.Clawed, s.Entry.AmountMinor)
 				}
-				if in.Lines[i].ClawedBack != tt.clawed {
-					t.Errorf("Clawbacks changed its input")
+				if in.Standing[i].Clawed != tt.clawed {
+					t.Errorf("settle changed its input")
 				}
 			}
 		})
 	}
-	if _, _, err := Clawbacks(cancelEnv, schemas.AttributionCancelled{CancelledOn: "07/02/2026"}, p); !worker.IsPermanent(err) {
+	bad := p
+	bad.Cancel = &cancelState{EventID: "c", On: "07/02/2026"}
+	if _, _, err := settle(bad, cancelEnv); !worker.IsPermanent(err) {
 		t.Errorf("bad date: %v, want a rejection", err)
 	}
 }
@@ -382,37 +396,17 @@ func cancelMsg(id, att, on string) worker.Message {
 	return worker.Message{Partition: leadPartition, Key: schemas.LeadKey("acme", "L-1"), Value: b}
 }
 
-// outLines are the commission lines of results, by line id.
-func outLines(t *testing.T, res []worker.Result) map[string]schemas.CommissionCalculated {
+// outEntries are the journal entries of committed results.
+func outEntries(t *testing.T, res []worker.Result) []posted {
 	t.Helper()
-	lines := map[string]schemas.CommissionCalculated{}
+	var out []posted
 	for _, r := range res {
 		if r.Err != nil {
 			t.Fatalf("unexpected reject: %v", r.Err)
 		}
-		for _, o := range r.Out {
-			var e schemas.Envelope
-			var l schemas.CommissionCalculated
-			if err := json.Unmarshal(o.Value, &e); err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(e.Payload, &l); err != nil {
-				t.Fatal(err)
-			}
-			lines[e.EventID] = l
-		}
+		out = append(out, decodeOut(t, r)...)
 	}
-	return lines
-}
-
-// describeLines renders lines as sorted "payee=amount/rule", as describe does.
-func describeLines(lines map[string]schemas.CommissionCalculated) string {
-	parts := make([]string, 0, len(lines))
-	for _, l := range lines {
-		parts = append(parts, fmt.Sprintf("%s:%s=%d/%s", l.PayeeType, l.PayeeID, l.AmountMinor, l.RuleID))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, " ")
+	return out
 }
 
 // lifePolicy is life first year, 10 000.00 USD, 2026-01-01 for 12 months
@@ -440,11 +434,11 @@ func TestProcessState(t *testing.T) {
 			t.Errorf("record %d: key %q, want acme|L-1", i, got)
 		}
 	}
-	claw := outLines(t, res[1:2])
+	claw := outEntries(t, res[1:2])
 	// 1500.00 capped; cancelled 2026-07-02 leaves 183 of 365 days: 752.05.
 	for _, l := range claw {
-		if l.AmountMinor != -75205 || l.Kind != KindClawback || l.SourceLineID == "" {
-			t.Errorf("clawback line %+v", l)
+		if l.AmountMinor != -75205 || l.Kind != schemas.EntryClawback || l.Corrects == "" {
+			t.Errorf("clawback entry %+v", l)
 		}
 	}
 	if n := testutil.ToFloat64(s.c.Metrics.clawbackUnknown); n != 1 {
@@ -456,45 +450,29 @@ func TestProcessState(t *testing.T) {
 }
 
 // TestAbortedAttributionLeavesNothing: an attribution whose transaction
-// aborted was not paid, so a cancellation after it claws nothing back; its
-// redo pays, and a cancellation after that claws back.
+// aborted accrued nothing, so a cancellation after it claws nothing back
+// (and is kept); the redo posts the very ids of the aborted attempt, and
+// the clawbacks of the cancellation kept.
 func TestAbortedAttributionLeavesNothing(t *testing.T) {
 	t.Parallel()
 	s := newStage(t, rules(t))
-	s.aborted(attMsg("life", "new_business", "10000.00", 1, lifePolicy...))
-	if got := describeLines(outLines(t, s.batch(cancelMsg("cancel-0", "att-1", "2026-07-02")))); got != "" {
+	res, err := s.h.Aborted(context.Background(), s.c, []worker.Message{attMsg("life", "new_business", "10000.00", 1, lifePolicy...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aborted := outEntries(t, res)
+	if got := entries(outEntries(t, s.batch(cancelMsg("cancel-0", "att-1", "2026-07-02")))); got != "" {
 		t.Errorf("cancellation after an aborted attribution clawed back %s", got)
 	}
-	s.batch(attMsg("life", "new_business", "10000.00", 1, lifePolicy...))
-	want := "agency:AG-1=-7521/clawback agent:A-1=-75205/clawback mga:M-1=-3760/clawback"
-	if got := describeLines(outLines(t, s.batch(cancelMsg("cancel-1", "att-1", "2026-07-02")))); got != want {
-		t.Errorf("clawback after the redo\n got %s\nwant %s", got, want)
+	redo := outEntries(t, s.batch(attMsg("life", "new_business", "10000.00", 1, lifePolicy...)))
+	want := "agency:AG-1=-7521/clawback agency:AG-1=15000/accrual agent:A-1=-75205/clawback agent:A-1=150000/accrual " +
+		"mga:M-1=-3760/clawback mga:M-1=7500/accrual"
+	if got := entries(redo); got != want {
+		t.Errorf("redo\n got %s\nwant %s", got, want)
 	}
-}
-
-// TestCancelledAgain (issue #13: a policy cancelled twice was clawed back
-// twice): each cancellation claws back only what it newly makes unearned.
-func TestCancelledAgain(t *testing.T) {
-	t.Parallel()
-	s := newStage(t, rules(t))
-	s.batch(attMsg("life", "new_business", "10000.00", 1, lifePolicy...))
-	steps := []struct {
-		name, on, want string
-	}{
-		// 183 of 365 days unearned: 1500.00 → 752.05, 150.00 → 75.21, 75.00 → 37.60.
-		{"first", "2026-07-02", "agency:AG-1=-7521/clawback agent:A-1=-75205/clawback mga:M-1=-3760/clawback"},
-		{"same date again", "2026-07-02", ""},
-		// 275 days unearned: 1130.14 − 752.05, 113.01 − 75.21, 56.51 − 37.60.
-		{"earlier date", "2026-04-01", "agency:AG-1=-3780/clawback agent:A-1=-37809/clawback mga:M-1=-1891/clawback"},
-		{"later date", "2026-10-01", ""},
-		// Before the term: the rest, so that exactly what was paid is back.
-		{"before the term", "2025-12-01", "agency:AG-1=-3699/clawback agent:A-1=-36986/clawback mga:M-1=-1849/clawback"},
-		{"earlier still", "2025-11-01", ""},
-	}
-	for i, step := range steps {
-		got := describeLines(outLines(t, s.batch(cancelMsg(fmt.Sprintf("cancel-%d", i), "att-1", step.on))))
-		if got != step.want {
-			t.Errorf("%s (%s):\n got %s\nwant %s", step.name, step.on, got, step.want)
+	for i, e := range aborted {
+		if e.ID != redo[i].ID {
+			t.Errorf("entry %d: aborted attempt posted %s, the redo %s", i, e.ID, redo[i].ID)
 		}
 	}
 }
@@ -539,57 +517,15 @@ func TestClawbackWindowOfThePayingRules(t *testing.T) {
 			s := newStage(t, tt.paid)
 			s.batch(attMsg("life", "new_business", "10000.00", 1, lifePolicy...))
 			s.c.Use(tt.cance)
-			if got := describeLines(outLines(t, s.batch(cancelMsg("cancel-1", "att-1", "2026-07-02")))); got != tt.want {
+			if got := entries(outEntries(t, s.batch(cancelMsg("cancel-1", "att-1", "2026-07-02")))); got != tt.want {
 				t.Errorf("clawback\n got %s\nwant %s", got, tt.want)
 			}
 		})
 	}
 }
 
-// TestSupersededVersionZeroesEveryLine (issue #13: a new version re-emitted
-// direct lines but not the overrides of payees it no longer credits): every
-// line of the previous version the new one does not produce comes again
-// with amount 0 and the same id, overrides included.
-func TestSupersededVersionZeroesEveryLine(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		v2   []tp
-		want string
-	}{
-		{"payee kept without credit", []tp{{"A-1", "agent", 0}, {"A-2", "agent", 10000}},
-			"agency:AG-1=0/superseded agent:A-1=0/no_credit agent:A-2=150000/life-first-year mga:M-1=0/superseded"},
-		{"payee gone", []tp{{"A-2", "agent", 10000}},
-			"agency:AG-1=0/superseded agent:A-1=0/superseded agent:A-2=150000/life-first-year mga:M-1=0/superseded"},
-		{"unattributed", nil, "agency:AG-1=0/superseded agent:A-1=0/superseded mga:M-1=0/superseded"},
-		{"same payee", lifePolicy,
-			"agency:AG-1=15000/override:1 agent:A-1=150000/life-first-year mga:M-1=7500/override:2"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			s := newStage(t, rules(t))
-			v1 := outLines(t, s.batch(attMsg("life", "new_business", "10000.00", 1, lifePolicy...)))
-			v2 := outLines(t, s.batch(attMsg("life", "new_business", "10000.00", 2, tt.v2...)))
-			if got := describeLines(v2); got != tt.want {
-				t.Errorf("version 2\n got %s\nwant %s", got, tt.want)
-			}
-			for id, l := range v1 {
-				if _, ok := v2[id]; !ok {
-					t.Errorf("line %s (%s:%s %s) of version 1 not restated by version 2", id, l.PayeeType, l.PayeeID, l.Kind)
-				}
-			}
-			for id, l := range v2 {
-				if l.AttributionVersion != 2 {
-					t.Errorf("line %s carries version %d, want 2", id, l.AttributionVersion)
-				}
-			}
-		})
-	}
-}
-
 // TestClawbackAfterRedisLoss (issues #13, #14: what was paid lived only in
-// Redis): the paid state comes back from the changelog, after a restart too.
+// Redis): the journal state comes back from the changelog, after a restart too.
 func TestClawbackAfterRedisLoss(t *testing.T) {
 	t.Parallel()
 	want := "agency:AG-1=-7521/clawback agent:A-1=-75205/clawback mga:M-1=-3760/clawback"
@@ -602,12 +538,12 @@ func TestClawbackAfterRedisLoss(t *testing.T) {
 			if restart {
 				s.restart()
 			}
-			if got := describeLines(outLines(t, s.batch(cancelMsg("cancel-1", "att-1", "2026-07-02")))); got != want {
+			if got := entries(outEntries(t, s.batch(cancelMsg("cancel-1", "att-1", "2026-07-02")))); got != want {
 				t.Errorf("clawback after losing redis\n got %s\nwant %s", got, want)
 			}
 			// And what it clawed back survives the next loss too.
 			s.loseRedis()
-			if got := describeLines(outLines(t, s.batch(cancelMsg("cancel-2", "att-1", "2026-07-02")))); got != "" {
+			if got := entries(outEntries(t, s.batch(cancelMsg("cancel-2", "att-1", "2026-07-02")))); got != "" {
 				t.Errorf("second cancellation after losing redis again clawed back %s", got)
 			}
 		})
@@ -646,7 +582,7 @@ func TestHotReload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var l schemas.CommissionCalculated
+		var l schemas.JournalEntry
 		_ = json.Unmarshal(lines[0].Payload, &l)
 		return l.RuleSetVersion, l.AmountMinor
 	}

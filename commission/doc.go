@@ -1,22 +1,28 @@
 // Package commission is the stage that turns attributions into money:
-// attributions → commissions, one commission.calculated per payee.
+// attributions → commissions, as an append-only journal of
+// commission.entry records (accruals, reversals, clawbacks, reinstatements,
+// adjustments). Nothing is restated: a payee's balance is the sum of its
+// entries, and every entry id derives from its cause (UUIDv5), so a replay
+// or a redo after an abort posts the very same entries.
 //
-// The policy's commission is premium × the rate of the first matching rule
-// (rules are data, loaded from a JSON file), rounded half away from zero to
-// the currency's minor unit. It is split by the paid model's basis-point
-// weights; every line is floored and the residue is handed out one minor
-// unit at a time by largest remainder, ties to the smaller payee key, so the
-// lines always sum exactly to the policy commission. Every line carries the
-// rule-set version and rule id that produced it, and a line id derived from
-// the attribution and payee, so a replay rewrites the same line.
+// Each payee's accrual is its premium share (split by the paid model's
+// basis-point weights exactly: floors, then the residue one minor unit at a
+// time by largest remainder, ties to the smaller payee key) under the first
+// matching rule (rules are data, loaded from a JSON file), rounded half away
+// from zero to the currency's minor unit; uplines get override accruals.
+// Every entry records how its amount came about: model, weight, rule set
+// and rule, base, rate, bands, min/cap, residue.
 //
-// What was paid for an attribution (its line ids, the chargeback window of
-// the rule set that paid, what cancellations took back per line) is state
-// kept through worker.State: written in the batch's Kafka transaction to the
-// stage's changelog and applied to Redis after the commit. So an aborted
-// batch leaves no trace and its redo writes the same lines; a crash between
-// commit and apply, or Redis restarted empty, is repaired from the changelog
-// before the next batch reads; and a cancellation claws back under the rules
-// that paid, only what it newly makes unearned, however often it comes.
-// Lines and Clawbacks are pure; ProcessState does the state.
+// What the journal must know of each policy (the accruals standing, what
+// cancellations clawed back of each, the cancellation in force, the
+// chargeback window of the rule set that paid) is state kept through
+// worker.State: written in the batch's Kafka transaction to the stage's
+// changelog and applied to Redis after the commit. So an aborted batch
+// leaves no trace; a crash between commit and apply, or Redis restarted
+// empty, is repaired from the changelog before the next batch reads; a new
+// attribution version reverses what stands of the one before; a
+// cancellation posts only the difference it makes (clawback or
+// reinstatement), and a cancellation received before its attribution is
+// applied when the attribution arrives. Lines (accruals) and settle are
+// pure; ProcessState does the state.
 package commission

@@ -14,7 +14,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		clawbackUnknown: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "reftrack", Subsystem: "commission", Name: "cancellations_without_paid_lines_total",
-			Help: "Cancellations of attributions with no remembered lines (never paid, or older than --keep-paid).",
+			Help: "Cancellations of attributions with nothing accrued (not yet attributed, unattributed, or older than --keep-paid); kept and applied if the attribution arrives.",
 		}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "reftrack", Subsystem: "commission", Name: "rule_reloads_total",

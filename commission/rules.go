@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math/big"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -222,51 +223,91 @@ func (rs *RuleSet) Match(env Env) (*Rule, error) {
 
 // Pay computes a payee's commission on share minor units of currency.
 func (a *Amount) Pay(share int64, currency string) (int64, error) {
-	var v int64
+	d, err := a.Explain(share, currency)
+	return d.Amount, err
+}
+
+// Derivation is an amount with how it came about, for the journal's "why".
+type Derivation struct {
+	Amount     int64
+	Rate       string // the percent as the rule states it, "flat", or "bands"
+	Band       string // bands used, "percent@minor units in the band", comma-separated
+	MinApplied bool
+	CapApplied bool
+}
+
+// Explain computes a payee's commission on share minor units of currency
+// and says which rate, bands, minimum and cap made it.
+func (a *Amount) Explain(share int64, currency string) (Derivation, error) {
+	var d Derivation
 	switch {
 	case a.Flat != nil:
 		s, ok := a.Flat[currency]
 		if !ok {
-			return 0, fmt.Errorf("flat amount has no %s entry", currency)
+			return d, fmt.Errorf("flat amount has no %s entry", currency)
 		}
 		f, err := money.ParseMinor(s, currency)
 		if err != nil {
-			return 0, err
+			return d, err
 		}
-		v = f
+		d.Amount, d.Rate = f, "flat"
 	case a.bands != nil:
-		left, lower := share, int64(0)
-		for _, b := range a.bands {
-			part := left
-			if b.upTo != "" {
-				upper, err := money.ParseMinor(b.upTo, currency)
-				if err != nil {
-					return 0, err
-				}
-				part = min(left, max(upper-lower, 0))
-				lower = upper
-			}
-			v += PercentOf(part, b.rate)
-			left -= part
+		var err error
+		if d.Amount, d.Band, err = a.payBands(share, currency); err != nil {
+			return d, err
 		}
+		d.Rate = "bands"
 	default:
-		v = PercentOf(share, a.rate)
+		d.Amount, d.Rate = PercentOf(share, a.rate), a.Percent
 	}
+	return a.bound(d, currency)
+}
+
+// payBands applies the marginal bands to share and lists the bands used.
+func (a *Amount) payBands(share int64, currency string) (int64, string, error) {
+	var v int64
+	var used []string
+	left, lower := share, int64(0)
+	for i, b := range a.bands {
+		part := left
+		if b.upTo != "" {
+			upper, err := money.ParseMinor(b.upTo, currency)
+			if err != nil {
+				return 0, "", err
+			}
+			part = min(left, max(upper-lower, 0))
+			lower = upper
+		}
+		if part > 0 {
+			used = append(used, a.Bands[i].Percent+"@"+strconv.FormatInt(part, 10))
+		}
+		v += PercentOf(part, b.rate)
+		left -= part
+	}
+	return v, strings.Join(used, ","), nil
+}
+
+// bound applies the minimum and the cap to d.
+func (a *Amount) bound(d Derivation, currency string) (Derivation, error) {
 	if a.Min != "" {
 		m, err := money.ParseMinor(a.Min, currency)
 		if err != nil {
-			return 0, err
+			return d, err
 		}
-		v = max(v, m)
+		if m > d.Amount {
+			d.Amount, d.MinApplied = m, true
+		}
 	}
 	if a.Cap != "" {
 		c, err := money.ParseMinor(a.Cap, currency)
 		if err != nil {
-			return 0, err
+			return d, err
 		}
-		v = min(v, c)
+		if c < d.Amount {
+			d.Amount, d.CapApplied = c, true
+		}
 	}
-	return v, nil
+	return d, nil
 }
 
 // PercentOf is v × rate/RateScale rounded half away from zero; big.Int

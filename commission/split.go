@@ -31,10 +31,7 @@ func Split(total int64, shares []Share) []int64 {
 	rem := make([]int64, len(shares))
 	var sum int64
 	for i, s := range shares {
-		// 128-bit product: total×weight can exceed int64 for large premiums.
-		hi, lo := bits.Mul64(uint64(total), uint64(s.WeightBP))
-		q, r := bits.Div64(hi, lo, 10_000)
-		out[i], rem[i] = int64(q), int64(r)
+		out[i], rem[i] = floorShare(total, s.WeightBP)
 		sum += out[i]
 	}
 	idx := make([]int, len(shares))
@@ -52,4 +49,13 @@ func Split(total int64, shares []Share) []int64 {
 		sum++
 	}
 	return out
+}
+
+// floorShare is floor(total × weightBP / 10 000) for total ≥ 0 and the
+// remainder; what Split adds to it is the payee's rounding residue.
+func floorShare(total int64, weightBP int) (q, r int64) {
+	// 128-bit product: total×weight can exceed int64 for large premiums.
+	hi, lo := bits.Mul64(uint64(total), uint64(weightBP))
+	uq, ur := bits.Div64(hi, lo, 10_000)
+	return int64(uq), int64(ur)
 }

@@ -15,6 +15,13 @@ const (
 	TypeAttributionCalculated = "attribution.calculated"
 	TypeCommissionCalculated  = "commission.calculated"
 	TypeAttributionCancelled  = "attribution.cancelled"
+	// TypeCommissionEntry is one entry of the commission journal (see
+	// JournalEntry): what the commission stage writes to commissions.
+	TypeCommissionEntry = "commission.entry"
+	// TypeAdjustmentRequested asks the commission stage for a manual
+	// adjustment entry (see AdjustmentRequested); it travels on the
+	// attributions topic, keyed LeadKey(partner, "adjustment:"+request id).
+	TypeAdjustmentRequested = "commission.adjustment_requested"
 )
 
 // PartnerEventTypes are the types a partner may send; each has a JSON Schema.
@@ -179,6 +186,88 @@ type CommissionCalculated struct {
 	// or "clawback" (negative, reversing part of SourceLineID).
 	Kind         string `json:"kind"`
 	SourceLineID string `json:"source_line_id,omitempty"`
+}
+
+// Journal entry kinds. Every change of money is a new entry of one kind;
+// nothing is restated.
+const (
+	EntryAccrual       = "accrual"       // what an attribution version earns a payee
+	EntryReversal      = "reversal"      // takes back what still stands of an accrual a newer version supersedes
+	EntryClawback      = "clawback"      // negative: what a cancellation makes unearned of an accrual
+	EntryReinstatement = "reinstatement" // positive: a clawback undone by a later cancellation date
+	EntryAdjustment    = "adjustment"    // manual, with actor and reason
+)
+
+// JournalEntry is the payload of commission.entry: one change of one
+// payee's money, in integer minor units of Currency (signed). The balance
+// of a payee is the sum of its entries; an entry is never superseded.
+// EntryID derives from the entry's cause (UUIDv5), so a replay or a redo
+// writes the same id and ClickHouse keeps it once.
+//
+// The fields after LeadID say why the amount is what it is, so that a
+// payee can be shown the derivation.
+type JournalEntry struct {
+	EntryID     string `json:"entry_id"`
+	Kind        string `json:"kind"`
+	PayeeID     string `json:"payee_id"`
+	PayeeType   string `json:"payee_type"`
+	Currency    string `json:"currency"`
+	AmountMinor int64  `json:"amount_minor"`
+	// Period is the accounting period the entry is posted in (YYYY-MM): the
+	// UTC month of its cause record's received_at, so a replay posts it in
+	// the same period.
+	Period string `json:"period"`
+	// Corrects is the entry a reversal, clawback or reinstatement corrects
+	// (an accrual).
+	Corrects           string `json:"corrects,omitempty"`
+	CauseID            string `json:"cause_id"` // the event that caused it: attribution, cancellation or adjustment request
+	AttributionID      string `json:"attribution_id,omitempty"`
+	AttributionVersion int64  `json:"attribution_version,omitempty"`
+	PolicyID           string `json:"policy_id,omitempty"`
+	PartnerID          string `json:"partner_id"`
+	LeadID             string `json:"lead_id"`
+	ProductLine        string `json:"product_line,omitempty"`
+	SaleType           string `json:"sale_type,omitempty"`
+
+	Model          string `json:"model,omitempty"`            // the paid attribution model
+	WeightBP       int    `json:"weight_bp,omitempty"`        // the payee's credit under it
+	RuleSetVersion string `json:"rule_set_version,omitempty"` // of the rules that paid
+	RuleID         string `json:"rule_id,omitempty"`
+	PremiumMinor   int64  `json:"premium_minor,omitempty"` // the policy's
+	// BaseMinor is what the rate applied to: the payee's premium share,
+	// or for an override the accrual it is a share of.
+	BaseMinor int64  `json:"base_minor,omitempty"`
+	Rate      string `json:"rate,omitempty"` // percent as the rule states it; "flat" for a flat amount
+	// Band lists the marginal bands used, "percent@minor units in band".
+	Band       string `json:"band,omitempty"`
+	MinApplied bool   `json:"min_applied,omitempty"`
+	CapApplied bool   `json:"cap_applied,omitempty"`
+	// ResidueMinor is the rounding residue the split gave this payee's
+	// premium share (0 or a few minor units).
+	ResidueMinor  int64  `json:"residue_minor,omitempty"`
+	OverrideLevel int    `json:"override_level,omitempty"`  // 1 for the first upline, …; 0 for a direct accrual
+	SourceEntryID string `json:"source_entry_id,omitempty"` // the direct accrual an override is a share of
+	// CancelledOn is the cancellation date a clawback or reinstatement
+	// brought the accrual to.
+	CancelledOn string `json:"cancelled_on,omitempty"`
+
+	Actor  string `json:"actor,omitempty"`  // adjustments: who
+	Reason string `json:"reason,omitempty"` // adjustments: why
+}
+
+// AdjustmentRequested is the payload of commission.adjustment_requested:
+// a person asks for one payee's balance to change by AmountMinor (signed).
+// RequestID names the request: the stage posts one adjustment entry per
+// (partner, request id), however often the request is sent.
+type AdjustmentRequested struct {
+	RequestID   string `json:"request_id"`
+	PayeeID     string `json:"payee_id"`
+	PayeeType   string `json:"payee_type"`
+	Currency    string `json:"currency"`
+	AmountMinor int64  `json:"amount_minor"`
+	PolicyID    string `json:"policy_id,omitempty"` // what it is about, if one policy
+	Actor       string `json:"actor"`
+	Reason      string `json:"reason"`
 }
 
 // Reason is one thing wrong with a rejected record. Pointer is a JSON pointer

@@ -34,6 +34,11 @@ var (
 		"payee_id", "payee_type", "product_line", "sale_type", "currency", "premium_minor", "policy_commission_minor",
 		"weight_bp", "amount_minor", "rule_set_version", "rule_id", "model", "kind", "source_line_id", "converted_at",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
+	commissionEntries = Table{"commission_entries", []string{"entry_id", "kind", "payee_id", "payee_type", "currency", "amount_minor",
+		"period", "posted_at", "corrects", "cause_id", "attribution_id", "attribution_version", "policy_id", "partner_id", "lead_id",
+		"product_line", "sale_type", "model", "weight_bp", "rule_set_version", "rule_id", "premium_minor", "base_minor", "rate", "band",
+		"min_applied", "cap_applied", "residue_minor", "override_level", "source_entry_id", "cancelled_on", "actor", "reason",
+		"kafka_topic", "kafka_partition", "kafka_offset"}}
 	sinkOffsets = Table{"sink_offsets", []string{"topic", "partition", "next_offset", "written_at"}}
 )
 
@@ -44,6 +49,10 @@ var tableOf = map[string]Table{
 	schemas.TopicAttributions: attributions,
 	schemas.TopicCommissions:  commissionLines,
 }
+
+// alsoWritten are the other tables a topic's records land in, besides its
+// tableOf and rejected_events, which NextOffset scans too.
+var alsoWritten = map[string][]Table{schemas.TopicCommissions: {commissionEntries}}
 
 // Row is one row with the table it belongs to.
 type Row struct {
@@ -157,9 +166,14 @@ func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
 }
 
 func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
-	if env.EventType == schemas.TypeAttributionCancelled {
+	switch env.EventType {
+	case schemas.TypeAttributionCancelled:
 		// Only commission acts on it; the cancellation itself is in
 		// referral_events as the partner's policy.cancelled.
+		return nil, nil
+	case schemas.TypeAdjustmentRequested:
+		// Only commission acts on it; the adjustment entry it posts, with
+		// actor and reason, is the record in commission_entries.
 		return nil, nil
 	}
 	if env.EventType != schemas.TypeAttributionCalculated {
@@ -197,7 +211,43 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 	return rows, nil
 }
 
+// commissionRows reads the commissions topic: journal entries, and the
+// lines the stage wrote before the journal.
 func commissionRows(env schemas.Envelope, src []any) ([]Row, error) {
+	switch env.EventType {
+	case schemas.TypeCommissionEntry:
+		return entryRows(env, src)
+	case schemas.TypeCommissionCalculated:
+		return lineRows(env, src)
+	default:
+		return nil, fmt.Errorf("unexpected event type %q on the commissions topic", env.EventType)
+	}
+}
+
+func entryRows(env schemas.Envelope, src []any) ([]Row, error) {
+	var e schemas.JournalEntry
+	if err := schemas.Decode(env.Payload, &e); err != nil {
+		return nil, fmt.Errorf("decode journal entry: %w", err)
+	}
+	period, err := time.Parse("2006-01", e.Period)
+	if err != nil {
+		return nil, fmt.Errorf("journal entry %s: period %q: want YYYY-MM", e.EntryID, e.Period)
+	}
+	if e.EntryID == "" || e.EntryID != env.EventID {
+		return nil, fmt.Errorf("journal entry id %q differs from its event id %q", e.EntryID, env.EventID)
+	}
+	posted := env.OccurredAt
+	if env.ReceivedAt != nil {
+		posted = *env.ReceivedAt
+	}
+	return []Row{{commissionEntries, append([]any{e.EntryID, e.Kind, e.PayeeID, e.PayeeType, e.Currency, e.AmountMinor,
+		period, posted.UTC(), e.Corrects, e.CauseID, e.AttributionID, e.AttributionVersion, e.PolicyID, e.PartnerID, e.LeadID,
+		e.ProductLine, e.SaleType, e.Model, uint16(e.WeightBP), e.RuleSetVersion, e.RuleID, e.PremiumMinor, e.BaseMinor, e.Rate, e.Band,
+		b2u8(e.MinApplied), b2u8(e.CapApplied), e.ResidueMinor, uint8(e.OverrideLevel), e.SourceEntryID, e.CancelledOn, e.Actor, e.Reason},
+		src...)}}, nil
+}
+
+func lineRows(env schemas.Envelope, src []any) ([]Row, error) {
 	var l schemas.CommissionCalculated
 	if err := schemas.Decode(env.Payload, &l); err != nil {
 		return nil, fmt.Errorf("decode commission line: %w", err)

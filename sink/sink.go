@@ -129,7 +129,11 @@ func (s *Store) NextOffset(ctx context.Context, topic string, partition int32) (
 		return recorded, nil
 	}
 	next := int64(-1)
-	for _, name := range []string{t.Name, rejectedEvents.Name} {
+	names := []string{t.Name, rejectedEvents.Name}
+	for _, more := range alsoWritten[bare] {
+		names = append(names, more.Name)
+	}
+	for _, name := range names {
 		var maxOff int64
 		var n uint64
 		q := "SELECT max(kafka_offset), count() FROM " + name + " WHERE kafka_topic = ? AND kafka_partition = ?"

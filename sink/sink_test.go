@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -41,6 +42,12 @@ const (
 	line = `{"event_id":"l1","event_type":"commission.calculated","schema_version":1,"occurred_at":"2026-10-02T08:00:00Z","partner_id":"acme","lead_id":"L1",
 	"payload":{"attribution_id":"a1","policy_id":"P1","payee_id":"a-1","payee_type":"agent","product_line":"home","sale_type":"renewal","currency":"EUR",
 	"premium_minor":100050,"policy_commission_minor":12506,"weight_bp":10000,"amount_minor":12506,"rule_set_version":"v1","rule_id":"home","model":"last_touch","kind":"commission"}}`
+	entry = `{"event_id":"j1","event_type":"commission.entry","schema_version":1,"occurred_at":"2026-10-02T08:00:00Z","received_at":"2026-10-02T08:00:01Z","partner_id":"acme","lead_id":"L1",
+	"payload":{"entry_id":"j1","kind":"accrual","payee_id":"a-1","payee_type":"agent","currency":"EUR","amount_minor":12506,"period":"2026-10","cause_id":"a1",
+	"attribution_id":"a1","attribution_version":1,"policy_id":"P1","partner_id":"acme","lead_id":"L1","product_line":"home","sale_type":"renewal","model":"last_touch",
+	"weight_bp":10000,"rule_set_version":"v1","rule_id":"home","premium_minor":100050,"base_minor":100050,"rate":"12.5","cap_applied":true}}`
+	adjustmentRequest = `{"event_id":"r1","event_type":"commission.adjustment_requested","schema_version":1,"occurred_at":"2026-10-02T08:00:00Z","partner_id":"acme","lead_id":"adjustment:r1",
+	"payload":{"request_id":"r1","payee_id":"a-1","payee_type":"agent","currency":"EUR","amount_minor":-100,"actor":"ops","reason":"x"}}`
 	rejection = `{"stage":"validate","reasons":[{"code":"schema_violation","pointer":"/payload","message":"bad"},{"code":"x","pointer":"","message":"y"}],
 	"source_topic":"p.referrals.ingested","source_partition":3,"source_offset":42,"key":"TDE=","original":"e30=","failed_at":"2026-10-01T08:00:00Z"}`
 )
@@ -67,6 +74,15 @@ func TestDecode(t *testing.T) {
 		{"line", schemas.TopicCommissions, line, "commission_lines", 1, map[string]any{
 			"amount_minor": int64(12506), "line_id": "l1", "rule_id": "home", "kind": "commission",
 		}},
+		{"journal entry", schemas.TopicCommissions, entry, "commission_entries", 1, map[string]any{
+			"entry_id": "j1", "kind": "accrual", "amount_minor": int64(12506), "period": time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC),
+			"posted_at": time.Date(2026, 10, 2, 8, 0, 1, 0, time.UTC), "rate": "12.5", "cap_applied": uint8(1), "min_applied": uint8(0),
+			"base_minor": int64(100050), "weight_bp": uint16(10000), "corrects": "", "kafka_offset": int64(7),
+		}},
+		{"journal entry with a bad period", schemas.TopicCommissions, strings.Replace(entry, `"2026-10"`, `"2026-10-01"`, 1), "rejected_events", 1, nil},
+		{"journal entry under another id", schemas.TopicCommissions, strings.Replace(entry, `"entry_id":"j1"`, `"entry_id":"j9"`, 1), "rejected_events", 1, nil},
+		{"wrong type on commissions", schemas.TopicCommissions, strings.Replace(entry, "commission.entry", "policy.issued", 1), "rejected_events", 1, nil},
+		{"adjustment request makes no row", schemas.TopicAttributions, adjustmentRequest, "", 0, nil},
 		{"rejection", schemas.TopicRejected, rejection, "rejected_events", 1, map[string]any{
 			"stage": "validate", "original": "{}", "record_key": "L1", "source_offset": int64(42),
 			"reason_codes": []string{"schema_violation", "x"},
@@ -125,7 +141,7 @@ func jsonOf(v any) string {
 }
 
 func FuzzDecode(f *testing.F) {
-	for _, s := range []string{created, issued, attribution, line, rejection, `{}`, `null`, "\xff"} {
+	for _, s := range []string{created, issued, attribution, line, entry, adjustmentRequest, rejection, `{}`, `null`, "\xff"} {
 		f.Add(s)
 	}
 	topics := []string{schemas.TopicUnique, schemas.TopicAttributions, schemas.TopicCommissions, schemas.TopicRejected}
@@ -201,7 +217,8 @@ func TestStoreClickHouse(t *testing.T) {
 	}{
 		{schemas.TopicUnique, []worker.Message{msg(schemas.TopicUnique, 10, created), msg(schemas.TopicUnique, 11, issued)}},
 		{schemas.TopicAttributions, []worker.Message{msg(schemas.TopicAttributions, 5, attribution)}},
-		{schemas.TopicCommissions, []worker.Message{msg(schemas.TopicCommissions, 3, line), msg(schemas.TopicCommissions, 4, "garbage")}},
+		{schemas.TopicCommissions, []worker.Message{msg(schemas.TopicCommissions, 3, line), msg(schemas.TopicCommissions, 4, "garbage"),
+			msg(schemas.TopicCommissions, 5, entry)}},
 		{schemas.TopicRejected, []worker.Message{msg(schemas.TopicRejected, 0, rejection)}},
 	}
 	// Round 0 writes one partition at a time; round 1 replays all of it in
@@ -226,6 +243,8 @@ func TestStoreClickHouse(t *testing.T) {
 		"SELECT count() FROM commission_lines FINAL":                                 1,
 		"SELECT count() FROM rejected_events FINAL":                                  2,
 		"SELECT toUInt64(sum(amount_minor)) FROM commission_lines FINAL":             12506,
+		"SELECT count() FROM commission_entries FINAL":                               1,
+		"SELECT toUInt64(sum(amount_minor)) FROM commission_entries FINAL":           12506,
 		"SELECT count() FROM rejected_events FINAL WHERE stage = 'sink'":             1,
 		"SELECT count() FROM referral_events FINAL WHERE position(payload, '@') > 0": 0,
 	}
@@ -234,7 +253,7 @@ func TestStoreClickHouse(t *testing.T) {
 			t.Errorf("%s = %d, want %d", q, got, n)
 		}
 	}
-	next := map[string]int64{schemas.TopicUnique: 12, schemas.TopicAttributions: 6, schemas.TopicCommissions: 5, schemas.TopicRejected: 1}
+	next := map[string]int64{schemas.TopicUnique: 12, schemas.TopicAttributions: 6, schemas.TopicCommissions: 6, schemas.TopicRejected: 1}
 	checkNext := func(how string) {
 		t.Helper()
 		for topic, n := range next {
@@ -297,6 +316,47 @@ func TestViews(t *testing.T) {
 	}
 	if n := count(t, conn, "SELECT toUInt64(amount_minor) FROM commission_owed_monthly WHERE payee_id = 'a-1'"); n != 12506 {
 		t.Errorf("a-1 owed %d, want 12506", n)
+	}
+}
+
+// TestJournalViews: balances are sums of entries, per period and in all,
+// with a replayed entry counted once and no FINAL in the analyst's query.
+func TestJournalViews(t *testing.T) {
+	t.Parallel()
+	conn := chDatabase(t)
+	ctx := context.Background()
+	s := &Store{Conn: conn, TopicPrefix: "p.", Metrics: NewMetrics(prometheus.NewRegistry()), Now: time.Now}
+	clawback := strings.NewReplacer(`"j1"`, `"j2"`, `"accrual"`, `"clawback"`, `12506`, `-5000`, `"2026-10"`, `"2026-11"`,
+		`"cause_id"`, `"corrects":"j1","cause_id"`).Replace(entry)
+	for i, v := range []string{entry, clawback, entry} { // the last one a replay
+		if err := s.Write(ctx, []worker.Part{{Topic: "p." + schemas.TopicCommissions, Partition: 1, Msgs: []worker.Message{msg(schemas.TopicCommissions, int64(i), v)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var balance int64
+	var entries uint64
+	if err := conn.QueryRow(ctx, "SELECT balance_minor, entries FROM commission_balances WHERE payee_type = 'agent' AND payee_id = 'a-1' AND currency = 'EUR'").Scan(&balance, &entries); err != nil {
+		t.Fatal(err)
+	}
+	if balance != 7506 || entries != 2 {
+		t.Errorf("balance %d over %d entries, want 7506 over 2", balance, entries)
+	}
+	rows, err := conn.Query(ctx, "SELECT toString(period), net_minor, accrued_minor, clawed_back_minor FROM commission_balances_by_period WHERE payee_id = 'a-1' ORDER BY period")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var period string
+		var net, accrued, clawed int64
+		if err := rows.Scan(&period, &net, &accrued, &clawed); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %d %d %d", period, net, accrued, clawed))
+	}
+	if want := "2026-10-01 12506 12506 0|2026-11-01 -5000 0 -5000"; strings.Join(got, "|") != want {
+		t.Errorf("by period %q, want %q", strings.Join(got, "|"), want)
 	}
 }
 

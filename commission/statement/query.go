@@ -8,35 +8,39 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// Read loads the period's commission lines from ClickHouse with FINAL, so
-// superseded versions and replayed rows never reach a statement.
+// Read loads the journal entries of the accounting periods that start in
+// [from, to) from ClickHouse, with FINAL so that a row the sink wrote twice
+// counts once. Entries are never superseded: a correction is an entry of
+// its own, in the period it was posted in.
 func Read(ctx context.Context, conn driver.Conn, from, to time.Time) ([]Line, error) {
-	rows, err := conn.Query(ctx, `SELECT line_id, payee_type, payee_id, currency, amount_minor, kind, policy_id,
-		attribution_id, rule_set_version, rule_id, source_line_id, converted_at
-		FROM commission_lines FINAL WHERE converted_at >= ? AND converted_at < ?`, from, to)
+	rows, err := conn.Query(ctx, `SELECT entry_id, payee_type, payee_id, currency, amount_minor, kind, policy_id,
+		attribution_id, rule_set_version, rule_id, source_entry_id, corrects, override_level, toString(period), posted_at
+		FROM commission_entries FINAL WHERE period >= toDate(?) AND period < toDate(?)`, day(from), day(to))
 	if err != nil {
-		return nil, fmt.Errorf("read commission lines: %w", err)
+		return nil, fmt.Errorf("read journal entries: %w", err)
 	}
 	defer rows.Close()
 	var out []Line
 	for rows.Next() {
 		var l Line
+		var level uint8
 		if err := rows.Scan(&l.LineID, &l.PayeeType, &l.PayeeID, &l.Currency, &l.AmountMinor, &l.Kind, &l.PolicyID,
-			&l.AttributionID, &l.RuleSetVersion, &l.RuleID, &l.SourceLineID, &l.At); err != nil {
-			return nil, fmt.Errorf("read commission line: %w", err)
+			&l.AttributionID, &l.RuleSetVersion, &l.RuleID, &l.SourceLineID, &l.Corrects, &level, &l.Period, &l.At); err != nil {
+			return nil, fmt.Errorf("read journal entry: %w", err)
 		}
+		l.OverrideLevel = int(level)
 		out = append(out, l)
 	}
 	return out, rows.Err()
 }
 
-// Ledger is what ClickHouse says the period totals are, per currency,
-// computed by the database rather than from the lines read.
+// Ledger is what ClickHouse says the periods' totals are, per currency,
+// computed by the database rather than from the entries read.
 func Ledger(ctx context.Context, conn driver.Conn, from, to time.Time) (map[string]int64, error) {
-	rows, err := conn.Query(ctx, `SELECT currency, toInt64(sum(amount_minor)) FROM commission_lines FINAL
-		WHERE converted_at >= ? AND converted_at < ? GROUP BY currency`, from, to)
+	rows, err := conn.Query(ctx, `SELECT currency, toInt64(sum(amount_minor)) FROM commission_entries FINAL
+		WHERE period >= toDate(?) AND period < toDate(?) GROUP BY currency`, day(from), day(to))
 	if err != nil {
-		return nil, fmt.Errorf("sum commission lines: %w", err)
+		return nil, fmt.Errorf("sum journal entries: %w", err)
 	}
 	defer rows.Close()
 	out := map[string]int64{}
@@ -44,12 +48,15 @@ func Ledger(ctx context.Context, conn driver.Conn, from, to time.Time) (map[stri
 		var c string
 		var v int64
 		if err := rows.Scan(&c, &v); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("sum journal entries: %w", err)
 		}
 		out[c] = v
 	}
 	return out, rows.Err()
 }
+
+// day is t's UTC date as ClickHouse's toDate reads it.
+func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
 // Reconcile lists every currency where statements and ledger disagree.
 func Reconcile(statements, ledger map[string]int64) []string {

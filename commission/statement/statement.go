@@ -1,6 +1,6 @@
-// Package statement turns commission lines into per-payee statements for a
-// period, in CSV and JSON for payout systems, with totals that reconcile to
-// the lines to the minor unit.
+// Package statement turns the commission journal's entries into per-payee
+// statements for a range of accounting periods, in CSV and JSON for payout
+// systems, with totals that reconcile to the entries to the minor unit.
 package statement
 
 import (
@@ -18,7 +18,8 @@ import (
 	"github.com/reftrack/reftrack/schemas/money"
 )
 
-// Line is one commission line as ClickHouse holds it.
+// Line is one journal entry as ClickHouse holds it (LineID is its entry
+// id, SourceLineID the direct accrual an override is a share of).
 type Line struct {
 	LineID         string    `json:"line_id"`
 	PayeeType      string    `json:"payee_type"`
@@ -32,27 +33,34 @@ type Line struct {
 	RuleSetVersion string    `json:"rule_set_version"`
 	RuleID         string    `json:"rule_id"`
 	SourceLineID   string    `json:"source_line_id,omitempty"`
+	Corrects       string    `json:"corrects,omitempty"`       // the accrual a reversal, clawback or reinstatement corrects
+	OverrideLevel  int       `json:"override_level,omitempty"` // > 0: an upline's override accrual
+	Period         string    `json:"period"`                   // accounting period, YYYY-MM-DD of its first day
 	At             time.Time `json:"at"`
 }
 
-// Statement is one payee's lines in one currency for a period.
+// Statement is one payee's entries in one currency for a range of periods;
+// TotalMinor is their sum, then the same by what moved it.
 type Statement struct {
-	PayeeType   string    `json:"payee_type"`
-	PayeeID     string    `json:"payee_id"`
-	Currency    string    `json:"currency"`
-	From        time.Time `json:"from"`
-	To          time.Time `json:"to"`
-	Lines       []Line    `json:"lines"`
-	TotalMinor  int64     `json:"total_minor"`
-	Total       string    `json:"total"`
-	Commissions int64     `json:"commission_minor"`
-	Overrides   int64     `json:"override_minor"`
-	Clawbacks   int64     `json:"clawback_minor"`
+	PayeeType      string    `json:"payee_type"`
+	PayeeID        string    `json:"payee_id"`
+	Currency       string    `json:"currency"`
+	From           time.Time `json:"from"`
+	To             time.Time `json:"to"`
+	Lines          []Line    `json:"lines"`
+	TotalMinor     int64     `json:"total_minor"`
+	Total          string    `json:"total"`
+	Commissions    int64     `json:"commission_minor"` // direct accruals
+	Overrides      int64     `json:"override_minor"`   // upline accruals
+	Reversals      int64     `json:"reversal_minor"`
+	Clawbacks      int64     `json:"clawback_minor"`
+	Reinstatements int64     `json:"reinstatement_minor"`
+	Adjustments    int64     `json:"adjustment_minor"`
 }
 
-// Build groups lines into statements, sorted by payee and currency, lines
-// by time then id. Zero lines (payees a model gave no credit) are left out:
-// they pay nothing and exist only to supersede earlier versions.
+// Build groups entries into statements, sorted by payee and currency,
+// entries by time then id. Zero entries (accruals of payees a model gave
+// no credit) are left out: they pay nothing.
 func Build(lines []Line, from, to time.Time) ([]Statement, error) {
 	byKey := map[string]*Statement{}
 	for _, l := range lines {
@@ -72,14 +80,7 @@ func Build(lines []Line, from, to time.Time) ([]Statement, error) {
 		}
 		s.Lines = append(s.Lines, l)
 		s.TotalMinor += l.AmountMinor
-		switch l.Kind {
-		case "override":
-			s.Overrides += l.AmountMinor
-		case "clawback":
-			s.Clawbacks += l.AmountMinor
-		default:
-			s.Commissions += l.AmountMinor
-		}
+		*s.bucket(l) += l.AmountMinor
 	}
 	out := make([]Statement, 0, len(byKey))
 	for _, s := range byKey {
@@ -99,6 +100,25 @@ func Build(lines []Line, from, to time.Time) ([]Statement, error) {
 	return out, nil
 }
 
+// bucket is the subtotal an entry counts in.
+func (s *Statement) bucket(l Line) *int64 {
+	switch l.Kind {
+	case "accrual":
+		if l.OverrideLevel > 0 {
+			return &s.Overrides
+		}
+		return &s.Commissions
+	case "reversal":
+		return &s.Reversals
+	case "clawback":
+		return &s.Clawbacks
+	case "reinstatement":
+		return &s.Reinstatements
+	default:
+		return &s.Adjustments
+	}
+}
+
 // Totals sums statements per currency.
 func Totals(ss []Statement) map[string]int64 {
 	t := map[string]int64{}
@@ -108,18 +128,18 @@ func Totals(ss []Statement) map[string]int64 {
 	return t
 }
 
-var csvHeader = []string{"payee_type", "payee_id", "currency", "at", "line_id", "kind", "policy_id", "attribution_id",
-	"rule_set_version", "rule_id", "source_line_id", "amount_minor", "amount"}
+var csvHeader = []string{"payee_type", "payee_id", "currency", "period", "at", "entry_id", "kind", "policy_id", "attribution_id",
+	"rule_set_version", "rule_id", "source_entry_id", "corrects", "amount_minor", "amount"}
 
 // WriteCSV writes one statement as CSV, lines then a total row.
 func WriteCSV(w io.Writer, s Statement) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write(csvHeader)
 	for _, l := range s.Lines {
-		_ = cw.Write([]string{l.PayeeType, l.PayeeID, l.Currency, l.At.UTC().Format(time.RFC3339), l.LineID, l.Kind, l.PolicyID,
-			l.AttributionID, l.RuleSetVersion, l.RuleID, l.SourceLineID, strconv.FormatInt(l.AmountMinor, 10), l.Amount})
+		_ = cw.Write([]string{l.PayeeType, l.PayeeID, l.Currency, l.Period, l.At.UTC().Format(time.RFC3339), l.LineID, l.Kind, l.PolicyID,
+			l.AttributionID, l.RuleSetVersion, l.RuleID, l.SourceLineID, l.Corrects, strconv.FormatInt(l.AmountMinor, 10), l.Amount})
 	}
-	_ = cw.Write([]string{s.PayeeType, s.PayeeID, s.Currency, "", "", "total", "", "", "", "", "", strconv.FormatInt(s.TotalMinor, 10), s.Total})
+	_ = cw.Write([]string{s.PayeeType, s.PayeeID, s.Currency, "", "", "", "total", "", "", "", "", "", "", strconv.FormatInt(s.TotalMinor, 10), s.Total})
 	cw.Flush()
 	return cw.Error()
 }

@@ -2,12 +2,20 @@ package statement
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/reftrack/reftrack/internal/testenv"
+	"github.com/reftrack/reftrack/schemas"
 )
 
 var from, to = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -18,16 +26,21 @@ func line(id, payee, cur, kind string, amount int64, day int) Line {
 		At: from.AddDate(0, 0, day), PolicyID: "P-" + id, RuleID: "r"}
 }
 
+func override(l Line) Line {
+	l.OverrideLevel = 1
+	return l
+}
+
 func TestBuild(t *testing.T) {
 	t.Parallel()
 	ss, err := Build([]Line{
-		line("3", "agent:A", "USD", "commission", 12000, 3),
-		line("1", "agent:A", "USD", "commission", 5005, 1),
+		line("3", "agent:A", "USD", "accrual", 12000, 3),
+		line("1", "agent:A", "USD", "accrual", 5005, 1),
 		line("2", "agent:A", "USD", "clawback", -1001, 2),
-		line("4", "agent:A", "EUR", "commission", 700, 1),
-		line("5", "agency:G", "USD", "override", 1200, 3),
-		line("6", "broker:B", "USD", "commission", 0, 3), // no credit: left out
-		line("7", "agent:A", "JPY", "commission", 1500, 4),
+		line("4", "agent:A", "EUR", "accrual", 700, 1),
+		override(line("5", "agency:G", "USD", "accrual", 1200, 3)),
+		line("6", "broker:B", "USD", "accrual", 0, 3), // no credit: left out
+		line("7", "agent:A", "JPY", "accrual", 1500, 4),
 	}, from, to)
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +58,9 @@ func TestBuild(t *testing.T) {
 	if a.Commissions != 17005 || a.Clawbacks != -1001 || a.Lines[0].LineID != "1" || a.Lines[1].Amount != "-10.01" {
 		t.Errorf("agent A USD: %+v", a)
 	}
+	if g := ss[0]; g.Overrides != 1200 || g.Commissions != 0 {
+		t.Errorf("agency G USD: %+v", g)
+	}
 	tot := Totals(ss)
 	if tot["USD"] != 17204 || tot["EUR"] != 700 || tot["JPY"] != 1500 {
 		t.Errorf("totals %v", tot)
@@ -60,7 +76,7 @@ func TestBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(rows) != 5 || !strings.HasSuffix(rows[4], ",total,,,,,,16004,160.04") {
+	if len(rows) != 5 || !strings.HasSuffix(rows[4], ",total,,,,,,,16004,160.04") {
 		t.Errorf("csv:\n%s", buf.String())
 	}
 	dir := t.TempDir()
@@ -80,4 +96,133 @@ func TestBuild(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "agent_A_USD.csv")); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestBuildByKind: every kind of entry counts in its own subtotal and all
+// of them in the total.
+func TestBuildByKind(t *testing.T) {
+	t.Parallel()
+	ss, err := Build([]Line{
+		line("1", "agent:A", "USD", "accrual", 10000, 1),
+		line("2", "agent:A", "USD", "clawback", -4000, 2),
+		line("3", "agent:A", "USD", "reinstatement", 1000, 3),
+		line("4", "agent:A", "USD", "reversal", -7000, 4),
+		line("5", "agent:A", "USD", "adjustment", 250, 5),
+		override(line("6", "agent:A", "USD", "accrual", 300, 6)),
+	}, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ss[0]
+	got := []int64{s.Commissions, s.Clawbacks, s.Reinstatements, s.Reversals, s.Adjustments, s.Overrides, s.TotalMinor}
+	if want := []int64{10000, -4000, 1000, -7000, 250, 300, 550}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("subtotals and total %v, want %v", got, want)
+	}
+}
+
+// TestReadJournal: statements read the journal's entries of the periods
+// asked for, a row written twice once, and Ledger agrees.
+func TestReadJournal(t *testing.T) {
+	t.Parallel()
+	conn := journalDB(t)
+	ctx := context.Background()
+	batch, err := conn.PrepareBatch(ctx, `INSERT INTO commission_entries (entry_id, kind, payee_id, payee_type, currency, amount_minor,
+		period, posted_at, corrects, override_level)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
+	for _, r := range [][]any{
+		{"e1", "accrual", "A", "agent", "USD", int64(10000), day("2026-10-01"), day("2026-10-03"), "", uint8(0)},
+		{"e1", "accrual", "A", "agent", "USD", int64(10000), day("2026-10-01"), day("2026-10-03"), "", uint8(0)}, // written twice
+		{"e2", "accrual", "G", "agency", "USD", int64(1000), day("2026-10-01"), day("2026-10-03"), "", uint8(1)},
+		{"e3", "clawback", "A", "agent", "USD", int64(-2500), day("2026-11-01"), day("2026-11-20"), "e1", uint8(0)},
+		{"e4", "adjustment", "A", "agent", "EUR", int64(700), day("2026-09-01"), day("2026-09-20"), "", uint8(0)},
+	} {
+		if err := batch.Append(r...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		from, to time.Time
+		want     string
+		ledger   map[string]int64
+	}{
+		{"october", from, to, "agency:G USD 10.00|agent:A USD 100.00", map[string]int64{"USD": 11000}},
+		{"october and november", from, to.AddDate(0, 1, 0), "agency:G USD 10.00|agent:A USD 75.00", map[string]int64{"USD": 8500}},
+		{"all time", time.Unix(0, 0), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), "agency:G USD 10.00|agent:A EUR 7.00|agent:A USD 75.00",
+			map[string]int64{"USD": 8500, "EUR": 700}},
+	}
+	for _, tt := range tests {
+		lines, err := Read(ctx, conn, tt.from, tt.to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss, err := Build(lines, tt.from, tt.to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range ss {
+			got = append(got, s.PayeeType+":"+s.PayeeID+" "+s.Currency+" "+s.Total)
+		}
+		if strings.Join(got, "|") != tt.want {
+			t.Errorf("%s: statements %s, want %s", tt.name, strings.Join(got, "|"), tt.want)
+		}
+		ledger, err := Ledger(ctx, conn, tt.from, tt.to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := Reconcile(Totals(ss), ledger); len(d) > 0 || fmt.Sprint(ledger) != fmt.Sprint(tt.ledger) {
+			t.Errorf("%s: ledger %v, want %v; reconcile %v", tt.name, ledger, tt.ledger, d)
+		}
+	}
+}
+
+// journalDB is a fresh database with reftrack's migrations on the dev
+// stack's ClickHouse.
+func journalDB(t *testing.T) driver.Conn {
+	t.Helper()
+	opts, err := clickhouse.ParseDSN(testenv.ClickHouseDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if admin.Ping(ctx) != nil {
+		testenv.Stack(t, "up-clickhouse")
+	}
+	db := "statement_test_" + testenv.RandomID()
+	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		_ = admin.Close()
+	})
+	opts.Auth.Database = db
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ms, err := schemas.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		for _, stmt := range m.Statements {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				t.Fatalf("%s: %v", m.Name, err)
+			}
+		}
+	}
+	return conn
 }

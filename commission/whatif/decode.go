@@ -7,10 +7,10 @@ import (
 	"github.com/reftrack/reftrack/schemas"
 )
 
-func decodeLine(e schemas.Envelope) (schemas.CommissionCalculated, error) {
-	var l schemas.CommissionCalculated
+func decodeLine(e schemas.Envelope) (schemas.JournalEntry, error) {
+	var l schemas.JournalEntry
 	if err := json.Unmarshal(e.Payload, &l); err != nil {
-		return l, fmt.Errorf("decode line %s: %w", e.EventID, err)
+		return l, fmt.Errorf("decode accrual %s: %w", e.EventID, err)
 	}
 	return l, nil
 }

@@ -86,8 +86,10 @@ func Attributions(rows []Row) ([]schemas.Envelope, []schemas.AttributionCalculat
 // Amounts is minor units keyed "type:id currency".
 type Amounts map[string]int64
 
-// Recompute pays every attribution under rs (commission and override lines;
-// clawbacks depend on later cancellations and are left out on both sides).
+// Recompute accrues every attribution under rs (direct and override
+// accruals). Clawbacks and reinstatements depend on cancellations and the
+// policies' effective dates, which the attributions table does not hold,
+// so they are left out on both sides (see Read).
 func Recompute(rs *commission.RuleSet, envs []schemas.Envelope, atts []schemas.AttributionCalculated) (Amounts, []error) {
 	out := Amounts{}
 	var errs []error
@@ -144,8 +146,10 @@ func abs(v int64) int64 {
 	return v
 }
 
-// Read loads the period's attribution rows and what was paid, from
-// ClickHouse with FINAL.
+// Read loads the period's attribution rows and what the journal accrued
+// for them, from ClickHouse with FINAL: the accruals still standing (not
+// reversed by a later version), which is what Recompute rebuilds. Clawbacks,
+// reinstatements and adjustments are not part of the comparison.
 func Read(ctx context.Context, conn driver.Conn, from, to time.Time) ([]Row, Amounts, error) {
 	rows, err := conn.Query(ctx, `SELECT attribution_id, partner_id, lead_id, policy_id, product_line, sale_type, currency,
 		version, premium_minor, term_months, converted_at, model, paid, touch_event_id, referrer_id, referrer_type, weight_bp
@@ -167,10 +171,13 @@ func Read(ctx context.Context, conn driver.Conn, from, to time.Time) ([]Row, Amo
 	rows.Close()
 	paid := Amounts{}
 	prows, err := conn.Query(ctx, `SELECT concat(payee_type, ':', payee_id, ' ', currency), toInt64(sum(amount_minor))
-		FROM commission_lines FINAL WHERE kind != 'clawback' AND converted_at >= ? AND converted_at < ?
+		FROM commission_entries FINAL
+		WHERE kind = 'accrual'
+		  AND entry_id NOT IN (SELECT corrects FROM commission_entries FINAL WHERE kind = 'reversal')
+		  AND attribution_id IN (SELECT attribution_id FROM attributions FINAL WHERE converted_at >= ? AND converted_at < ?)
 		GROUP BY payee_type, payee_id, currency`, from, to)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read paid lines: %w", err)
+		return nil, nil, fmt.Errorf("read standing accruals: %w", err)
 	}
 	defer prows.Close()
 	for prows.Next() {

@@ -183,7 +183,7 @@ func TestPipeline(t *testing.T) {
 		}
 	}
 	var versions uint64
-	if err := conn.QueryRow(ctx, "SELECT uniqExact(rule_set_version) FROM commission_lines FINAL WHERE rule_set_version IN (?, ?)",
+	if err := conn.QueryRow(ctx, "SELECT uniqExact(rule_set_version) FROM commission_entries FINAL WHERE rule_set_version IN (?, ?)",
 		firstVersion, firstVersion+"-reloaded").Scan(&versions); err != nil {
 		t.Fatal(err)
 	}
@@ -193,11 +193,11 @@ func TestPipeline(t *testing.T) {
 	// Without FINAL too: the sink's offset recovery means no row was written
 	// twice, even across the killed sink.
 	var raw uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM commission_lines").Scan(&raw); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT count() FROM commission_entries").Scan(&raw); err != nil {
 		t.Fatal(err)
 	}
 	if int(raw) != ds.Want.CommissionLines {
-		t.Errorf("commission_lines without FINAL: %d rows, want %d", raw, ds.Want.CommissionLines)
+		t.Errorf("commission_entries without FINAL: %d rows, want %d", raw, ds.Want.CommissionLines)
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 )
 
 // Landed is what ClickHouse holds, read with FINAL so that rows a replay
-// wrote twice count once.
+// wrote twice count once. Money is read from the commission journal
+// (commission_entries): balances are sums of entries.
 type Landed struct {
 	ReferralEvents    int
 	Rejected          int
@@ -19,7 +20,7 @@ type Landed struct {
 	RejectedByReason  map[string]int
 	Attributions      int // distinct attribution ids
 	AttributionRows   int
-	CommissionLines   int
+	CommissionLines   int // journal entries (the oracle's lines)
 	CommissionTotal   map[string]int64
 	CommissionByPayee map[string]int64
 	// CommissionByLeadPayee has an entry for every payee with a line on a
@@ -39,7 +40,7 @@ func ReadLanded(ctx context.Context, conn driver.Conn) (*Landed, error) {
 		{"SELECT count() FROM rejected_events FINAL", &l.Rejected},
 		{"SELECT uniqExact(attribution_id) FROM attributions FINAL", &l.Attributions},
 		{"SELECT count() FROM attributions FINAL", &l.AttributionRows},
-		{"SELECT count() FROM commission_lines FINAL", &l.CommissionLines},
+		{"SELECT count() FROM commission_entries FINAL", &l.CommissionLines},
 	}
 	for _, c := range counts {
 		var n uint64
@@ -54,10 +55,10 @@ func ReadLanded(ctx context.Context, conn driver.Conn) (*Landed, error) {
 	if err := group(ctx, conn, "SELECT concat(stage, '/', reason_codes[1]), toInt64(count()) FROM rejected_events FINAL GROUP BY stage, reason_codes[1]", func(k string, v int64) { l.RejectedByReason[k] = int(v) }); err != nil {
 		return nil, err
 	}
-	if err := group(ctx, conn, "SELECT currency, toInt64(sum(amount_minor)) FROM commission_lines FINAL GROUP BY currency", func(k string, v int64) { l.CommissionTotal[k] = v }); err != nil {
+	if err := group(ctx, conn, "SELECT currency, toInt64(sum(amount_minor)) FROM commission_entries FINAL GROUP BY currency", func(k string, v int64) { l.CommissionTotal[k] = v }); err != nil {
 		return nil, err
 	}
-	if err := group(ctx, conn, "SELECT concat(payee_type, ':', payee_id, ' ', currency), toInt64(sum(amount_minor)) FROM commission_lines FINAL GROUP BY payee_type, payee_id, currency", func(k string, v int64) { l.CommissionByPayee[k] = v }); err != nil {
+	if err := group(ctx, conn, "SELECT concat(payee_type, ':', payee_id, ' ', currency), toInt64(sum(amount_minor)) FROM commission_entries FINAL GROUP BY payee_type, payee_id, currency", func(k string, v int64) { l.CommissionByPayee[k] = v }); err != nil {
 		return nil, err
 	}
 	if err := byLeadPayee(ctx, conn, l.CommissionByLeadPayee); err != nil {
@@ -66,12 +67,12 @@ func ReadLanded(ctx context.Context, conn driver.Conn) (*Landed, error) {
 	return l, nil
 }
 
-// byLeadPayee sums the lines of each payee on each partner's lead. The key
+// byLeadPayee sums the entries of each payee on each partner's lead. The key
 // is built here with LeadPayeeKey rather than in SQL, so that it is the
 // oracle's spelling whatever the ids hold.
 func byLeadPayee(ctx context.Context, conn driver.Conn, put map[string]int64) error {
 	const q = `SELECT partner_id, lead_id, concat(payee_type, ':', payee_id), currency, toInt64(sum(amount_minor))
-		FROM commission_lines FINAL GROUP BY partner_id, lead_id, payee_type, payee_id, currency`
+		FROM commission_entries FINAL GROUP BY partner_id, lead_id, payee_type, payee_id, currency`
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("sum commission per lead and payee: %w", err)
@@ -118,7 +119,7 @@ func (w *Expected) Diff(l *Landed) []string {
 	eq("rejected_events", w.Rejected, l.Rejected)
 	eq("attributions", w.Policies, l.Attributions)
 	eq("attribution rows", w.AttributionRows, l.AttributionRows)
-	eq("commission_lines", w.CommissionLines, l.CommissionLines)
+	eq("commission_entries", w.CommissionLines, l.CommissionLines)
 	for _, k := range keys(w.RejectedByStage, l.RejectedByStage) {
 		eq("rejected by "+k, w.RejectedByStage[k], l.RejectedByStage[k])
 	}
@@ -190,7 +191,7 @@ func (l *Landed) Print(w io.Writer) {
 	fmt.Fprintf(w, "rows landed in ClickHouse\n")
 	fmt.Fprintf(w, "  %-18s %8d\n  %-18s %8d\n  %-18s %8d (%d rows)\n  %-18s %8d\n",
 		"referral_events", l.ReferralEvents, "rejected_events", l.Rejected,
-		"attributions", l.Attributions, l.AttributionRows, "commission_lines", l.CommissionLines)
+		"attributions", l.Attributions, l.AttributionRows, "commission_entries", l.CommissionLines)
 	fmt.Fprintf(w, "rejects by stage/reason\n")
 	for _, k := range keys(l.RejectedByReason, nil) {
 		fmt.Fprintf(w, "  %-40s %6d\n", k, l.RejectedByReason[k])

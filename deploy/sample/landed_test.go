@@ -1,0 +1,103 @@
+package sample
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/reftrack/reftrack/internal/testenv"
+	"github.com/reftrack/reftrack/schemas"
+)
+
+// TestReadLandedSumsTheJournal: the oracle's view of money is the sum of
+// the journal's entries, a row the sink wrote twice counted once; lines
+// restated in place before the journal are not read.
+func TestReadLandedSumsTheJournal(t *testing.T) {
+	t.Parallel()
+	conn := migratedDB(t)
+	ctx := context.Background()
+	batch, err := conn.PrepareBatch(ctx, `INSERT INTO commission_entries (entry_id, kind, payee_id, payee_type, currency, amount_minor,
+		period, posted_at, partner_id, lead_id)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oct, nov := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for _, r := range [][]any{
+		{"e1", "accrual", "a-1", "agent", "USD", int64(10000), oct, oct, "acme", "L1"},
+		{"e1", "accrual", "a-1", "agent", "USD", int64(10000), oct, oct, "acme", "L1"}, // written twice
+		{"e2", "accrual", "b-1", "broker", "USD", int64(0), oct, oct, "acme", "L1"},
+		{"e3", "clawback", "a-1", "agent", "USD", int64(-2500), nov, nov, "acme", "L1"},
+		{"e4", "accrual", "a-1", "agent", "JPY", int64(700), oct, oct, "bestquote", "L1"},
+	} {
+		if err := batch.Append(r...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(ctx, `INSERT INTO commission_lines (line_id, payee_id, payee_type, currency, amount_minor, converted_at)
+		SELECT 'old', 'a-1', 'agent', 'USD', 99999, toDateTime('2026-09-01 00:00:00')`); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ReadLanded(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Expected{CommissionLines: 4, CommissionTotal: map[string]int64{"USD": 7500, "JPY": 700},
+		CommissionByPayee: map[string]int64{"agent:a-1 USD": 7500, "broker:b-1 USD": 0, "agent:a-1 JPY": 700},
+		CommissionByLeadPayee: map[string]int64{
+			LeadPayeeKey("acme", "L1", "agent:a-1", "USD"): 7500, LeadPayeeKey("acme", "L1", "broker:b-1", "USD"): 0,
+			LeadPayeeKey("bestquote", "L1", "agent:a-1", "JPY"): 700,
+		}}
+	if d := want.Diff(l); len(d) > 0 {
+		t.Errorf("landed vs want: %v", d)
+	}
+}
+
+// migratedDB is a fresh database with reftrack's migrations on the dev
+// stack's ClickHouse.
+func migratedDB(t *testing.T) driver.Conn {
+	t.Helper()
+	opts, err := clickhouse.ParseDSN(testenv.ClickHouseDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if admin.Ping(ctx) != nil {
+		testenv.Stack(t, "up-clickhouse")
+	}
+	db := "landed_test_" + testenv.RandomID()
+	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		_ = admin.Close()
+	})
+	opts.Auth.Database = db
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ms, err := schemas.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		for _, stmt := range m.Statements {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				t.Fatalf("%s: %v", m.Name, err)
+			}
+		}
+	}
+	return conn
+}
