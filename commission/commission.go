@@ -139,6 +139,7 @@ func (c *Calculator) ProcessState(ctx context.Context, st *worker.StateTxn, batc
 		}
 		events[i] = e
 		keys = append(keys, e.keys(m.Partition)...)
+		keys = append(keys, chainKey(m.Partition))
 	}
 	if err := st.Prefetch(ctx, keys...); err != nil {
 		return nil, fmt.Errorf("read journal state: %w", err)
@@ -163,6 +164,11 @@ func (c *Calculator) ProcessState(ctx context.Context, st *worker.StateTxn, batc
 			continue
 		}
 		if err != nil {
+			return nil, err
+		}
+		// Sealed only once they are sure to be emitted: a rejected
+		// record's entries never reach the journal, so they hold no link.
+		if err := seal(ctx, st, part, entries); err != nil {
 			return nil, err
 		}
 		if results[i].Out, err = outputs(e.env, entries); err != nil {

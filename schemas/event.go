@@ -253,6 +253,18 @@ type JournalEntry struct {
 
 	Actor  string `json:"actor,omitempty"`  // adjustments: who
 	Reason string `json:"reason,omitempty"` // adjustments: why
+
+	// Chain, ChainSeq, PrevHash and Hash make the journal tamper-evident:
+	// entries are hash-chained per commission input partition (Chain), in
+	// the order the stage emits them (ChainSeq, from 1, no gaps). Hash is
+	// hex(SHA-256(PrevHash || canonical bytes)), the canonical bytes being
+	// this struct encoded by Encode with PrevHash and Hash empty; PrevHash
+	// is the Hash of the entry before it in the chain ("" for the first).
+	// See commission/audit. Entries written before the chain have ChainSeq 0.
+	Chain    int32  `json:"chain,omitempty"`
+	ChainSeq int64  `json:"chain_seq,omitempty"`
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }
 
 // AdjustmentRequested is the payload of commission.adjustment_requested:

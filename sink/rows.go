@@ -38,7 +38,7 @@ var (
 		"period", "posted_at", "corrects", "cause_id", "attribution_id", "attribution_version", "policy_id", "partner_id", "lead_id",
 		"product_line", "sale_type", "model", "weight_bp", "rule_set_version", "rule_id", "premium_minor", "base_minor", "rate", "band",
 		"min_applied", "cap_applied", "residue_minor", "override_level", "source_entry_id", "cancelled_on", "actor", "reason",
-		"kafka_topic", "kafka_partition", "kafka_offset"}}
+		"chain", "chain_seq", "prev_hash", "hash", "kafka_topic", "kafka_partition", "kafka_offset"}}
 	sinkOffsets = Table{"sink_offsets", []string{"topic", "partition", "next_offset", "written_at"}}
 )
 
@@ -224,6 +224,8 @@ func commissionRows(env schemas.Envelope, src []any) ([]Row, error) {
 	}
 }
 
+// entryRows stores every field of the entry, its chain included: verify
+// recomputes each entry's hash from its row alone (see commission/audit).
 func entryRows(env schemas.Envelope, src []any) ([]Row, error) {
 	var e schemas.JournalEntry
 	if err := schemas.Decode(env.Payload, &e); err != nil {
@@ -243,8 +245,8 @@ func entryRows(env schemas.Envelope, src []any) ([]Row, error) {
 	return []Row{{commissionEntries, append([]any{e.EntryID, e.Kind, e.PayeeID, e.PayeeType, e.Currency, e.AmountMinor,
 		period, posted.UTC(), e.Corrects, e.CauseID, e.AttributionID, e.AttributionVersion, e.PolicyID, e.PartnerID, e.LeadID,
 		e.ProductLine, e.SaleType, e.Model, uint16(e.WeightBP), e.RuleSetVersion, e.RuleID, e.PremiumMinor, e.BaseMinor, e.Rate, e.Band,
-		b2u8(e.MinApplied), b2u8(e.CapApplied), e.ResidueMinor, uint8(e.OverrideLevel), e.SourceEntryID, e.CancelledOn, e.Actor, e.Reason},
-		src...)}}, nil
+		b2u8(e.MinApplied), b2u8(e.CapApplied), e.ResidueMinor, uint8(e.OverrideLevel), e.SourceEntryID, e.CancelledOn, e.Actor, e.Reason,
+		e.Chain, e.ChainSeq, e.PrevHash, e.Hash}, src...)}}, nil
 }
 
 func lineRows(env schemas.Envelope, src []any) ([]Row, error) {

@@ -79,6 +79,12 @@ func TestDecode(t *testing.T) {
 			"posted_at": time.Date(2026, 10, 2, 8, 0, 1, 0, time.UTC), "rate": "12.5", "cap_applied": uint8(1), "min_applied": uint8(0),
 			"base_minor": int64(100050), "weight_bp": uint16(10000), "corrects": "", "kafka_offset": int64(7),
 		}},
+		// Issue #13 (tamper evidence): the chain fields reach their columns,
+		// so verify can recompute every hash from ClickHouse.
+		{"journal entry with its chain", schemas.TopicCommissions, strings.Replace(entry, `"cap_applied":true`,
+			`"cap_applied":true,"chain":3,"chain_seq":42,"prev_hash":"ab","hash":"cd"`, 1), "commission_entries", 1, map[string]any{
+			"chain": int32(3), "chain_seq": int64(42), "prev_hash": "ab", "hash": "cd",
+		}},
 		{"journal entry with a bad period", schemas.TopicCommissions, strings.Replace(entry, `"2026-10"`, `"2026-10-01"`, 1), "rejected_events", 1, nil},
 		{"journal entry under another id", schemas.TopicCommissions, strings.Replace(entry, `"entry_id":"j1"`, `"entry_id":"j9"`, 1), "rejected_events", 1, nil},
 		{"wrong type on commissions", schemas.TopicCommissions, strings.Replace(entry, "commission.entry", "policy.issued", 1), "rejected_events", 1, nil},
