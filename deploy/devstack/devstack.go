@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,6 +60,10 @@ type Config struct {
 	TopicPrefix string
 	Rules       string
 	Extra       []string // more KEY=VALUE for every worker
+	// Port, when set, hands out the ports the workers listen on instead of
+	// the kernel's ephemeral range (where a listener can collide with an
+	// outbound socket's port): the chaos suite keeps its stacks below 32768.
+	Port func() (int, error)
 }
 
 // Stack is the running workers.
@@ -66,13 +71,14 @@ type Stack struct {
 	cfg       Config
 	procs     map[string]*exec.Cmd
 	opsPorts  map[string]int
-	ports     map[int]bool // handed out by freePort
+	ports     map[int]bool        // handed out by freePort
+	replicas  map[string][]string // extra env of each replica, by name
 	IngestURL string
 }
 
 // Start launches the workers and waits until each answers /readyz.
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
-	s := &Stack{cfg: cfg, procs: map[string]*exec.Cmd{}, opsPorts: map[string]int{}, ports: map[int]bool{}}
+	s := &Stack{cfg: cfg, procs: map[string]*exec.Cmd{}, opsPorts: map[string]int{}, ports: map[int]bool{}, replicas: map[string][]string{}}
 	apiPort, err := s.freePort()
 	if err != nil {
 		return nil, err
@@ -104,19 +110,91 @@ func (s *Stack) Restart(stage string, kill bool) error {
 		_ = p.Process.Signal(sig)
 		_ = p.Wait()
 	}
+	if extra, ok := s.replicas[stage]; ok {
+		return s.startNamed(stage, stageOf(stage), 0, extra)
+	}
 	return s.start(stage, 0)
 }
 
+// StartReplica starts one more worker of stage with its own --instance (so
+// its own transactional ID and, for ingest, its own API port), as scaling a
+// deployment out would. It is named stage#instance for Restart, Signal,
+// StopWorker, PID and MetricsURL.
+func (s *Stack) StartReplica(stage, instance string) (string, error) {
+	name := stage + "#" + instance
+	if s.procs[name] != nil {
+		return "", fmt.Errorf("start replica %s: already running", name)
+	}
+	extra := []string{"REFTRACK_INSTANCE=" + instance}
+	if stage == "ingest" {
+		api, err := s.freePort()
+		if err != nil {
+			return "", err
+		}
+		extra = append(extra, "REFTRACK_LISTEN=127.0.0.1:"+strconv.Itoa(api))
+	}
+	s.replicas[name] = extra
+	return name, s.startNamed(name, stage, 0, extra)
+}
+
+// StopWorker stops one worker (SIGTERM, or SIGKILL when kill) and waits for
+// it; unlike Restart, nothing takes its place.
+func (s *Stack) StopWorker(name string, kill bool) {
+	p := s.procs[name]
+	if p == nil {
+		return
+	}
+	sig := syscall.SIGTERM
+	if kill {
+		sig = syscall.SIGKILL
+	}
+	_ = p.Process.Signal(sig)
+	_ = p.Wait()
+	delete(s.procs, name)
+	delete(s.replicas, name)
+}
+
+// Signal sends sig to one worker without waiting: SIGSTOP and SIGCONT make
+// a zombie of it and wake it again.
+func (s *Stack) Signal(name string, sig syscall.Signal) error {
+	p := s.procs[name]
+	if p == nil || p.Process == nil {
+		return fmt.Errorf("signal %s: no such worker", name)
+	}
+	return p.Process.Signal(sig)
+}
+
+// Names lists the workers started and not stopped, replicas included.
+func (s *Stack) Names() []string {
+	out := make([]string, 0, len(s.procs))
+	for n := range s.procs {
+		out = append(out, n)
+	}
+	return out
+}
+
+// stageOf is the stage of a worker name (a stage or stage#instance).
+func stageOf(name string) string {
+	if i := strings.IndexByte(name, '#'); i >= 0 {
+		return name[:i]
+	}
+	return name
+}
+
 func (s *Stack) start(st string, apiPort int) error {
+	return s.startNamed(st, st, apiPort, nil)
+}
+
+func (s *Stack) startNamed(name, st string, apiPort int, extra []string) error {
 	port, err := s.freePort()
 	if err != nil {
 		return err
 	}
-	s.opsPorts[st] = port
+	s.opsPorts[name] = port
 	if err := os.MkdirAll(s.cfg.LogDir, 0o755); err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(filepath.Join(s.cfg.LogDir, st+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(filepath.Join(s.cfg.LogDir, strings.ReplaceAll(name, "#", "-")+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -147,12 +225,13 @@ func (s *Stack) start(st string, apiPort int) error {
 		cmd.Env = append(cmd.Env, "REFTRACK_LISTEN="+s.IngestURL[len("http://"):])
 	}
 	cmd.Env = append(cmd.Env, s.cfg.Extra...)
+	cmd.Env = append(cmd.Env, extra...) // a replica's own instance and API port win
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return fmt.Errorf("start %s: %w", st, err)
+		return fmt.Errorf("start %s: %w", name, err)
 	}
 	logf.Close() // the child holds its own descriptor
-	s.procs[st] = cmd
+	s.procs[name] = cmd
 	return nil
 }
 
@@ -217,6 +296,9 @@ func waitReady(ctx context.Context, port int, deadline time.Time) error {
 // stack handed out are skipped, or two listeners of one worker (ingest's
 // API and ops ports) could collide and it would exit at start.
 func (s *Stack) freePort() (int, error) {
+	if s.cfg.Port != nil {
+		return s.cfg.Port()
+	}
 	for range 100 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
