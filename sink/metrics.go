@@ -8,6 +8,9 @@ type Metrics struct {
 	insertTime  *prometheus.HistogramVec
 	latency     *prometheus.HistogramVec
 	undecodable *prometheus.CounterVec
+	// rereadSkipped counts rows not inserted again after a failed write
+	// because ClickHouse already held them.
+	rereadSkipped *prometheus.CounterVec
 }
 
 // NewMetrics registers the sink metrics on reg.
@@ -33,7 +36,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "reftrack", Subsystem: "sink", Name: "undecodable_total",
 			Help: "Records written to rejected_events because the sink could not decode them, by topic.",
 		}, []string{"topic"}),
+		rereadSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "reftrack", Subsystem: "sink", Name: "retry_rows_already_stored_total",
+			Help: "Rows a retried write did not insert because the failed attempt had landed them (its answer was lost), by table.",
+		}, []string{"table"}),
 	}
-	reg.MustRegister(m.rows, m.insertTime, m.latency, m.undecodable)
+	reg.MustRegister(m.rows, m.insertTime, m.latency, m.undecodable, m.rereadSkipped)
 	return m
 }

@@ -3,6 +3,9 @@ package sink
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +21,11 @@ type Store struct {
 	TopicPrefix string
 	Metrics     *Metrics
 	Now         func() time.Time
+
+	// uncertain is set when a Write failed: an INSERT may have landed on
+	// the server while its answer was lost (a cut connection), so the next
+	// Write reads back what is there before inserting (see dropLanded).
+	uncertain bool
 }
 
 // PingName and Ping make the store's readiness checkable (worker.Pinger).
@@ -60,7 +68,16 @@ func (s *Store) Write(ctx context.Context, parts []worker.Part) error {
 			}
 		}
 	}
+	if s.uncertain {
+		if err := s.dropLanded(ctx, byTable); err != nil {
+			return err
+		}
+	}
+	s.uncertain = true // until this Write has succeeded whole
 	for _, name := range order {
+		if len(byTable[name]) == 0 {
+			continue
+		}
 		if err := s.insert(ctx, byTable[name]); err != nil {
 			return err
 		}
@@ -68,6 +85,7 @@ func (s *Store) Write(ctx context.Context, parts []worker.Part) error {
 	if err := s.writeOffsets(ctx, parts); err != nil {
 		return err
 	}
+	s.uncertain = false
 	// Latency ends when the rows are in ClickHouse, not when writing starts.
 	now := s.Now()
 	for _, l := range landed {
@@ -184,4 +202,64 @@ func (s *Store) NextOffsets(ctx context.Context, parts []worker.Part) (map[strin
 		out[topic][partition] = next
 	}
 	return out, rows.Err()
+}
+
+// dropLanded removes from byTable the rows ClickHouse already holds: after
+// a failed Write the runtime retries the same parts, and an INSERT whose
+// answer was lost may have landed (found by make chaos, R7: 508 rows
+// written twice, invisible under FINAL but doubling any raw count). Each
+// table is asked, for the retried partitions, the highest offset it holds
+// at or above the retry's first; rows up to it are dropped. The scan is
+// not indexed by offset, but it runs only after a failure.
+func (s *Store) dropLanded(ctx context.Context, byTable map[string][]Row) error {
+	for name, rows := range byTable {
+		if len(rows) == 0 {
+			continue
+		}
+		t := rows[0].Table
+		ti, pi, oi := slices.Index(t.Columns, "kafka_topic"), slices.Index(t.Columns, "kafka_partition"), slices.Index(t.Columns, "kafka_offset")
+		if ti < 0 || pi < 0 || oi < 0 {
+			continue
+		}
+		var topics []string
+		from := int64(math.MaxInt64)
+		for _, r := range rows {
+			if tp := r.Values[ti].(string); !slices.Contains(topics, tp) {
+				topics = append(topics, tp)
+			}
+			from = min(from, r.Values[oi].(int64))
+		}
+		q := "SELECT kafka_topic, kafka_partition, max(kafka_offset) FROM " + name +
+			" WHERE has(?, kafka_topic) AND kafka_offset >= ? GROUP BY kafka_topic, kafka_partition"
+		res, err := s.Conn.Query(ctx, q, topics, from)
+		if err != nil {
+			return fmt.Errorf("read back what %s holds after a failed write: %w", name, err)
+		}
+		held := map[string]int64{}
+		for res.Next() {
+			var topic string
+			var partition int32
+			var upto int64
+			if err := res.Scan(&topic, &partition, &upto); err != nil {
+				res.Close()
+				return fmt.Errorf("read back what %s holds after a failed write: %w", name, err)
+			}
+			held[topic+"/"+strconv.Itoa(int(partition))] = upto
+		}
+		res.Close()
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("read back what %s holds after a failed write: %w", name, err)
+		}
+		kept := rows[:0]
+		for _, r := range rows {
+			upto, ok := held[r.Values[ti].(string)+"/"+strconv.Itoa(int(r.Values[pi].(int32)))]
+			if ok && r.Values[oi].(int64) <= upto {
+				s.Metrics.rereadSkipped.WithLabelValues(name).Inc()
+				continue
+			}
+			kept = append(kept, r)
+		}
+		byTable[name] = kept
+	}
+	return nil
 }
