@@ -5,11 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/reftrack/reftrack/internal/testenv"
-	"github.com/reftrack/reftrack/schemas"
 )
 
 // TestReadLandedSumsTheJournal: the oracle's view of money is the sum of
@@ -62,42 +60,6 @@ func TestReadLandedSumsTheJournal(t *testing.T) {
 // stack's ClickHouse.
 func migratedDB(t *testing.T) driver.Conn {
 	t.Helper()
-	opts, err := clickhouse.ParseDSN(testenv.ClickHouseDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if admin.Ping(ctx) != nil {
-		testenv.Stack(t, "up-clickhouse")
-	}
-	db := "landed_test_" + testenv.RandomID()
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		_ = admin.Close()
-	})
-	opts.Auth.Database = db
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	ms, err := schemas.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		for _, stmt := range m.Statements {
-			if err := conn.Exec(ctx, stmt); err != nil {
-				t.Fatalf("%s: %v", m.Name, err)
-			}
-		}
-	}
+	conn, _ := testenv.ClickHouse(t, "landed_test", true)
 	return conn
 }
