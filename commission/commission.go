@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +24,7 @@ const (
 	CodeBadWeights    = "weights_not_10000"
 	CodeBadDates      = "invalid_policy_dates"
 	CodeBadAdjustment = "invalid_adjustment"
+	CodeBadClose      = "invalid_period_close"
 )
 
 // Kinds of the commission.calculated lines written before the journal;
@@ -65,6 +68,15 @@ func adjustmentKey(partition int32, partnerID, requestID string) worker.StateKey
 	return worker.StateKey{Partition: partition, Key: "adjustment:" + schemas.Scoped(partnerID, requestID)}
 }
 
+// closedKey lists the periods closed for one partner (AllPartners: for
+// every partner) in one input partition. Each partition records its own
+// closes, from the close record the close-period command writes on every
+// partition, so a replay of a partition closes at the same offset. Never
+// expiring: a closed period stays closed.
+func closedKey(partition int32, partnerID string) worker.StateKey {
+	return worker.StateKey{Partition: partition, Key: "closed:" + partnerID}
+}
+
 // StateBackend implements worker.Stateful.
 func (c *Calculator) StateBackend() (redis.UniversalClient, string) { return c.Redis, c.Prefix }
 
@@ -81,17 +93,21 @@ type event struct {
 	att    *schemas.AttributionCalculated
 	cancel *schemas.AttributionCancelled
 	adj    *schemas.AdjustmentRequested
+	close  *schemas.PeriodClosed
 }
 
 // keys are the state keys the event reads.
 func (e *event) keys(partition int32) []worker.StateKey {
+	closes := []worker.StateKey{closedKey(partition, e.env.PartnerID), closedKey(partition, schemas.AllPartners)}
 	switch {
+	case e.close != nil:
+		return closes
 	case e.adj != nil:
-		return []worker.StateKey{adjustmentKey(partition, e.env.PartnerID, e.adj.RequestID)}
+		return append(closes, adjustmentKey(partition, e.env.PartnerID, e.adj.RequestID))
 	case e.cancel != nil:
-		return []worker.StateKey{journalKey(partition, e.cancel.AttributionID), legacyKey(partition, e.cancel.AttributionID)}
+		return append(closes, journalKey(partition, e.cancel.AttributionID), legacyKey(partition, e.cancel.AttributionID))
 	default:
-		return []worker.StateKey{journalKey(partition, e.env.EventID), legacyKey(partition, e.env.EventID)}
+		return append(closes, journalKey(partition, e.env.EventID), legacyKey(partition, e.env.EventID))
 	}
 }
 
@@ -113,6 +129,9 @@ func decodeEvent(value []byte) (*event, error) {
 	case schemas.TypeAdjustmentRequested:
 		e.adj = &schemas.AdjustmentRequested{}
 		err = schemas.Decode(e.env.Payload, e.adj)
+	case schemas.TypePeriodClosed:
+		e.close = &schemas.PeriodClosed{}
+		err = schemas.Decode(e.env.Payload, e.close)
 	default:
 		return nil, worker.Reject(CodeUndecodable, "/event_type", "unexpected event type %q", e.env.EventType)
 	}
@@ -156,6 +175,8 @@ func (c *Calculator) ProcessState(ctx context.Context, st *worker.StateTxn, batc
 			entries, err = c.accrue(ctx, st, part, rs, e.env, *e.att)
 		case e.cancel != nil:
 			entries, err = c.cancel(ctx, st, part, e.env, *e.cancel)
+		case e.close != nil:
+			err = c.closePeriod(ctx, st, part, e.env, *e.close)
 		default:
 			entries, err = c.adjust(ctx, st, part, e.env, *e.adj)
 		}
@@ -164,6 +185,9 @@ func (c *Calculator) ProcessState(ctx context.Context, st *worker.StateTxn, batc
 			continue
 		}
 		if err != nil {
+			return nil, err
+		}
+		if err := c.postOpen(ctx, st, part, e.env.PartnerID, entries); err != nil {
 			return nil, err
 		}
 		// Sealed only once they are sure to be emitted: a rejected
@@ -254,6 +278,77 @@ func (c *Calculator) adjust(ctx context.Context, st *worker.StateTxn, part int32
 	}
 	st.Put(key, []byte(e.EntryID), c.Keep)
 	return []schemas.JournalEntry{e}, nil
+}
+
+// closePeriod records req.Period as closed for the envelope's partner
+// (AllPartners: every partner) in partition part. Closing a period closed
+// already changes nothing, so the command may be re-run.
+func (c *Calculator) closePeriod(ctx context.Context, st *worker.StateTxn, part int32, env schemas.Envelope, req schemas.PeriodClosed) error {
+	if _, err := time.Parse("2006-01", req.Period); err != nil || strings.TrimSpace(env.PartnerID) == "" {
+		return worker.Reject(CodeBadClose, "/payload/period", "close period %q of partner %q: want YYYY-MM and a partner", req.Period, env.PartnerID)
+	}
+	key := closedKey(part, env.PartnerID)
+	closed, err := closedPeriods(ctx, st, key)
+	if err != nil || slices.Contains(closed, req.Period) {
+		return err
+	}
+	closed = append(closed, req.Period)
+	slices.Sort(closed)
+	b, err := schemas.Encode(closed)
+	if err != nil {
+		return fmt.Errorf("encode closed periods %s: %w", key.Key, err)
+	}
+	st.Put(key, b, 0)
+	return nil
+}
+
+func closedPeriods(ctx context.Context, st *worker.StateTxn, key worker.StateKey) ([]string, error) {
+	b, ok, err := st.Get(ctx, key)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var closed []string
+	if err := schemas.Decode(b, &closed); err != nil {
+		return nil, fmt.Errorf("decode closed periods %s: %w", key.Key, err)
+	}
+	return closed, nil
+}
+
+// postOpen moves every entry whose period is closed for its partner into
+// the first open period after it: a closed period never changes, and what
+// would have changed it (a late touch, a cancellation, an adjustment)
+// posts in the open period. The journal core knows nothing of closes; the
+// move happens before the entries are sealed into the chain.
+func (c *Calculator) postOpen(ctx context.Context, st *worker.StateTxn, part int32, partnerID string, entries []schemas.JournalEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	closed := map[string]bool{}
+	for _, p := range []string{partnerID, schemas.AllPartners} {
+		ps, err := closedPeriods(ctx, st, closedKey(part, p))
+		if err != nil {
+			return err
+		}
+		for _, period := range ps {
+			closed[period] = true
+		}
+	}
+	for i := range entries {
+		entries[i].Period = firstOpen(entries[i].Period, closed)
+	}
+	return nil
+}
+
+// firstOpen is period, or the first month after it not in closed.
+func firstOpen(period string, closed map[string]bool) string {
+	for closed[period] {
+		t, err := time.Parse("2006-01", period)
+		if err != nil {
+			return period // the journal core always stamps YYYY-MM
+		}
+		period = t.AddDate(0, 1, 0).Format("2006-01")
+	}
+	return period
 }
 
 // load reads the policy state of an attribution, converting the state kept

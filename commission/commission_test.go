@@ -82,8 +82,8 @@ func TestParseRulesErrors(t *testing.T) {
 		{`{"version":"v","rules":[{"id":"b","when":"nonsense ==","amount":{"percent":"1"}}]}`, `rule "b": when`},
 		{`{"version":"v","rules":[{"id":"c","when":"premium_minor","amount":{"percent":"1"}}]}`, `rule "c": when`},
 		{`{"version":"v","rules":[{"id":"d","when":"true","amount":{"percent":"101"}}]}`, `rule "d": percent "101"`},
-		{`{"version":"v","rules":[{"id":"e","when":"true","amount":{"bands":[{"percent":"1"},{"percent":"2"}]}}]}`, "only the last band"},
-		{`{"version":"v","payees":{"agent:x":{"upline":"agent:x"}},"rules":[{"id":"f","when":"true","amount":{"percent":"1"}}]}`, "its own upline"},
+		{`{"schema_version":2,"version":"v","rules":[{"id":"e","when":"true","amount":{"bands":[{"percent":"1"},{"percent":"2"}]}}]}`, "only the last band"},
+		{`{"version":"v","payees":{"agent:x":{"upline":"agent:x"}},"rules":[{"id":"f","when":"true","amount":{"percent":"1"}}]}`, "upline cycle agent:x → agent:x"},
 	}
 	for _, tt := range tests {
 		if _, err := ParseRules([]byte(tt.in)); err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -203,12 +203,12 @@ func TestLinesGolden(t *testing.T) {
 		tps                                 []tp
 		want                                string
 	}{
-		// 12 % of 1000.00 for a gold agent; overrides 10 % and 5 % of it
-		// up the chain agent → agency → MGA.
+		// 10 % of 1000.00 plus the gold uplift of 20 % of it; overrides 10 %
+		// and 5 % of the accrual up the chain agent → agency → MGA.
 		{"tier and overrides", "auto", "new_business", "1000.00", "USD", []tp{{"A-1", "agent", 10000}},
-			"agency:AG-1=1200/override:1 agent:A-1=12000/auto-gold mga:M-1=600/override:2"},
-		// Region from the payee table: 9 % of 1000.00.
-		{"region", "auto", "renewal", "1000.00", "USD", []tp{{"B-N", "broker", 10000}}, "broker:B-N=9000/north-brokers"},
+			"agency:AG-1=1200/override:1 agent:A-1=12000/auto+gold-uplift mga:M-1=600/override:2"},
+		// Region from the payee table: 10 % of 1000.00 plus a 5 % uplift.
+		{"region", "auto", "renewal", "1000.00", "USD", []tp{{"B-N", "broker", 10000}}, "broker:B-N=10500/auto+north-brokers"},
 		{"plain rate", "auto", "renewal", "1000.00", "USD", []tp{{"A-2", "agent", 10000}}, "agent:A-2=10000/auto"},
 		{"flat per currency", "auto", "new_business", "99999.00", "EUR", []tp{{"C-1", "customer", 10000}}, "customer:C-1=2000/customer-reward"},
 		// 30 % of 100.00 = 30.00, raised to the 50.00 minimum.
@@ -222,11 +222,10 @@ func TestLinesGolden(t *testing.T) {
 		{"bands, first only", "home", "new_business", "800.00", "USD", []tp{{"A-2", "agent", 10000}}, "agent:A-2=12000/home-bands"},
 		// 6 % of 1234.56 = 74.0736 → 74.07.
 		{"default", "health", "new_business", "1234.56", "USD", []tp{{"A-2", "agent", 10000}}, "agent:A-2=7407/default"},
-		// The premium 1000.01 splits 50001/50000 (the odd cent to the
-		// smaller key, agent:A-1); 12 % of 500.01 = 60.0012 → 60.00 with
-		// overrides 6.00 and 3.00; 10 % of 500.00 = 50.00; B-1 has no credit.
+		// 10 % of 1000.01 = 100.001 → 100.00, split 50.00/50.00; A-1's gold
+		// uplift makes 60.00 with overrides 6.00 and 3.00; B-1 has no credit.
 		{"split", "auto", "new_business", "1000.01", "USD", []tp{{"A-1", "agent", 5000}, {"A-2", "agent", 5000}, {"B-1", "broker", 0}},
-			"agency:AG-1=600/override:1 agent:A-1=6000/auto-gold agent:A-2=5000/auto broker:B-1=0/no_credit mga:M-1=300/override:2"},
+			"agency:AG-1=600/override:1 agent:A-1=6000/auto+gold-uplift agent:A-2=5000/auto broker:B-1=0/no_credit mga:M-1=300/override:2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,9 +247,9 @@ func TestLinesGolden(t *testing.T) {
 		})
 	}
 	for name, a := range map[string][]any{
-		"no flat for JPY": {"auto", "new_business", "1000", "JPY", []tp{{"C-1", "customer", 10000}}, CodeBadRule},
-		"weights":         {"auto", "new_business", "10.00", "USD", []tp{{"A-2", "agent", 9999}}, CodeBadWeights},
-		"premium digits":  {"auto", "new_business", "10.5", "JPY", []tp{{"A-2", "agent", 10000}}, CodeBadPremium},
+		"no reward in JPY": {"auto", "new_business", "1000", "JPY", []tp{{"C-1", "customer", 10000}}, CodeNoRule},
+		"weights":          {"auto", "new_business", "10.00", "USD", []tp{{"A-2", "agent", 9999}}, CodeBadWeights},
+		"premium digits":   {"auto", "new_business", "10.5", "JPY", []tp{{"A-2", "agent", 10000}}, CodeBadPremium},
 	} {
 		env, att := attEnvelope(a[0].(string), a[1].(string), a[2].(string), a[3].(string), 1, a[4].([]tp)...)
 		_, err := Lines(rs, env, att)

@@ -11,6 +11,7 @@ require (
 	github.com/reftrack/reftrack/schemas v0.0.0
 	github.com/reftrack/reftrack/sink v0.0.0
 	github.com/santhosh-tekuri/jsonschema/v5 v5.3.1
+	github.com/twmb/franz-go/pkg/kadm v1.19.0
 )
 
 require (
@@ -23,7 +24,6 @@ require (
 	github.com/paulmach/orb v0.13.0 // indirect
 	github.com/segmentio/asm v1.2.1 // indirect
 	github.com/shopspring/decimal v1.5.0 // indirect
-	github.com/twmb/franz-go/pkg/kadm v1.19.0 // indirect
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
 	go.opentelemetry.io/otel v1.47.0 // indirect
 	go.opentelemetry.io/otel/trace v1.47.0 // indirect

@@ -1,6 +1,7 @@
 package commission
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -95,13 +96,16 @@ type cancelState struct {
 // earlier versions or cancellations (ProcessState adds reversals and
 // clawbacks from the policy's state), so whatif can replay it.
 //
-// The premium is split by the paid model's weights exactly (Split: floors,
-// then largest remainders, ties to the smaller payee key), and each payee's
-// share is commissioned under the first rule that matches that payee, so
-// rates can depend on the payee's type, tier and region. Payees with no
-// credit get a zero accrual (rule no_credit), so the journal shows who was
-// considered. Then each positive accrual pays the configured override
-// percents up the payee's upline chain, as accruals of their own.
+// The policy's commission is computed once, under the first rule matching
+// the policy (bands, minimum and cap on the whole policy), then split by
+// the paid model's weights exactly (Split: floors, then largest remainders,
+// ties to the smaller payee key), so the total does not depend on how many
+// payees share it. The first payee rule matching a payee may then adjust
+// its share (PayeeRule.Adjust). Payees with no credit get a zero accrual
+// (rule no_credit), and a conversion whose touches are all excluded zero
+// accruals (rule unattributed), so the journal shows who was considered.
+// Then each positive accrual pays the configured override percents up the
+// payee's upline chain, as accruals of their own.
 func Lines(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculated) ([]schemas.Envelope, error) {
 	es, err := accruals(rs, env, att)
 	if err != nil {
@@ -120,25 +124,66 @@ func accruals(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculat
 	if len(att.Touchpoints) == 0 {
 		return nil, nil // unattributed: nobody to pay, counted by attribute
 	}
-	shares, err := paidShares(att)
-	if err != nil {
-		return nil, err
-	}
-	premiumShares := Split(premium, shares)
 	base := schemas.JournalEntry{Kind: schemas.EntryAccrual, Currency: p.Currency, Period: periodOf(env),
 		CauseID: env.EventID, AttributionID: env.EventID, AttributionVersion: att.Version, PolicyID: p.PolicyID,
 		PartnerID: env.PartnerID, LeadID: env.LeadID, ProductLine: p.ProductLine, SaleType: p.SaleType,
 		Model: att.PaidModel, RuleSetVersion: rs.Version, PremiumMinor: premium}
+	if allExcluded(att) {
+		return unattributed(env, att, base), nil
+	}
+	shares, err := paidShares(att)
+	if err != nil {
+		return nil, err
+	}
+	rule, d, err := policyCommission(rs, env, p, premium)
+	if err != nil {
+		return nil, err
+	}
+	base.RuleID, base.Rate, base.Band, base.MinApplied, base.CapApplied = rule.ID, d.Rate, d.Band, d.MinApplied, d.CapApplied
+	base.BaseMinor = premium
+	split := Split(d.Amount, shares)
 	var out []schemas.JournalEntry
 	for i, s := range shares {
-		d, err := direct(rs, env, att, base, s, premiumShares[i])
+		e, err := direct(rs, env, att, base, s, d.Amount, split[i])
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, d)
-		out = append(out, overrides(rs, d, s.Payee)...)
+		out = append(out, e)
+		out = append(out, overrides(rs, e, s.Payee)...)
 	}
 	return out, nil
+}
+
+// allExcluded says whether every touch of att is excluded: the conversion
+// is unattributed (attribute counts it), not a broken set of weights.
+func allExcluded(att schemas.AttributionCalculated) bool {
+	for _, tp := range att.Touchpoints {
+		if !tp.Excluded {
+			return false
+		}
+	}
+	return true
+}
+
+// unattributed are the zero accruals of a conversion whose touches are all
+// excluded, one per payee considered, so it is visible in the journal
+// without being priced or dead-lettered.
+func unattributed(env schemas.Envelope, att schemas.AttributionCalculated, base schemas.JournalEntry) []schemas.JournalEntry {
+	seen := map[string]bool{}
+	var out []schemas.JournalEntry
+	for _, tp := range att.Touchpoints {
+		payee := tp.ReferrerType + ":" + tp.ReferrerID
+		if seen[payee] {
+			continue
+		}
+		seen[payee] = true
+		e := base
+		e.PayeeType, e.PayeeID = tp.ReferrerType, tp.ReferrerID
+		e.EntryID, e.RuleID = accrualID(env.EventID, att.Version, payee), "unattributed"
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PayeeType+":"+out[i].PayeeID < out[j].PayeeType+":"+out[j].PayeeID })
+	return out
 }
 
 // paidShares are the paid model's weights per payee ("type:id"), sorted by
@@ -162,33 +207,63 @@ func paidShares(att schemas.AttributionCalculated) ([]Share, error) {
 	return shares, nil
 }
 
-// direct is one payee's own accrual on its premium share.
-func direct(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculated, base schemas.JournalEntry, s Share, share int64) (schemas.JournalEntry, error) {
+// policyCommission is the policy's commission, once per policy, under the
+// first rule matching the policy. A rule without an amount in the
+// policy's currency leaves the policy unpriced: no_matching_rule.
+func policyCommission(rs *RuleSet, env schemas.Envelope, p schemas.PolicyIssued, premium int64) (*Rule, Derivation, error) {
+	rule, err := rs.Match(PolicyEnv{ProductLine: p.ProductLine, SaleType: p.SaleType, Currency: p.Currency, PremiumMinor: premium,
+		TermMonths: p.TermMonths, PartnerID: env.PartnerID, FirstYear: p.SaleType == schemas.SaleNewBusiness})
+	if err != nil {
+		return nil, Derivation{}, worker.Reject(CodeBadRule, "/payload/policy", "%v", err)
+	}
+	if rule == nil {
+		return nil, Derivation{}, worker.Reject(CodeNoRule, "/payload/policy", "rule set %s has no rule for %s/%s", rs.Version, p.ProductLine, p.SaleType)
+	}
+	d, err := rule.Amount.Explain(premium, p.Currency)
+	if errors.Is(err, errNoCurrency) {
+		return nil, d, worker.Reject(CodeNoRule, "/payload/policy/currency", "rule set %s, rule %q: %v", rs.Version, rule.ID, err)
+	}
+	if err != nil {
+		return nil, d, worker.Reject(CodeBadRule, "/payload/policy", "rule %q: %v", rule.ID, err)
+	}
+	return rule, d, nil
+}
+
+// direct is one payee's own accrual: its share of the policy commission
+// (commission total), adjusted by the first payee rule matching it.
+func direct(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculated, base schemas.JournalEntry, s Share, commission, share int64) (schemas.JournalEntry, error) {
 	p := att.Policy
 	e := base
 	e.PayeeType, e.PayeeID, _ = strings.Cut(s.Payee, ":")
 	e.EntryID = accrualID(env.EventID, att.Version, s.Payee)
-	e.WeightBP, e.BaseMinor, e.RuleID = s.WeightBP, share, "no_credit"
+	e.WeightBP = s.WeightBP
 	if s.WeightBP == 0 {
+		e.RuleID, e.Rate, e.Band, e.MinApplied, e.CapApplied = "no_credit", "", "", false, false
 		return e, nil
 	}
-	floor, _ := floorShare(base.PremiumMinor, s.WeightBP)
-	e.ResidueMinor = share - floor
+	floor, _ := floorShare(commission, s.WeightBP)
+	e.AmountMinor, e.ResidueMinor = share, share-floor
 	ref := rs.Payees[s.Payee]
-	rule, err := rs.Match(Env{ProductLine: p.ProductLine, SaleType: p.SaleType, Currency: p.Currency, PremiumMinor: base.PremiumMinor,
+	rule, err := rs.MatchPayee(Env{ProductLine: p.ProductLine, SaleType: p.SaleType, Currency: p.Currency, PremiumMinor: base.PremiumMinor,
 		TermMonths: p.TermMonths, PartnerID: env.PartnerID, PayeeID: e.PayeeID, PayeeType: e.PayeeType, Tier: ref.Tier,
 		Region: ref.Region, WeightBP: s.WeightBP, FirstYear: p.SaleType == schemas.SaleNewBusiness})
 	if err != nil {
 		return e, worker.Reject(CodeBadRule, "/payload/policy", "%v", err)
 	}
 	if rule == nil {
-		return e, worker.Reject(CodeNoRule, "/payload/policy", "rule set %s has no rule for %s %s/%s", rs.Version, s.Payee, p.ProductLine, p.SaleType)
+		return e, nil
 	}
-	d, err := rule.Amount.Explain(share, p.Currency)
-	if err != nil {
-		return e, worker.Reject(CodeBadRule, "/payload/policy", "rule %q: %v", rule.ID, err)
+	if e.AmountMinor, err = rule.Adjust(share, s.WeightBP, p.Currency); err != nil {
+		return e, worker.Reject(CodeNoRule, "/payload/policy/currency", "rule set %s, payee rule %q: %v", rs.Version, rule.ID, err)
 	}
-	e.RuleID, e.AmountMinor, e.Rate, e.Band, e.MinApplied, e.CapApplied = rule.ID, d.Amount, d.Rate, d.Band, d.MinApplied, d.CapApplied
+	if rule.reward != nil {
+		// A reward is not a share of the policy commission: its why is the
+		// reward itself, pro rata to the weight.
+		e.RuleID, e.Rate, e.Band, e.MinApplied, e.CapApplied, e.ResidueMinor = rule.ID, "flat", "", false, false, 0
+		e.BaseMinor, _ = rule.reward.in(p.Currency, "reward")
+		return e, nil
+	}
+	e.RuleID += "+" + rule.ID
 	return e, nil
 }
 

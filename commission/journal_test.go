@@ -226,10 +226,11 @@ func TestLateTouchAfterCancellation(t *testing.T) {
 		v2       []tp
 		balances string
 	}{
-		// 183 of 365 days unearned of each accrual, whoever earns it now.
+		// 183 of 365 days unearned of each accrual, whoever earns it now;
+		// shared, the policy's capped 1500.00 is split, 750.00 each.
 		{"credit moves", []tp{{"A-2", "agent", 10000}}, "agent:A-2 USD=74795"},
 		{"credit shared", []tp{{"A-1", "agent", 5000}, {"A-2", "agent", 5000}},
-			"agency:AG-1 USD=7479 agent:A-1 USD=74795 agent:A-2 USD=74795 mga:M-1 USD=3740"},
+			"agency:AG-1 USD=3740 agent:A-1 USD=37397 agent:A-2 USD=37397 mga:M-1 USD=1870"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,9 +328,11 @@ func TestAccrualSaysWhy(t *testing.T) {
 		{"minimum", "life", "100.00", lifePolicy, "agent:A-1", map[string]any{"min_applied": true, "amount_minor": 5000.0}},
 		{"bands", "home", "6000.00", []tp{{"A-2", "agent", 10000}}, "agent:A-2", map[string]any{"rate": "bands",
 			"band": "15@100000,10@400000,5@100000"}},
-		// 1000.01 split in halves: the odd cent is the residue of agent:A-1.
-		{"residue", "auto", "1000.01", []tp{{"A-1", "agent", 5000}, {"A-2", "agent", 5000}}, "agent:A-1",
-			map[string]any{"residue_minor": 1.0, "base_minor": 50001.0, "rate": "12"}},
+		// 10 % of 1000.10 = 100.01 split in halves: the odd cent is the
+		// residue of agent:A-1; the base is the policy's premium, and the
+		// gold uplift names itself in the rule.
+		{"residue", "auto", "1000.10", []tp{{"A-1", "agent", 5000}, {"A-2", "agent", 5000}}, "agent:A-1",
+			map[string]any{"residue_minor": 1.0, "base_minor": 100010.0, "rate": "10", "rule_id": "auto+gold-uplift", "amount_minor": 6001.0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,8 +366,8 @@ func TestAccrualSaysWhy(t *testing.T) {
 
 // propRules: an upline chain on agent:A, a cap, and a short window so that
 // cancellations fall inside and outside it.
-const propRules = `{"version":"prop","payees":{"agent:A":{"upline":"agency:G"},"agency:G":{"upline":"mga:M"}},
- "rules":[{"id":"life","when":"product_line == \"life\"","amount":{"percent":"30","cap":"1500.00"}},
+const propRules = `{"schema_version":2,"version":"prop","payees":{"agent:A":{"upline":"agency:G"},"agency:G":{"upline":"mga:M"},"mga:M":{}},
+ "rules":[{"id":"life","when":"product_line == \"life\"","amount":{"percent":"30","cap":{"USD":"1500.00"}}},
           {"id":"all","when":"true","amount":{"percent":"10"}}],
  "overrides":["10","5"],"chargeback_days":{"default":200}}`
 
@@ -384,9 +387,9 @@ type propPolicy struct {
 var propPayees = []string{"agent:A", "agent:B", "broker:C", "customer:D"}
 
 // oracleLines are a version's gross amounts per payee, computed apart from
-// the stage: the split by weight, 30 % capped at 1500.00 for life and 10 %
-// otherwise (half away from zero), and 10 % and 5 % of agent:A's amount to
-// agency:G and mga:M.
+// the stage: the policy's commission, 30 % capped at 1500.00 for life and
+// 10 % otherwise (half away from zero), split by weight, and 10 % and 5 %
+// of agent:A's amount to agency:G and mga:M.
 func (p *propPolicy) oracleLines(t *testing.T) map[string]int64 {
 	premium := int64(0)
 	whole, frac, _ := strings.Cut(p.policy.AnnualPremium, ".")
@@ -403,11 +406,11 @@ func (p *propPolicy) oracleLines(t *testing.T) map[string]int64 {
 	}
 	sort.Slice(shares, func(i, j int) bool { return shares[i].Payee < shares[j].Payee })
 	out := map[string]int64{}
-	for i, v := range Split(premium, shares) {
-		amount := (v*10 + 50) / 100
-		if p.policy.ProductLine == "life" {
-			amount = min((v*30+50)/100, 150000)
-		}
+	commission := (premium*10 + 50) / 100
+	if p.policy.ProductLine == "life" {
+		commission = min((premium*30+50)/100, 150000)
+	}
+	for i, amount := range Split(commission, shares) {
 		out[shares[i].Payee] += amount
 		if shares[i].Payee == "agent:A" && amount > 0 {
 			out["agency:G"] += (amount*10 + 50) / 100

@@ -22,7 +22,16 @@ const (
 	// adjustment entry (see AdjustmentRequested); it travels on the
 	// attributions topic, keyed LeadKey(partner, "adjustment:"+request id).
 	TypeAdjustmentRequested = "commission.adjustment_requested"
+	// TypePeriodClosed closes an accounting period of one partner (or of
+	// every partner: PartnerID AllPartners) in the commission stage (see
+	// PeriodClosed); it travels on the attributions topic, one record on
+	// every partition, since each partition's state records its own closes.
+	TypePeriodClosed = "commission.period_closed"
 )
+
+// AllPartners is the PartnerID of a commission.period_closed that closes
+// the period for every partner.
+const AllPartners = "*"
 
 // PartnerEventTypes are the types a partner may send; each has a JSON Schema.
 var PartnerEventTypes = []string{
@@ -280,6 +289,21 @@ type AdjustmentRequested struct {
 	PolicyID    string `json:"policy_id,omitempty"` // what it is about, if one policy
 	Actor       string `json:"actor"`
 	Reason      string `json:"reason"`
+}
+
+// PeriodClosed is the payload of commission.period_closed: from this
+// record on, no entry of the envelope's partner (every partner for
+// AllPartners) posts in Period (YYYY-MM); an entry whose own period is
+// closed posts in the first open period after it. A closed period is never
+// reopened.
+type PeriodClosed struct {
+	Period    string `json:"period"` // YYYY-MM
+	RequestID string `json:"request_id"`
+	Actor     string `json:"actor"`
+	// Partitions is how many partitions of attributions the request was
+	// written to (all of them): the period is closed everywhere once the
+	// sink has seen the request on that many (commission_period_closes).
+	Partitions int32 `json:"partitions"`
 }
 
 // Reason is one thing wrong with a rejected record. Pointer is a JSON pointer

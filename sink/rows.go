@@ -39,6 +39,8 @@ var (
 		"product_line", "sale_type", "model", "weight_bp", "rule_set_version", "rule_id", "premium_minor", "base_minor", "rate", "band",
 		"min_applied", "cap_applied", "residue_minor", "override_level", "source_entry_id", "cancelled_on", "actor", "reason",
 		"chain", "chain_seq", "prev_hash", "hash", "kafka_topic", "kafka_partition", "kafka_offset"}}
+	periodCloses = Table{"commission_period_closes", []string{"partner_id", "period", "request_id", "actor", "partitions", "closed_at",
+		"kafka_topic", "kafka_partition", "kafka_offset"}}
 	sinkOffsets = Table{"sink_offsets", []string{"topic", "partition", "next_offset", "written_at"}}
 )
 
@@ -52,7 +54,7 @@ var tableOf = map[string]Table{
 
 // alsoWritten are the other tables a topic's records land in, besides its
 // tableOf and rejected_events, which NextOffset scans too.
-var alsoWritten = map[string][]Table{schemas.TopicCommissions: {commissionEntries}}
+var alsoWritten = map[string][]Table{schemas.TopicCommissions: {commissionEntries}, schemas.TopicAttributions: {periodCloses}}
 
 // Row is one row with the table it belongs to.
 type Row struct {
@@ -175,6 +177,8 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 		// Only commission acts on it; the adjustment entry it posts, with
 		// actor and reason, is the record in commission_entries.
 		return nil, nil
+	case schemas.TypePeriodClosed:
+		return periodCloseRows(env, src)
 	}
 	if env.EventType != schemas.TypeAttributionCalculated {
 		return nil, fmt.Errorf("unexpected event type %q on the attributions topic", env.EventType)
@@ -209,6 +213,20 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 		}
 	}
 	return rows, nil
+}
+
+// periodCloseRows records a period close as one partition saw it: the
+// statements command counts partitions to know a close is complete.
+func periodCloseRows(env schemas.Envelope, src []any) ([]Row, error) {
+	var c schemas.PeriodClosed
+	if err := schemas.Decode(env.Payload, &c); err != nil {
+		return nil, fmt.Errorf("decode period close: %w", err)
+	}
+	period, err := time.Parse("2006-01", c.Period)
+	if err != nil {
+		return nil, fmt.Errorf("period close %s: period %q: want YYYY-MM", env.EventID, c.Period)
+	}
+	return []Row{{periodCloses, append([]any{env.PartnerID, period, c.RequestID, c.Actor, c.Partitions, env.OccurredAt.UTC()}, src...)}}, nil
 }
 
 // commissionRows reads the commissions topic: journal entries, and the

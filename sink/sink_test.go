@@ -48,6 +48,8 @@ const (
 	"weight_bp":10000,"rule_set_version":"v1","rule_id":"home","premium_minor":100050,"base_minor":100050,"rate":"12.5","cap_applied":true}}`
 	adjustmentRequest = `{"event_id":"r1","event_type":"commission.adjustment_requested","schema_version":1,"occurred_at":"2026-10-02T08:00:00Z","partner_id":"acme","lead_id":"adjustment:r1",
 	"payload":{"request_id":"r1","payee_id":"a-1","payee_type":"agent","currency":"EUR","amount_minor":-100,"actor":"ops","reason":"x"}}`
+	periodClose = `{"event_id":"c1","event_type":"commission.period_closed","schema_version":1,"occurred_at":"2026-11-01T08:00:00Z","partner_id":"*","lead_id":"period_close:2026-10",
+	"payload":{"period":"2026-10","request_id":"c1","actor":"ops","partitions":4}}`
 	rejection = `{"stage":"validate","reasons":[{"code":"schema_violation","pointer":"/payload","message":"bad"},{"code":"x","pointer":"","message":"y"}],
 	"source_topic":"p.referrals.ingested","source_partition":3,"source_offset":42,"key":"TDE=","original":"e30=","failed_at":"2026-10-01T08:00:00Z"}`
 )
@@ -89,6 +91,13 @@ func TestDecode(t *testing.T) {
 		{"journal entry under another id", schemas.TopicCommissions, strings.Replace(entry, `"entry_id":"j1"`, `"entry_id":"j9"`, 1), "rejected_events", 1, nil},
 		{"wrong type on commissions", schemas.TopicCommissions, strings.Replace(entry, "commission.entry", "policy.issued", 1), "rejected_events", 1, nil},
 		{"adjustment request makes no row", schemas.TopicAttributions, adjustmentRequest, "", 0, nil},
+		// Issue #13 (period close): the close request the commission stage
+		// acts on is recorded per partition, not dead-lettered.
+		{"period close", schemas.TopicAttributions, periodClose, "commission_period_closes", 1, map[string]any{
+			"partner_id": "*", "period": time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), "partitions": int32(4), "actor": "ops",
+			"kafka_partition": int32(1), "kafka_offset": int64(7),
+		}},
+		{"period close with a bad period", schemas.TopicAttributions, strings.Replace(periodClose, `"2026-10"`, `"2026-10-01"`, 1), "rejected_events", 1, nil},
 		{"rejection", schemas.TopicRejected, rejection, "rejected_events", 1, map[string]any{
 			"stage": "validate", "original": "{}", "record_key": "L1", "source_offset": int64(42),
 			"reason_codes": []string{"schema_violation", "x"},
@@ -147,7 +156,7 @@ func jsonOf(v any) string {
 }
 
 func FuzzDecode(f *testing.F) {
-	for _, s := range []string{created, issued, attribution, line, entry, adjustmentRequest, rejection, `{}`, `null`, "\xff"} {
+	for _, s := range []string{created, issued, attribution, line, entry, adjustmentRequest, periodClose, rejection, `{}`, `null`, "\xff"} {
 		f.Add(s)
 	}
 	topics := []string{schemas.TopicUnique, schemas.TopicAttributions, schemas.TopicCommissions, schemas.TopicRejected}
@@ -222,7 +231,7 @@ func TestStoreClickHouse(t *testing.T) {
 		msgs  []worker.Message
 	}{
 		{schemas.TopicUnique, []worker.Message{msg(schemas.TopicUnique, 10, created), msg(schemas.TopicUnique, 11, issued)}},
-		{schemas.TopicAttributions, []worker.Message{msg(schemas.TopicAttributions, 5, attribution)}},
+		{schemas.TopicAttributions, []worker.Message{msg(schemas.TopicAttributions, 5, attribution), msg(schemas.TopicAttributions, 6, periodClose)}},
 		{schemas.TopicCommissions, []worker.Message{msg(schemas.TopicCommissions, 3, line), msg(schemas.TopicCommissions, 4, "garbage"),
 			msg(schemas.TopicCommissions, 5, entry)}},
 		{schemas.TopicRejected, []worker.Message{msg(schemas.TopicRejected, 0, rejection)}},
@@ -253,13 +262,14 @@ func TestStoreClickHouse(t *testing.T) {
 		"SELECT toUInt64(sum(amount_minor)) FROM commission_entries FINAL":           12506,
 		"SELECT count() FROM rejected_events FINAL WHERE stage = 'sink'":             1,
 		"SELECT count() FROM referral_events FINAL WHERE position(payload, '@') > 0": 0,
+		"SELECT count() FROM commission_period_closes FINAL WHERE partitions = 4":    1,
 	}
 	for q, n := range want {
 		if got := count(t, conn, q); got != n {
 			t.Errorf("%s = %d, want %d", q, got, n)
 		}
 	}
-	next := map[string]int64{schemas.TopicUnique: 12, schemas.TopicAttributions: 6, schemas.TopicCommissions: 6, schemas.TopicRejected: 1}
+	next := map[string]int64{schemas.TopicUnique: 12, schemas.TopicAttributions: 7, schemas.TopicCommissions: 6, schemas.TopicRejected: 1}
 	checkNext := func(how string) {
 		t.Helper()
 		for topic, n := range next {

@@ -90,11 +90,15 @@ func Verify(secret []byte, header string, body []byte, now time.Time, tolerance 
 
 var deliverySpace = uuid.MustParse("8d1d7f2e-3b0a-4f6c-9a51-6f2e1c0b7d44")
 
-// DeliveryID names one statement: payee, currency, period and total. The
-// same statement delivered twice has the same id; a corrected one differs.
+// DeliveryID names one statement: payee, currency, accounting period and
+// statement number, never its total. A re-run of a closed period is the
+// same statement (a closed period never changes) and so the same id, which
+// a payout system deduplicating by id pays once; a late correction posts
+// in the next open period, so it is paid with that period's statement.
+// Had the total been part of the id, a re-run after a correction would be
+// a new id and be paid a second time.
 func DeliveryID(s statement.Statement) string {
-	key := strings.Join([]string{s.PayeeType, s.PayeeID, s.Currency,
-		s.From.UTC().Format(time.RFC3339), s.To.UTC().Format(time.RFC3339), strconv.FormatInt(s.TotalMinor, 10)}, "\x00")
+	key := strings.Join([]string{s.PayeeType, s.PayeeID, s.Currency, s.Period, strconv.Itoa(s.Number)}, "\x00")
 	return uuid.NewSHA1(deliverySpace, []byte(key)).String()
 }
 

@@ -14,7 +14,7 @@ import (
 // its own, in the period it was posted in.
 func Read(ctx context.Context, conn driver.Conn, from, to time.Time) ([]Line, error) {
 	rows, err := conn.Query(ctx, `SELECT entry_id, payee_type, payee_id, currency, amount_minor, kind, policy_id,
-		attribution_id, rule_set_version, rule_id, source_entry_id, corrects, override_level, toString(period), posted_at
+		attribution_id, rule_set_version, rule_id, source_entry_id, corrects, override_level, toString(period), posted_at, partner_id
 		FROM commission_entries FINAL WHERE period >= toDate(?) AND period < toDate(?)`, day(from), day(to))
 	if err != nil {
 		return nil, fmt.Errorf("read journal entries: %w", err)
@@ -25,7 +25,7 @@ func Read(ctx context.Context, conn driver.Conn, from, to time.Time) ([]Line, er
 		var l Line
 		var level uint8
 		if err := rows.Scan(&l.LineID, &l.PayeeType, &l.PayeeID, &l.Currency, &l.AmountMinor, &l.Kind, &l.PolicyID,
-			&l.AttributionID, &l.RuleSetVersion, &l.RuleID, &l.SourceLineID, &l.Corrects, &level, &l.Period, &l.At); err != nil {
+			&l.AttributionID, &l.RuleSetVersion, &l.RuleID, &l.SourceLineID, &l.Corrects, &level, &l.Period, &l.At, &l.PartnerID); err != nil {
 			return nil, fmt.Errorf("read journal entry: %w", err)
 		}
 		l.OverrideLevel = int(level)
@@ -51,6 +51,31 @@ func Ledger(ctx context.Context, conn driver.Conn, from, to time.Time) (map[stri
 			return nil, fmt.Errorf("sum journal entries: %w", err)
 		}
 		out[c] = v
+	}
+	return out, rows.Err()
+}
+
+// Closed reads which periods (YYYY-MM) are closed for which partner
+// (schemas.AllPartners: for every partner): those whose close the sink
+// recorded on as many attributions partitions as the close was written to.
+// A close seen on fewer is still under way.
+func Closed(ctx context.Context, conn driver.Conn) (map[string]map[string]bool, error) {
+	rows, err := conn.Query(ctx, `SELECT partner_id, toString(period) FROM commission_period_closes FINAL
+		GROUP BY partner_id, period, kafka_topic HAVING uniqExact(kafka_partition) >= max(partitions)`)
+	if err != nil {
+		return nil, fmt.Errorf("read closed periods: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]bool{}
+	for rows.Next() {
+		var partner, period string
+		if err := rows.Scan(&partner, &period); err != nil {
+			return nil, fmt.Errorf("read closed period: %w", err)
+		}
+		if out[partner] == nil {
+			out[partner] = map[string]bool{}
+		}
+		out[partner][monthOf(period)] = true
 	}
 	return out, rows.Err()
 }

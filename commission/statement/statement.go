@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reftrack/reftrack/schemas"
 	"github.com/reftrack/reftrack/schemas/money"
 )
 
@@ -36,17 +37,26 @@ type Line struct {
 	Corrects       string    `json:"corrects,omitempty"`       // the accrual a reversal, clawback or reinstatement corrects
 	OverrideLevel  int       `json:"override_level,omitempty"` // > 0: an upline's override accrual
 	Period         string    `json:"period"`                   // accounting period, YYYY-MM-DD of its first day
+	PartnerID      string    `json:"partner_id"`               // whose period close it waits for
 	At             time.Time `json:"at"`
 }
 
-// Statement is one payee's entries in one currency for a range of periods;
-// TotalMinor is their sum, then the same by what moved it.
+// Statement is one payee's entries in one currency posted in one
+// accounting period; TotalMinor is their sum, then the same by what moved
+// it. Period and Number name it for the payout system (see
+// payout.DeliveryID): a period's statement is number 1, and since a closed
+// period never changes (entries for it post in the next open period), a
+// re-run of a closed period yields the same statement, total included.
+// Number exists for a supplementary statement of a period, which the
+// journal cannot produce today.
 type Statement struct {
 	PayeeType      string    `json:"payee_type"`
 	PayeeID        string    `json:"payee_id"`
 	Currency       string    `json:"currency"`
-	From           time.Time `json:"from"`
-	To             time.Time `json:"to"`
+	Period         string    `json:"period"` // YYYY-MM
+	Number         int       `json:"statement_number"`
+	From           time.Time `json:"from"` // the period's first day
+	To             time.Time `json:"to"`   // the next period's first day
 	Lines          []Line    `json:"lines"`
 	TotalMinor     int64     `json:"total_minor"`
 	Total          string    `json:"total"`
@@ -58,8 +68,9 @@ type Statement struct {
 	Adjustments    int64     `json:"adjustment_minor"`
 }
 
-// Build groups entries into statements, sorted by payee and currency,
-// entries by time then id. Zero entries (accruals of payees a model gave
+// Build groups entries into statements per payee, currency and accounting
+// period, sorted by payee, currency and period, entries by time then id;
+// from and to bound statements of entries without a period. Zero entries (accruals of payees a model gave
 // no credit) are left out: they pay nothing.
 func Build(lines []Line, from, to time.Time) ([]Statement, error) {
 	byKey := map[string]*Statement{}
@@ -72,10 +83,14 @@ func Build(lines []Line, from, to time.Time) ([]Statement, error) {
 			return nil, fmt.Errorf("line %s: %w", l.LineID, err)
 		}
 		l.Amount = amt
-		k := l.PayeeType + ":" + l.PayeeID + " " + l.Currency
+		period := monthOf(l.Period)
+		k := l.PayeeType + ":" + l.PayeeID + " " + l.Currency + " " + period
 		s := byKey[k]
 		if s == nil {
-			s = &Statement{PayeeType: l.PayeeType, PayeeID: l.PayeeID, Currency: l.Currency, From: from, To: to}
+			s = &Statement{PayeeType: l.PayeeType, PayeeID: l.PayeeID, Currency: l.Currency, Period: period, Number: 1, From: from, To: to}
+			if start, err := time.Parse("2006-01", period); err == nil {
+				s.From, s.To = start, start.AddDate(0, 1, 0)
+			}
 			byKey[k] = s
 		}
 		s.Lines = append(s.Lines, l)
@@ -95,9 +110,46 @@ func Build(lines []Line, from, to time.Time) ([]Statement, error) {
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
-		return a.PayeeType+":"+a.PayeeID+" "+a.Currency < b.PayeeType+":"+b.PayeeID+" "+b.Currency
+		return a.PayeeType+":"+a.PayeeID+" "+a.Currency+" "+a.Period < b.PayeeType+":"+b.PayeeID+" "+b.Currency+" "+b.Period
 	})
 	return out, nil
+}
+
+// monthOf is the YYYY-MM of a period as ClickHouse returns it (its first
+// day, YYYY-MM-DD); "" stays "".
+func monthOf(period string) string {
+	if len(period) < 7 {
+		return period
+	}
+	return period[:7]
+}
+
+// Payable splits statements into those of periods closed for every
+// partner with an entry in them (closed as Closed reads it) and the rest.
+// Only a closed period's statement is final: its delivery id (payee,
+// currency, period, number) is paid once, so delivering an open period
+// would pay its later entries never.
+func Payable(ss []Statement, closed map[string]map[string]bool) (payable, open []Statement) {
+	for _, s := range ss {
+		if s.closedFor(closed) {
+			payable = append(payable, s)
+		} else {
+			open = append(open, s)
+		}
+	}
+	return payable, open
+}
+
+func (s Statement) closedFor(closed map[string]map[string]bool) bool {
+	if s.Period == "" {
+		return false
+	}
+	for _, l := range s.Lines {
+		if !closed[l.PartnerID][s.Period] && !closed[schemas.AllPartners][s.Period] {
+			return false
+		}
+	}
+	return true
 }
 
 // bucket is the subtotal an entry counts in.
@@ -151,14 +203,19 @@ func WriteDir(dir string, ss []Statement) error {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	type summaryRow struct {
-		PayeeType, PayeeID, Currency string
-		TotalMinor                   int64
-		Total                        string
-		Lines                        int
+		PayeeType, PayeeID, Currency, Period string
+		Number                               int
+		TotalMinor                           int64
+		Total                                string
+		Lines                                int
 	}
 	var summary []summaryRow
 	for _, s := range ss {
-		base := filepath.Join(dir, safe(s.PayeeType+"_"+s.PayeeID+"_"+s.Currency))
+		name := s.PayeeType + "_" + s.PayeeID + "_" + s.Currency
+		if s.Period != "" {
+			name += "_" + s.Period
+		}
+		base := filepath.Join(dir, safe(name))
 		f, err := os.Create(base + ".csv")
 		if err != nil {
 			return err
@@ -174,7 +231,7 @@ func WriteDir(dir string, ss []Statement) error {
 		if err := os.WriteFile(base+".json", b, 0o644); err != nil {
 			return err
 		}
-		summary = append(summary, summaryRow{s.PayeeType, s.PayeeID, s.Currency, s.TotalMinor, s.Total, len(s.Lines)})
+		summary = append(summary, summaryRow{s.PayeeType, s.PayeeID, s.Currency, s.Period, s.Number, s.TotalMinor, s.Total, len(s.Lines)})
 	}
 	b, _ := json.MarshalIndent(map[string]any{"statements": summary, "totals_minor": Totals(ss)}, "", "  ")
 	return os.WriteFile(filepath.Join(dir, "summary.json"), b, 0o644)

@@ -11,11 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/reftrack/reftrack/internal/testenv"
-	"github.com/reftrack/reftrack/schemas"
 )
 
 var from, to = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -120,6 +118,38 @@ func TestBuildByKind(t *testing.T) {
 	}
 }
 
+// TestBuildPerPeriod: a statement holds one accounting period's entries,
+// bounded by that period, numbered 1; a range of periods gives one
+// statement per period.
+func TestBuildPerPeriod(t *testing.T) {
+	t.Parallel()
+	at := func(l Line, period string) Line { l.Period = period; return l }
+	ss, err := Build([]Line{
+		at(line("1", "agent:A", "USD", "accrual", 10000, 1), "2026-10-01"),
+		at(line("2", "agent:A", "USD", "clawback", -4000, 40), "2026-11-01"),
+		at(line("3", "agent:A", "USD", "adjustment", 500, 2), "2026-10-01"),
+	}, from, to.AddDate(0, 1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range ss {
+		got = append(got, fmt.Sprintf("%s #%d %s..%s %d/%d", s.Period, s.Number, s.From.Format(time.DateOnly), s.To.Format(time.DateOnly), s.TotalMinor, len(s.Lines)))
+	}
+	if want := "2026-10 #1 2026-10-01..2026-11-01 10500/2|2026-11 #1 2026-11-01..2026-12-01 -4000/1"; strings.Join(got, "|") != want {
+		t.Errorf("statements %s, want %s", strings.Join(got, "|"), want)
+	}
+	dir := t.TempDir()
+	if err := WriteDir(dir, ss); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"agent_A_USD_2026-10.csv", "agent_A_USD_2026-11.json"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // TestReadJournal: statements read the journal's entries of the periods
 // asked for, a row written twice once, and Ledger agrees.
 func TestReadJournal(t *testing.T) {
@@ -152,9 +182,13 @@ func TestReadJournal(t *testing.T) {
 		want     string
 		ledger   map[string]int64
 	}{
-		{"october", from, to, "agency:G USD 10.00|agent:A USD 100.00", map[string]int64{"USD": 11000}},
-		{"october and november", from, to.AddDate(0, 1, 0), "agency:G USD 10.00|agent:A USD 75.00", map[string]int64{"USD": 8500}},
-		{"all time", time.Unix(0, 0), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), "agency:G USD 10.00|agent:A EUR 7.00|agent:A USD 75.00",
+		{"october", from, to, "agency:G USD 2026-10 10.00|agent:A USD 2026-10 100.00", map[string]int64{"USD": 11000}},
+		// One statement per period: November's clawback is not netted
+		// into October's statement (see TestBuildPerPeriod).
+		{"october and november", from, to.AddDate(0, 1, 0), "agency:G USD 2026-10 10.00|agent:A USD 2026-10 100.00|agent:A USD 2026-11 -25.00",
+			map[string]int64{"USD": 8500}},
+		{"all time", time.Unix(0, 0), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC),
+			"agency:G USD 2026-10 10.00|agent:A EUR 2026-09 7.00|agent:A USD 2026-10 100.00|agent:A USD 2026-11 -25.00",
 			map[string]int64{"USD": 8500, "EUR": 700}},
 	}
 	for _, tt := range tests {
@@ -168,7 +202,7 @@ func TestReadJournal(t *testing.T) {
 		}
 		var got []string
 		for _, s := range ss {
-			got = append(got, s.PayeeType+":"+s.PayeeID+" "+s.Currency+" "+s.Total)
+			got = append(got, s.PayeeType+":"+s.PayeeID+" "+s.Currency+" "+s.Period+" "+s.Total)
 		}
 		if strings.Join(got, "|") != tt.want {
 			t.Errorf("%s: statements %s, want %s", tt.name, strings.Join(got, "|"), tt.want)
@@ -187,42 +221,70 @@ func TestReadJournal(t *testing.T) {
 // stack's ClickHouse.
 func journalDB(t *testing.T) driver.Conn {
 	t.Helper()
-	opts, err := clickhouse.ParseDSN(testenv.ClickHouseDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, _ := testenv.ClickHouse(t, "statement_test", true)
+	return conn
+}
+
+// TestPayableOnlyOnceClosed: a period's statement goes to the payout
+// system only once its period is closed, on every attributions partition,
+// for every partner with an entry in it (or for all partners): its delivery
+// id is paid once, so an open period's statement would leave its later
+// entries unpaid.
+func TestPayableOnlyOnceClosed(t *testing.T) {
+	t.Parallel()
+	conn := journalDB(t)
 	ctx := context.Background()
-	if admin.Ping(ctx) != nil {
-		testenv.Stack(t, "up-clickhouse")
-	}
-	db := "statement_test_" + testenv.RandomID()
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		_ = admin.Close()
-	})
-	opts.Auth.Database = db
-	conn, err := clickhouse.Open(opts)
+	batch, err := conn.PrepareBatch(ctx, `INSERT INTO commission_period_closes (partner_id, period, request_id, actor, partitions, closed_at,
+		kafka_topic, kafka_partition, kafka_offset)`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = conn.Close() })
-	ms, err := schemas.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		for _, stmt := range m.Statements {
-			if err := conn.Exec(ctx, stmt); err != nil {
-				t.Fatalf("%s: %v", m.Name, err)
-			}
+	month := func(s string) time.Time { d, _ := time.Parse("2006-01", s); return d }
+	for _, r := range [][]any{
+		{"acme", month("2026-10"), "c1", "ops", int32(2), month("2026-11"), "attributions", int32(0), int64(10)},
+		{"acme", month("2026-10"), "c1", "ops", int32(2), month("2026-11"), "attributions", int32(1), int64(20)},
+		{"other", month("2026-10"), "c2", "ops", int32(2), month("2026-11"), "attributions", int32(0), int64(11)}, // one of two
+		{"other", month("2026-10"), "c2", "ops", int32(2), month("2026-11"), "attributions", int32(0), int64(11)}, // written twice
+		{"*", month("2026-09"), "c3", "ops", int32(2), month("2026-10"), "attributions", int32(0), int64(5)},
+		{"*", month("2026-09"), "c3", "ops", int32(2), month("2026-10"), "attributions", int32(1), int64(6)},
+	} {
+		if err := batch.Append(r...); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return conn
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := Closed(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(closed); got != "map[*:map[2026-09:true] acme:map[2026-10:true]]" {
+		t.Errorf("closed %s", got)
+	}
+	entry := func(id, payee, partner, period string) Line {
+		l := line(id, payee, "USD", "accrual", 100, 1)
+		l.PartnerID, l.Period = partner, period+"-01"
+		return l
+	}
+	ss, err := Build([]Line{
+		entry("1", "agent:A", "acme", "2026-10"),                                            // closed for acme
+		entry("2", "agent:B", "acme", "2026-10"), entry("3", "agent:B", "other", "2026-10"), // other's close incomplete
+		entry("4", "agent:C", "other", "2026-09"), // closed for all partners
+		entry("5", "agent:D", "acme", "2026-11"),  // open
+	}, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payable, open := Payable(ss, closed)
+	names := func(ss []Statement) string {
+		var n []string
+		for _, s := range ss {
+			n = append(n, s.PayeeID+" "+s.Period)
+		}
+		return strings.Join(n, "|")
+	}
+	if got, want := names(payable)+" / "+names(open), "A 2026-10|C 2026-09 / B 2026-10|D 2026-11"; got != want {
+		t.Errorf("payable / open: %s, want %s", got, want)
+	}
 }

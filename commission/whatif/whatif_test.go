@@ -40,9 +40,9 @@ func TestWhatIf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	candidate, err := commission.ParseRules([]byte(`{"version":"v2","rules":[
-		{"id":"brokers","when":"payee_type == \"broker\"","amount":{"percent":"15"}},
-		{"id":"all","when":"true","amount":{"percent":"10"}}]}`))
+	candidate, err := commission.ParseRules([]byte(`{"schema_version":2,"version":"v2",
+		"rules":[{"id":"all","when":"true","amount":{"percent":"10"}}],
+		"payee_rules":[{"id":"brokers","when":"payee_type == \"broker\"","uplift":{"percent":"50"}}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,13 @@ import (
 // conjunctions of `product_line == "x"` and `sale_type == "y"`, amounts that
 // are a percent — and is deliberately written apart from package commission
 // so the two can disagree, and a test notice.
+//
+// It follows the commission-rules.v2 semantics: a policy's commission is
+// computed once, on its whole premium, then split by attribution weight.
+// The generator pays the last touch all the credit, so the split is the
+// identity; anything that would make the price depend on more than the
+// policy (minimum, cap, bands, flat amounts, payee rules, overrides) is
+// refused rather than ignored.
 type Rules struct {
 	rules []oracleRule
 }
@@ -29,34 +36,39 @@ var (
 	onlyRe = regexp.MustCompile(`^(true|(product_line == "[a-z_]+"|sale_type == "[a-z_]+")( && (product_line == "[a-z_]+"|sale_type == "[a-z_]+"))*)$`)
 )
 
+// ruleFile is what the oracle reads of a rule file (v1 or v2).
+type ruleFile struct {
+	SchemaVersion int `json:"schema_version"`
+	Rules         []struct {
+		ID     string                     `json:"id"`
+		When   string                     `json:"when"`
+		Amount map[string]json.RawMessage `json:"amount"`
+	} `json:"rules"`
+	Payees     map[string]any `json:"payees"`
+	PayeeRules []any          `json:"payee_rules"`
+	Overrides  []string       `json:"overrides"`
+}
+
 // LoadRules reads a rule file, refusing what the oracle cannot follow.
 func LoadRules(path string) (*Rules, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read rules: %w", err)
 	}
-	var doc struct {
-		Rules []struct {
-			ID     string `json:"id"`
-			When   string `json:"when"`
-			Amount struct {
-				Percent string `json:"percent"`
-			} `json:"amount"`
-		} `json:"rules"`
-		Payees    map[string]any `json:"payees"`
-		Overrides []string       `json:"overrides"`
-	}
+	var doc ruleFile
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("decode rules %s: %w", path, err)
 	}
-	if len(doc.Payees) > 0 || len(doc.Overrides) > 0 {
-		return nil, fmt.Errorf("rules %s: the oracle does not model payees or overrides", path)
+	if err := doc.beyond(); err != nil {
+		return nil, fmt.Errorf("rules %s: %w", path, err)
 	}
 	r := &Rules{}
 	for _, rule := range doc.Rules {
-		pct, ok := new(big.Rat).SetString(rule.Amount.Percent)
-		if !onlyRe.MatchString(rule.When) || !ok {
-			return nil, fmt.Errorf("rules %s: rule %s is beyond the oracle (when %q, percent %q)", path, rule.ID, rule.When, rule.Amount.Percent)
+		var percent string
+		pctErr := json.Unmarshal(rule.Amount["percent"], &percent)
+		pct, ok := new(big.Rat).SetString(percent)
+		if !onlyRe.MatchString(rule.When) || pctErr != nil || !ok {
+			return nil, fmt.Errorf("rules %s: rule %s is beyond the oracle (when %q, percent %q)", path, rule.ID, rule.When, percent)
 		}
 		or := oracleRule{percent: pct}
 		if m := lineRe.FindStringSubmatch(rule.When); m != nil {
@@ -70,7 +82,28 @@ func LoadRules(path string) (*Rules, error) {
 	return r, nil
 }
 
-// commission is premium × percent, rounded half away from zero.
+// beyond names the first part of the file the oracle does not model.
+func (doc ruleFile) beyond() error {
+	switch {
+	case doc.SchemaVersion != 0 && doc.SchemaVersion != 2:
+		return fmt.Errorf("schema_version %d is beyond the oracle", doc.SchemaVersion)
+	case len(doc.Payees) > 0 || len(doc.Overrides) > 0:
+		return fmt.Errorf("the oracle does not model payees or overrides")
+	case len(doc.PayeeRules) > 0:
+		return fmt.Errorf("the oracle does not model payee rules")
+	}
+	for _, rule := range doc.Rules {
+		for k := range rule.Amount {
+			if k != "percent" {
+				return fmt.Errorf("rule %s: the oracle does not model %s", rule.ID, k)
+			}
+		}
+	}
+	return nil
+}
+
+// commission is the policy's commission, premium × percent, rounded half
+// away from zero: once per policy, before any split.
 func (r *Rules) commission(product, sale string, premiumMinor int64) int64 {
 	for _, rule := range r.rules {
 		if (rule.line == "" || rule.line == product) && (rule.sale == "" || rule.sale == sale) {

@@ -1,7 +1,10 @@
-// Command statements writes per-payee commission statements for a period
-// (CSV and JSON per payee and currency, and summary.json) from ClickHouse,
-// and checks that their totals reconcile with ClickHouse to the minor unit;
-// it exits non-zero when they do not.
+// Command statements writes per-payee commission statements, one per
+// accounting period (CSV and JSON per payee, currency and period, and
+// summary.json) from ClickHouse, and checks that their totals reconcile with
+// ClickHouse to the minor unit; it exits non-zero when they do not. With
+// --webhook-url it delivers the statements of closed periods only: a closed
+// period never changes, so a re-run delivers the same statements under the
+// same delivery ids, which the payout system pays once.
 package main
 
 import (
@@ -79,15 +82,35 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if *hook == "" {
 		return nil
 	}
-	// Only reconciled statements are paid out; each delivery is signed and
-	// carries the statement's delivery id, so a re-run pays nothing twice.
+	closed, err := statement.Closed(ctx, conn)
+	if err != nil {
+		return err
+	}
+	payable, open := statement.Payable(ss, closed)
+	for _, s := range open {
+		fmt.Printf("  not delivered: %s %s %s, period %s is not closed for every partner in it\n", s.PayeeType, s.PayeeID, s.Currency, s.Period)
+	}
+	delivered, err := payout.Delivered(ctx, conn)
+	if err != nil {
+		return err
+	}
+	send, skip, err := payout.Plan(payable, delivered)
+	if err != nil {
+		return err
+	}
+	// Only reconciled statements of closed periods are paid out, each
+	// once: a delivered one is recorded and skipped on a re-run, and a
+	// crash before the record re-sends the same delivery id and total.
 	c := &payout.Client{URL: *hook, Secret: []byte(*hookSecret), HTTP: &http.Client{Timeout: 30 * time.Second},
 		Now: time.Now, Attempts: 5, Backoff: time.Second}
-	for _, s := range ss {
+	for _, s := range send {
 		if err := c.Deliver(ctx, s); err != nil {
-			return fmt.Errorf("statement of %s %s in %s: %w", s.PayeeType, s.PayeeID, s.Currency, err)
+			return fmt.Errorf("statement of %s %s in %s for %s: %w", s.PayeeType, s.PayeeID, s.Currency, s.Period, err)
+		}
+		if err := payout.Record(ctx, conn, s, time.Now()); err != nil {
+			return err
 		}
 	}
-	fmt.Printf("delivered %d statements to %s\n", len(ss), *hook)
+	fmt.Printf("delivered %d statements to %s (%d delivered before, %d of open periods held)\n", len(send), *hook, len(skip), len(open))
 	return nil
 }

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/reftrack/reftrack/commission/payout"
+	"github.com/reftrack/reftrack/internal/testenv"
+)
+
+const secret = "statements test webhook secret, 32+ bytes"
+
+// TestRerunPaysNothingAgain (issue #13: a re-run of a closed period after a
+// late correction was delivered under a new id and paid twice): the command
+// delivers closed periods only, each statement once across runs; a
+// delivered period that changed stops the run instead of being re-sent.
+func TestRerunPaysNothingAgain(t *testing.T) {
+	t.Parallel()
+	conn, dsn := testenv.ClickHouse(t, "statements_test", true)
+	var mu sync.Mutex
+	var ids []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if payout.Verify([]byte(secret), r.Header.Get(payout.SignatureHeader), body, time.Now(), time.Minute) != nil {
+			http.Error(w, "refused", http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		ids = append(ids, r.Header.Get(payout.DeliveryIDHeader))
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	insert(t, conn, `INSERT INTO commission_entries (entry_id, kind, payee_id, payee_type, currency, amount_minor, period, posted_at, partner_id)`,
+		[]any{"e1", "accrual", "A-1", "agent", "USD", int64(150000), month("2026-10"), month("2026-10"), "acme"},
+		[]any{"e2", "clawback", "A-1", "agent", "USD", int64(-75205), month("2026-11"), month("2026-11"), "acme"}) // after the close
+	insert(t, conn, `INSERT INTO commission_period_closes (partner_id, period, request_id, actor, partitions, closed_at, kafka_topic, kafka_partition, kafka_offset)`,
+		[]any{"acme", month("2026-10"), "c1", "ops", int32(1), month("2026-11"), "attributions", int32(0), int64(1)})
+	args := []string{"statements", "--clickhouse", dsn, "--from", "2026-10-01", "--to", "2026-12-01", "--out", t.TempDir(),
+		"--webhook-url", hook.URL}
+	env := func(k string) string {
+		if k == "REFTRACK_WEBHOOK_SECRET" {
+			return secret
+		}
+		return ""
+	}
+	for run_ := range 2 {
+		if err := run(context.Background(), args, env); err != nil {
+			t.Fatalf("run %d: %v", run_+1, err)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("payout system received %d deliveries %v, want October's once (November is open)", len(ids), ids)
+	}
+	// A delivered period that changed (period close makes that impossible
+	// for the stage; here a row written behind its back) is not re-sent.
+	insert(t, conn, `INSERT INTO commission_entries (entry_id, kind, payee_id, payee_type, currency, amount_minor, period, posted_at, partner_id)`,
+		[]any{"e3", "adjustment", "A-1", "agent", "USD", int64(100), month("2026-10"), month("2026-11"), "acme"})
+	if err := run(context.Background(), args, env); err == nil || !strings.Contains(err.Error(), "a delivered period changed") {
+		t.Errorf("run after a delivered period changed: %v", err)
+	}
+	if len(ids) != 1 {
+		t.Errorf("payout system received %d deliveries, want 1", len(ids))
+	}
+}
+
+func month(s string) time.Time {
+	t, _ := time.Parse("2006-01", s)
+	return t
+}
+
+func insert(t *testing.T, conn driver.Conn, q string, rows ...[]any) {
+	t.Helper()
+	batch, err := conn.PrepareBatch(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := batch.Append(r...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+}
