@@ -15,7 +15,10 @@ const (
 	TopicUnique = "referrals.unique"
 	// TopicAttributions holds one attribution.calculated per conversion.
 	TopicAttributions = "attributions"
-	// TopicCommissions holds one commission.calculated per payee line.
+	// TopicCommissions is the commission journal: one commission.entry per
+	// change of money (accrual, reversal, clawback, reinstatement,
+	// adjustment), never restated; commission.calculated lines written
+	// before the journal may still sit on it.
 	TopicCommissions = "commissions"
 )
 
