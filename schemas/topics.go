@@ -1,7 +1,8 @@
 package schemas
 
-// Topic names without prefix. Every record is keyed by lead_id so that all
-// events of one lead share a partition and keep their order.
+// Topic names without prefix. Every record is keyed by the tenant-scoped lead
+// (LeadKey: partner_id|lead_id) so that all events of one partner's lead
+// share a partition and keep their order.
 const (
 	// TopicInbound is where partners publish raw events to Kafka directly.
 	TopicInbound = "referrals.inbound"
