@@ -4,8 +4,8 @@
 // modeling", IJRM 2016) and Shapley values over channel sets (Zhao et al.,
 // "Shapley Value Methods for Attribution Modeling in Online Advertising",
 // 2018; the characteristic function v(S) counts conversions of paths whose
-// channels all lie in S). Pure functions; the command reads paths from
-// ClickHouse and writes the results back.
+// channels all lie in S). Pure functions, except Command (command.go),
+// which reads paths from ClickHouse and writes the results back.
 package datadriven
 
 import (

@@ -22,9 +22,8 @@ import (
 func main() { cli.Main("sink", run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string) error {
-	migrateOnly := len(args) > 1 && args[1] == "migrate"
-	if migrateOnly {
-		args = append(args[:1:1], args[2:]...)
+	if len(args) > 1 && args[1] == "migrate" {
+		return sink.MigrateCommand(ctx, args[1:], getenv)
 	}
 	var cfg sink.Config
 	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
@@ -40,12 +39,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	log := cfg.Worker.Logger(os.Stderr, "sink")
 	opts, _ := cfg.Options() // checked by Validate
-	if cfg.Migrate || migrateOnly {
+	if cfg.Migrate {
 		if err := sink.Migrate(ctx, opts, log); err != nil {
 			return err
-		}
-		if migrateOnly {
-			return nil
 		}
 	}
 	conn, err := clickhouse.Open(opts)

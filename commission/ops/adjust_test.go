@@ -1,4 +1,4 @@
-package main
+package ops
 
 import (
 	"context"
@@ -19,20 +19,20 @@ import (
 
 func TestRecordRefusesBadFlags(t *testing.T) {
 	t.Parallel()
-	ok := request{partner: "acme", payee: "agent:A-1", currency: "USD", amount: "-12.50", reason: "r", actor: "a", id: "req-1"}
+	ok := adjustment{partner: "acme", payee: "agent:A-1", currency: "USD", amount: "-12.50", reason: "r", actor: "a", id: "req-1"}
 	tests := []struct {
 		name string
-		edit func(*request)
+		edit func(*adjustment)
 		want string // "" for accepted
 	}{
-		{"accepted", func(*request) {}, ""},
-		{"no partner", func(r *request) { r.partner = "" }, "--partner is required"},
-		{"no actor or reason", func(r *request) { r.actor, r.reason = " ", "" }, "--actor is required"},
-		{"payee without type", func(r *request) { r.payee = "A-1" }, "want type:id"},
-		{"too many decimals", func(r *request) { r.amount = "1.005" }, "--amount"},
-		{"unknown currency", func(r *request) { r.currency = "XXX" }, "--amount"},
-		{"zero", func(r *request) { r.amount = "-0.00" }, "changes nothing"},
-		{"two signs", func(r *request) { r.amount = "--1" }, "--amount"},
+		{"accepted", func(*adjustment) {}, ""},
+		{"no partner", func(r *adjustment) { r.partner = "" }, "--partner is required"},
+		{"no actor or reason", func(r *adjustment) { r.actor, r.reason = " ", "" }, "--actor is required"},
+		{"payee without type", func(r *adjustment) { r.payee = "A-1" }, "want type:id"},
+		{"too many decimals", func(r *adjustment) { r.amount = "1.005" }, "--amount"},
+		{"unknown currency", func(r *adjustment) { r.currency = "XXX" }, "--amount"},
+		{"zero", func(r *adjustment) { r.amount = "-0.00" }, "changes nothing"},
+		{"two signs", func(r *adjustment) { r.amount = "--1" }, "--amount"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,7 +77,7 @@ func TestAdjustReachesTheJournal(t *testing.T) {
 	args := []string{"adjust", "--brokers", brokers[0], "--topic-prefix", "p.", "--partner", "acme", "--payee", "agent:A-1",
 		"--currency", "USD", "--amount", "-12.50", "--reason", "duplicate payment", "--actor", "ops@acme", "--request-id", "req-7"}
 	for range 2 {
-		if err := run(ctx, args, func(string) string { return "" }); err != nil {
+		if err := Adjust(ctx, args, func(string) string { return "" }); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package ops
 
 import (
 	"context"
@@ -19,19 +19,19 @@ import (
 
 func TestCheckRefusesBadFlags(t *testing.T) {
 	t.Parallel()
-	ok := request{period: "2026-10", partner: "acme", actor: "ops", id: "c-1"}
+	ok := periodClose{period: "2026-10", partner: "acme", actor: "ops", id: "c-1"}
 	tests := []struct {
 		name string
-		edit func(*request)
+		edit func(*periodClose)
 		want string // "" for accepted
 	}{
-		{"accepted", func(*request) {}, ""},
-		{"all partners", func(r *request) { r.partner, r.all = "", true }, ""},
-		{"both", func(r *request) { r.all = true }, "exactly one of --partner and --all"},
-		{"neither", func(r *request) { r.partner = "" }, "exactly one of --partner and --all"},
-		{"the all spelling as a partner", func(r *request) { r.partner = "*" }, "use --all"},
-		{"a day, not a month", func(r *request) { r.period = "2026-10-01" }, "--period"},
-		{"no actor", func(r *request) { r.actor = " " }, "--actor is required"},
+		{"accepted", func(*periodClose) {}, ""},
+		{"all partners", func(r *periodClose) { r.partner, r.all = "", true }, ""},
+		{"both", func(r *periodClose) { r.all = true }, "exactly one of --partner and --all"},
+		{"neither", func(r *periodClose) { r.partner = "" }, "exactly one of --partner and --all"},
+		{"the all spelling as a partner", func(r *periodClose) { r.partner = "*" }, "use --all"},
+		{"a day, not a month", func(r *periodClose) { r.period = "2026-10-01" }, "--period"},
+		{"no actor", func(r *periodClose) { r.actor = " " }, "--actor is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,7 +57,7 @@ func TestCloseReachesEveryPartition(t *testing.T) {
 	topic := "p." + schemas.TopicAttributions
 	brokers := testenv.Kafka(t, parts, topic)
 	args := []string{"close-period", "--brokers", brokers[0], "--topic-prefix", "p.", "--period", "2026-10", "--all", "--actor", "ops", "--request-id", "c-1"}
-	if err := run(ctx, args, func(string) string { return "" }); err != nil {
+	if err := ClosePeriod(ctx, args, func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))

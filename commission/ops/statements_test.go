@@ -1,7 +1,9 @@
-package main
+package ops
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -52,7 +54,7 @@ func TestRerunPaysNothingAgain(t *testing.T) {
 		return ""
 	}
 	for run_ := range 2 {
-		if err := run(context.Background(), args, env); err != nil {
+		if err := Statements(context.Background(), args, env); err != nil {
 			t.Fatalf("run %d: %v", run_+1, err)
 		}
 	}
@@ -63,7 +65,7 @@ func TestRerunPaysNothingAgain(t *testing.T) {
 	// for the stage; here a row written behind its back) is not re-sent.
 	insert(t, conn, `INSERT INTO commission_entries (entry_id, kind, payee_id, payee_type, currency, amount_minor, period, posted_at, partner_id)`,
 		[]any{"e3", "adjustment", "A-1", "agent", "USD", int64(100), month("2026-10"), month("2026-11"), "acme"})
-	if err := run(context.Background(), args, env); err == nil || !strings.Contains(err.Error(), "a delivered period changed") {
+	if err := Statements(context.Background(), args, env); err == nil || !strings.Contains(err.Error(), "a delivered period changed") {
 		t.Errorf("run after a delivered period changed: %v", err)
 	}
 	if len(ids) != 1 {
@@ -89,5 +91,46 @@ func insert(t *testing.T, conn driver.Conn, q string, rows ...[]any) {
 	}
 	if err := batch.Send(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStatementsOutput (issue #12, --output json|table): the report of a
+// reconciled run reads the same in both formats; json is machine-readable.
+func TestStatementsOutput(t *testing.T) {
+	t.Parallel()
+	conn, dsn := testenv.ClickHouse(t, "statements_output_test", true)
+	insert(t, conn, `INSERT INTO commission_entries (entry_id, kind, payee_id, payee_type, currency, amount_minor, period, posted_at, partner_id)`,
+		[]any{"e1", "accrual", "A-1", "agent", "USD", int64(150000), month("2026-10"), month("2026-10"), "acme"},
+		[]any{"e2", "accrual", "B-2", "agent", "EUR", int64(2500), month("2026-10"), month("2026-10"), "acme"})
+	tests := []struct {
+		format string
+		check  func(t *testing.T, out string)
+	}{
+		{"json", func(t *testing.T, out string) {
+			var r statementsReport
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("output is not JSON: %v\n%s", err, out)
+			}
+			if r.Statements != 2 || !r.Reconciled || r.Totals["USD"] != 150000 || r.Totals["EUR"] != 2500 {
+				t.Errorf("report %+v, want 2 reconciled statements of USD 150000 and EUR 2500", r)
+			}
+		}},
+		{"table", func(t *testing.T, out string) {
+			for _, want := range []string{"2 statements for 2026-10-01 .. 2026-11-01", "USD         150000 minor units", "reconciled with ClickHouse"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			var out bytes.Buffer
+			args := []string{"statements", "--clickhouse", dsn, "--from", "2026-10-01", "--to", "2026-11-01", "--out", t.TempDir(), "--output", tt.format}
+			if err := statements(context.Background(), args, func(string) string { return "" }, &out); err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, out.String())
+		})
 	}
 }
