@@ -19,7 +19,7 @@ build:
 	@for s in $(STAGES); do (cd $$s && go build -o ../bin/$$s ./cmd/$$s) || exit 1; done
 	@cd attribute && go build -o ../bin/datadriven ./cmd/datadriven
 	@cd validate && go build -o ../bin/dlq ./cmd/dlq
-	@cd commission && go build -o ../bin/statements ./cmd/statements && go build -o ../bin/whatif ./cmd/whatif && go build -o ../bin/adjust ./cmd/adjust && go build -o ../bin/verify ./cmd/verify && go build -o ../bin/explain ./cmd/explain && go build -o ../bin/close-period ./cmd/close-period
+	@cd commission && go build -o ../bin/statements ./cmd/statements && go build -o ../bin/whatif ./cmd/whatif && go build -o ../bin/adjust ./cmd/adjust && go build -o ../bin/verify ./cmd/verify && go build -o ../bin/explain ./cmd/explain && go build -o ../bin/close-period ./cmd/close-period && go build -o ../bin/decide ./cmd/decide
 	@cd deploy && go build -o ../bin/devbroker ./cmd/devbroker && go build -o ../bin/demo ./cmd/demo && go build -o ../bin/reftrack ./cmd/reftrack
 
 vet:

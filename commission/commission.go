@@ -94,6 +94,7 @@ type event struct {
 	cancel *schemas.AttributionCancelled
 	adj    *schemas.AdjustmentRequested
 	close  *schemas.PeriodClosed
+	dec    *schemas.DecisionRequested
 }
 
 // keys are the state keys the event reads.
@@ -104,6 +105,9 @@ func (e *event) keys(partition int32) []worker.StateKey {
 		return closes
 	case e.adj != nil:
 		return append(closes, adjustmentKey(partition, e.env.PartnerID, e.adj.RequestID))
+	case e.dec != nil:
+		return append(closes, decisionKey(partition, e.env.PartnerID, e.dec.RequestID),
+			journalKey(partition, e.dec.AttributionID), legacyKey(partition, e.dec.AttributionID))
 	case e.cancel != nil:
 		return append(closes, journalKey(partition, e.cancel.AttributionID), legacyKey(partition, e.cancel.AttributionID))
 	default:
@@ -132,6 +136,9 @@ func decodeEvent(value []byte) (*event, error) {
 	case schemas.TypePeriodClosed:
 		e.close = &schemas.PeriodClosed{}
 		err = schemas.Decode(e.env.Payload, e.close)
+	case schemas.TypeDecisionRequested:
+		e.dec = &schemas.DecisionRequested{}
+		err = schemas.Decode(e.env.Payload, e.dec)
 	default:
 		return nil, worker.Reject(CodeUndecodable, "/event_type", "unexpected event type %q", e.env.EventType)
 	}
@@ -177,6 +184,8 @@ func (c *Calculator) ProcessState(ctx context.Context, st *worker.StateTxn, batc
 			entries, err = c.cancel(ctx, st, part, e.env, *e.cancel)
 		case e.close != nil:
 			err = c.closePeriod(ctx, st, part, e.env, *e.close)
+		case e.dec != nil:
+			entries, err = c.decide(ctx, st, part, e.env, *e.dec)
 		default:
 			entries, err = c.adjust(ctx, st, part, e.env, *e.adj)
 		}
@@ -220,6 +229,7 @@ func (c *Calculator) accrue(ctx context.Context, st *worker.StateTxn, part int32
 	if err != nil {
 		return nil, err
 	}
+	stampHolds(rs, att.Policy, accrued)
 	next := policyState{Accrued: true, Version: att.Version, RuleSetVersion: rs.Version, Policy: att.Policy,
 		ChargebackDays: rs.ChargebackWindow(att.Policy.ProductLine), Cancel: prev.Cancel, Cancellations: prev.Cancellations}
 	for _, e := range accrued {

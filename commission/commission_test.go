@@ -84,6 +84,7 @@ func TestParseRulesErrors(t *testing.T) {
 		{`{"version":"v","rules":[{"id":"d","when":"true","amount":{"percent":"101"}}]}`, `rule "d": percent "101"`},
 		{`{"schema_version":2,"version":"v","rules":[{"id":"e","when":"true","amount":{"bands":[{"percent":"1"},{"percent":"2"}]}}]}`, "only the last band"},
 		{`{"version":"v","payees":{"agent:x":{"upline":"agent:x"}},"rules":[{"id":"f","when":"true","amount":{"percent":"1"}}]}`, "upline cycle agent:x → agent:x"},
+		{`{"schema_version":2,"version":"v","rules":[{"id":"g","when":"true","amount":{"percent":"1"}}],"hold_days":{"life":-1}}`, "schema"},
 	}
 	for _, tt := range tests {
 		if _, err := ParseRules([]byte(tt.in)); err == nil || !strings.Contains(err.Error(), tt.want) {

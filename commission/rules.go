@@ -44,8 +44,13 @@ type RuleSet struct {
 	PayeeRules     []PayeeRule      `json:"payee_rules"`
 	Overrides      []string         `json:"overrides"`       // percent of a line paid to upline level 1, 2, …
 	ChargebackDays map[string]int   `json:"chargeback_days"` // by product line, "default" for the rest
-	Hash           string           `json:"-"`               // SHA-256 of the file, to notice changes
-	overrides      []int64
+	// HoldDays is the holding period (free look) by product line, "default"
+	// for the rest: an accrual is held until its policy's effective date
+	// plus these days (HoldUntil), so a policy returned in its free look
+	// is never paid.
+	HoldDays  map[string]int `json:"hold_days,omitempty"`
+	Hash      string         `json:"-"` // SHA-256 of the file, to notice changes
+	overrides []int64
 }
 
 // Payee is reference data about a payee, keyed "type:id" in the file.
@@ -619,4 +624,13 @@ func (rs *RuleSet) ChargebackWindow(line string) int {
 		return d
 	}
 	return rs.ChargebackDays["default"]
+}
+
+// HoldWindow is how many days after the effective date an accrual of a
+// product line is held (0: none).
+func (rs *RuleSet) HoldWindow(line string) int {
+	if d, ok := rs.HoldDays[line]; ok {
+		return d
+	}
+	return rs.HoldDays["default"]
 }

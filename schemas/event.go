@@ -27,6 +27,12 @@ const (
 	// PeriodClosed); it travels on the attributions topic, one record on
 	// every partition, since each partition's state records its own closes.
 	TypePeriodClosed = "commission.period_closed"
+	// TypeDecisionRequested asks the commission stage to approve or decline
+	// one accrual (see DecisionRequested); it travels on the attributions
+	// topic, keyed LeadKey(partner, lead of the accrual), since a decline
+	// reverses what stands of the accrual and that state lives in the
+	// lead's partition.
+	TypeDecisionRequested = "commission.decision_requested"
 )
 
 // AllPartners is the PartnerID of a commission.period_closed that closes
@@ -205,6 +211,16 @@ const (
 	EntryClawback      = "clawback"      // negative: what a cancellation makes unearned of an accrual
 	EntryReinstatement = "reinstatement" // positive: a clawback undone by a later cancellation date
 	EntryAdjustment    = "adjustment"    // manual, with actor and reason
+	// EntryDecision records an approval or decline of an accrual (amount 0,
+	// Corrects the accrual, Decision, Actor, Reason); a decline is followed
+	// by a reversal of what stands of the accrual.
+	EntryDecision = "decision"
+)
+
+// Decisions an admin takes on an accrual (JournalEntry.Decision).
+const (
+	DecisionApprove = "approve"
+	DecisionDecline = "decline"
 )
 
 // JournalEntry is the payload of commission.entry: one change of one
@@ -259,9 +275,17 @@ type JournalEntry struct {
 	// CancelledOn is the cancellation date a clawback or reinstatement
 	// brought the accrual to.
 	CancelledOn string `json:"cancelled_on,omitempty"`
+	// HoldUntil is the end of an accrual's holding period (free look),
+	// YYYY-MM-DD: its policy's effective date plus the hold_days of the
+	// rule set that paid it for its product line. Until then the accrual
+	// is held; from then on approved unless a decision says otherwise (see
+	// commission/README.md, Lifecycle). Empty before the lifecycle existed.
+	HoldUntil string `json:"hold_until,omitempty"`
 
 	Actor  string `json:"actor,omitempty"`  // adjustments: who
-	Reason string `json:"reason,omitempty"` // adjustments: why
+	Reason string `json:"reason,omitempty"` // adjustments, decisions and decline reversals: why
+	// Decision is a decision entry's DecisionApprove or DecisionDecline.
+	Decision string `json:"decision,omitempty"`
 
 	// Chain, ChainSeq, PrevHash and Hash make the journal tamper-evident:
 	// entries are hash-chained per commission input partition (Chain), in
@@ -289,6 +313,19 @@ type AdjustmentRequested struct {
 	PolicyID    string `json:"policy_id,omitempty"` // what it is about, if one policy
 	Actor       string `json:"actor"`
 	Reason      string `json:"reason"`
+}
+
+// DecisionRequested is the payload of commission.decision_requested: a
+// person approves or declines the accrual EntryID of AttributionID. The
+// stage posts one decision per (partner, request id), however often the
+// request is sent.
+type DecisionRequested struct {
+	RequestID     string `json:"request_id"`
+	EntryID       string `json:"entry_id"`
+	AttributionID string `json:"attribution_id"`
+	Decision      string `json:"decision"` // DecisionApprove or DecisionDecline
+	Actor         string `json:"actor"`
+	Reason        string `json:"reason"`
 }
 
 // PeriodClosed is the payload of commission.period_closed: from this

@@ -87,10 +87,18 @@ func TestDecode(t *testing.T) {
 			`"cap_applied":true,"chain":3,"chain_seq":42,"prev_hash":"ab","hash":"cd"`, 1), "commission_entries", 1, map[string]any{
 			"chain": int32(3), "chain_seq": int64(42), "prev_hash": "ab", "hash": "cd",
 		}},
+		// Issue #13 (lifecycle): hold_until and decision are fields of the
+		// hashed entry, so they reach columns verify reads back.
+		{"journal entry with its hold and decision", schemas.TopicCommissions, strings.Replace(entry, `"cap_applied":true`,
+			`"cap_applied":true,"hold_until":"2026-11-02","decision":"decline"`, 1), "commission_entries", 1, map[string]any{
+			"hold_until": "2026-11-02", "decision": "decline",
+		}},
 		{"journal entry with a bad period", schemas.TopicCommissions, strings.Replace(entry, `"2026-10"`, `"2026-10-01"`, 1), "rejected_events", 1, nil},
 		{"journal entry under another id", schemas.TopicCommissions, strings.Replace(entry, `"entry_id":"j1"`, `"entry_id":"j9"`, 1), "rejected_events", 1, nil},
 		{"wrong type on commissions", schemas.TopicCommissions, strings.Replace(entry, "commission.entry", "policy.issued", 1), "rejected_events", 1, nil},
 		{"adjustment request makes no row", schemas.TopicAttributions, adjustmentRequest, "", 0, nil},
+		{"decision request makes no row", schemas.TopicAttributions, strings.Replace(adjustmentRequest, "commission.adjustment_requested",
+			"commission.decision_requested", 1), "", 0, nil},
 		// Issue #13 (period close): the close request the commission stage
 		// acts on is recorded per partition, not dead-lettered.
 		{"period close", schemas.TopicAttributions, periodClose, "commission_period_closes", 1, map[string]any{

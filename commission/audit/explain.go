@@ -69,6 +69,12 @@ func Derive(e schemas.JournalEntry) []Step {
 	switch {
 	case e.Kind == schemas.EntryAdjustment:
 		steps = append(steps, Step{"adjustment", fmt.Sprintf("by %s, request %s: %s", e.Actor, e.CauseID, e.Reason)})
+	case e.Kind == schemas.EntryDecision:
+		steps = append(steps, Step{"decision", fmt.Sprintf("%s of accrual %s by %s, request %s: %s", e.Decision, e.Corrects, e.Actor, e.CauseID, e.Reason)})
+	case e.Kind == schemas.EntryReversal && e.Actor != "":
+		// Only a decline's reversal has an actor: a superseding version has none.
+		steps = append(steps, Step{"reverses", fmt.Sprintf("what still stood of accrual %s, declined by %s, request %s: %s",
+			e.Corrects, e.Actor, e.CauseID, e.Reason)})
 	case e.Kind == schemas.EntryReversal:
 		steps = append(steps, Step{"reverses", fmt.Sprintf("what still stood of accrual %s, superseded by attribution %s version %d",
 			e.Corrects, e.AttributionID, e.AttributionVersion)})
@@ -83,6 +89,9 @@ func Derive(e schemas.JournalEntry) []Step {
 			Step{"rule", fmt.Sprintf("%s of rule set %s: %s %% of the base", e.RuleID, e.RuleSetVersion, e.Rate)})
 	default:
 		steps = append(steps, accrual(e, amt)...)
+	}
+	if e.Kind == schemas.EntryAccrual && e.HoldUntil != "" {
+		steps = append(steps, Step{"hold", fmt.Sprintf("held until %s (the product line's holding period), approved from then on unless decided otherwise", e.HoldUntil)})
 	}
 	return append(steps, Step{"amount", amt(e.AmountMinor)})
 }

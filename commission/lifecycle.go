@@ -1,0 +1,172 @@
+package commission
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/schemas"
+)
+
+// Lifecycle states of an accrual. No state is stored: Status derives it at
+// query time from the journal and the payouts, as the ClickHouse view
+// commission_entry_status does (migration 0008), so a decision, a delivery
+// or the passing of a hold never rewrites an entry.
+const (
+	StatusPending  = "pending"
+	StatusHeld     = "held"
+	StatusApproved = "approved"
+	StatusPaid     = "paid"
+	StatusDeclined = "declined"
+)
+
+// CodeBadDecision rejects a decision request that cannot be posted.
+const CodeBadDecision = "invalid_decision"
+
+// Facts are what the journal and the payouts say of one accrual.
+type Facts struct {
+	HoldUntil string // the accrual's, YYYY-MM-DD; "" when journaled before the lifecycle
+	Approved  bool   // an approve decision corrects it
+	Declined  bool   // a decline decision corrects it
+	Paid      bool   // its payee, currency and period have a payout_deliveries row
+}
+
+// Status is the state of an accrual on day today (YYYY-MM-DD). The order
+// is the policy: a decline is final, even after a payout (its reversal is
+// in a later statement); a delivered statement is paid; an admin's
+// approval ends a hold early; the hold runs until hold_until; an accrual
+// journaled before holds existed waits for a decision (pending).
+func Status(f Facts, today string) string {
+	switch {
+	case f.Declined:
+		return StatusDeclined
+	case f.Paid:
+		return StatusPaid
+	case f.Approved:
+		return StatusApproved
+	case f.HoldUntil == "":
+		return StatusPending
+	case today < f.HoldUntil: // YYYY-MM-DD orders as text
+		return StatusHeld
+	default:
+		return StatusApproved
+	}
+}
+
+// stampHolds sets hold_until on accruals just computed: the policy's
+// effective date plus the hold_days of the rule set that paid them for the
+// product line. From the policy, not a clock, so a replay stamps the same
+// date and the same hashed bytes. A policy without a valid effective date
+// gets none: its accruals are pending until someone decides, rather than
+// the attribution being refused (the journal accepted it before holds).
+func stampHolds(rs *RuleSet, p schemas.PolicyIssued, accrued []schemas.JournalEntry) {
+	eff, err := time.Parse(time.DateOnly, p.EffectiveDate)
+	if err != nil {
+		return
+	}
+	until := eff.AddDate(0, 0, rs.HoldWindow(p.ProductLine)).Format(time.DateOnly)
+	for i := range accrued {
+		accrued[i].HoldUntil = until
+	}
+}
+
+// decisionKey marks a decision request as posted, so a resent request
+// posts nothing. Scoped: request ids are the requester's.
+func decisionKey(partition int32, partnerID, requestID string) worker.StateKey {
+	return worker.StateKey{Partition: partition, Key: "decision:" + schemas.Scoped(partnerID, requestID)}
+}
+
+// decisionID: one decision entry per partner's request.
+func decisionID(partnerID, requestID string) string {
+	return entryID(schemas.EntryDecision, schemas.Scoped(partnerID, requestID))
+}
+
+// declineReversalID: the reversal a declined accrual gets, once.
+func declineReversalID(accrual, partnerID, requestID string) string {
+	return entryID(schemas.EntryReversal, accrual, schemas.EntryDecision, schemas.Scoped(partnerID, requestID))
+}
+
+// decide posts an admin's decision on a standing accrual, once per
+// request id: a decision entry and, for a decline, the reversal of what
+// stands of the accrual. A declined accrual leaves the policy's standing
+// accruals, so no later version reverses it and no cancellation claws it
+// again: its accrual, clawbacks and reversal sum to zero.
+func (c *Calculator) decide(ctx context.Context, st *worker.StateTxn, part int32, env schemas.Envelope, req schemas.DecisionRequested) ([]schemas.JournalEntry, error) {
+	if err := checkDecision(req); err != nil {
+		return nil, err
+	}
+	key := decisionKey(part, env.PartnerID, req.RequestID)
+	if _, posted, err := st.Get(ctx, key); err != nil || posted {
+		return nil, err
+	}
+	p, _, err := c.load(ctx, st, part, req.AttributionID, env)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(p.Standing, func(s standing) bool {
+		return s.Entry.EntryID == req.EntryID && s.Entry.PartnerID == env.PartnerID
+	})
+	if i < 0 {
+		return nil, worker.Reject(CodeBadDecision, "/payload/entry_id",
+			"accrual %s of attribution %s does not stand (unknown, superseded, of 0 or declined already)", req.EntryID, req.AttributionID)
+	}
+	out := []schemas.JournalEntry{decisionEntry(env, req, p.Standing[i].Entry)}
+	if req.Decision == schemas.DecisionDecline {
+		if r, ok := declineReversal(env, req, p.Standing[i]); ok {
+			out = append(out, r)
+		}
+		p.Standing = slices.Delete(slices.Clone(p.Standing), i, i+1)
+		if err := c.store(st, journalKey(part, req.AttributionID), p); err != nil {
+			return nil, err
+		}
+	}
+	st.Put(key, []byte(out[0].EntryID), c.Keep)
+	return out, nil
+}
+
+// checkDecision refuses a request that cannot be posted; every problem at once.
+func checkDecision(req schemas.DecisionRequested) error {
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"request_id", req.RequestID}, {"entry_id", req.EntryID},
+		{"attribution_id", req.AttributionID}, {"actor", req.Actor}, {"reason", req.Reason}} {
+		if strings.TrimSpace(f.v) == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	var errs []string
+	if len(missing) > 0 {
+		errs = append(errs, "without "+strings.Join(missing, ", "))
+	}
+	if req.Decision != schemas.DecisionApprove && req.Decision != schemas.DecisionDecline {
+		errs = append(errs, fmt.Sprintf("decision %q: want %s or %s", req.Decision, schemas.DecisionApprove, schemas.DecisionDecline))
+	}
+	if len(errs) > 0 {
+		return worker.Reject(CodeBadDecision, "/payload", "decision request %s: %s", req.RequestID, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// decisionEntry records the decision on accrual a: amount 0, so balances
+// stay sums of entries, in the period of the request.
+func decisionEntry(env schemas.Envelope, req schemas.DecisionRequested, a schemas.JournalEntry) schemas.JournalEntry {
+	return schemas.JournalEntry{EntryID: decisionID(env.PartnerID, req.RequestID), Kind: schemas.EntryDecision,
+		PayeeID: a.PayeeID, PayeeType: a.PayeeType, Currency: a.Currency, Period: periodOf(env), Corrects: a.EntryID,
+		CauseID: req.RequestID, AttributionID: a.AttributionID, AttributionVersion: a.AttributionVersion, PolicyID: a.PolicyID,
+		PartnerID: a.PartnerID, LeadID: a.LeadID, Decision: req.Decision, Actor: req.Actor, Reason: req.Reason}
+}
+
+// declineReversal takes back what stands of a declined accrual (its
+// amount less what cancellations hold clawed); none when nothing stands.
+func declineReversal(env schemas.Envelope, req schemas.DecisionRequested, s standing) (schemas.JournalEntry, bool) {
+	left := s.Entry.AmountMinor - s.Clawed
+	if left == 0 {
+		return schemas.JournalEntry{}, false
+	}
+	r := s.Entry
+	r.EntryID, r.Kind, r.AmountMinor, r.Corrects = declineReversalID(s.Entry.EntryID, env.PartnerID, req.RequestID), schemas.EntryReversal, -left, s.Entry.EntryID
+	r.Period, r.CauseID, r.Actor, r.Reason = periodOf(env), req.RequestID, req.Actor, req.Reason
+	return r, true
+}
