@@ -41,6 +41,7 @@ var commands = []command{
 	{"close-period", "close an accounting period of one or every partner", ops.ClosePeriod},
 	{"verify", "check the hash chains of the commission journal", ops.Verify},
 	{"explain", "the derivation of one commission journal entry", ops.Explain},
+	{"decide", "approve or decline one accrual of the commission journal", ops.Decide},
 	{"migrate", "apply pending ClickHouse migrations and exit", sink.MigrateCommand},
 }
 

@@ -55,7 +55,7 @@ func reftrack(t *testing.T, args ...string) (code int, stdout, stderr string) {
 
 // wantCommands are the subcommands issue #12 asks for; dropping one from
 // the dispatcher fails TestUsage.
-var wantCommands = []string{"dlq", "statements", "whatif", "adjust", "close-period", "verify", "explain", "datadriven", "migrate"}
+var wantCommands = []string{"dlq", "statements", "whatif", "adjust", "close-period", "verify", "explain", "decide", "datadriven", "migrate"}
 
 // TestUsage (issue #12): -h lists every subcommand on stdout and succeeds;
 // no or an unknown subcommand prints the usage on stderr and exits 2.
@@ -110,6 +110,7 @@ func TestSubcommandHelp(t *testing.T) {
 		{[]string{"close-period", "-h"}, "-period"},
 		{[]string{"verify", "-h"}, "-clickhouse"},
 		{[]string{"explain", "-h"}, "-output"},
+		{[]string{"decide", "-h"}, "-decline"},
 		{[]string{"datadriven", "-h"}, "-by"},
 		{[]string{"migrate", "-h"}, "-clickhouse"},
 	}

@@ -1,4 +1,4 @@
-package main
+package ops
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/reftrack/reftrack/schemas"
 )
 
-func TestCheckRefusesBadFlags(t *testing.T) {
+func TestDecideRefusesBadFlags(t *testing.T) {
 	t.Parallel()
 	ok := decision{entry: "e-1", reason: "fraud", actor: "ops", id: "r", decline: true}
 	tests := []struct {
