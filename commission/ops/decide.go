@@ -17,7 +17,6 @@ import (
 	"github.com/reftrack/reftrack/schemas"
 )
 
-
 // decision is what the flags ask for.
 type decision struct {
 	entry, reason, actor, id string
