@@ -30,8 +30,8 @@ type adjustment struct {
 // retry after an unclear failure is safe.
 func Adjust(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("adjust", flag.ContinueOnError)
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka seed brokers")
-	prefix := fs.String("topic-prefix", "", "topic prefix of the pipeline")
+	var pl pipeline
+	pl.register(fs)
 	var r adjustment
 	fs.StringVar(&r.partner, "partner", "", "partner (tenant) whose payee is adjusted")
 	fs.StringVar(&r.payee, "payee", "", `payee as "type:id", e.g. agent:A-7`)
@@ -50,17 +50,12 @@ func Adjust(ctx context.Context, args []string, getenv func(string) string) erro
 	if r.id == "" {
 		r.id = uuid.NewString()
 	}
-	rec, err := r.record(*prefix, time.Now())
+	rec, err := r.record(pl.prefix, time.Now())
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(*brokers, ",")...), kgo.RequiredAcks(kgo.AllISRAcks()))
-	if err != nil {
-		return fmt.Errorf("create kafka client: %w", err)
-	}
-	defer cl.Close()
-	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		return fmt.Errorf("produce adjustment request %s to %s: %w", r.id, rec.Topic, err)
+	if err := pl.send(ctx, "adjustment request "+r.id, rec); err != nil {
+		return err
 	}
 	fmt.Printf("adjustment request %s sent to %s\n", r.id, rec.Topic)
 	return nil

@@ -35,8 +35,8 @@ type periodClose struct {
 // is safe.
 func ClosePeriod(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("close-period", flag.ContinueOnError)
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka seed brokers")
-	prefix := fs.String("topic-prefix", "", "topic prefix of the pipeline")
+	var pl pipeline
+	pl.register(fs)
 	var r periodClose
 	fs.StringVar(&r.period, "period", "", "accounting period to close, YYYY-MM")
 	fs.StringVar(&r.partner, "partner", "", "partner (tenant) whose period closes")
@@ -55,13 +55,12 @@ func ClosePeriod(ctx context.Context, args []string, getenv func(string) string)
 	if err := r.check(); err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(*brokers, ",")...), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl, err := pl.client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
-		return fmt.Errorf("create kafka client: %w", err)
+		return err
 	}
 	defer cl.Close()
-	topic := *prefix + schemas.TopicAttributions
+	topic := pl.prefix + schemas.TopicAttributions
 	parts, err := partitions(ctx, cl, topic)
 	if err != nil {
 		return err

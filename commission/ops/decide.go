@@ -35,8 +35,8 @@ type decision struct {
 //	decide --clickhouse DSN --brokers … --entry ID (--approve | --decline) --reason R --actor A [--request-id ID]
 func Decide(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("decide", flag.ContinueOnError)
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka seed brokers")
-	prefix := fs.String("topic-prefix", "", "topic prefix of the pipeline")
+	var pl pipeline
+	pl.register(fs)
 	dsn := fs.String("clickhouse", "clickhouse://127.0.0.1:9000/reftrack", "ClickHouse DSN of the sink's database (to find the accrual)")
 	var d decision
 	fs.StringVar(&d.entry, "entry", "", "entry id of the accrual decided")
@@ -66,17 +66,12 @@ func Decide(ctx context.Context, args []string, getenv func(string) string) erro
 	if err != nil {
 		return fmt.Errorf("find the accrual to decide: %w", err)
 	}
-	rec, err := d.record(*prefix, accrual, time.Now())
+	rec, err := d.record(pl.prefix, accrual, time.Now())
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(*brokers, ",")...), kgo.RequiredAcks(kgo.AllISRAcks()))
-	if err != nil {
-		return fmt.Errorf("create kafka client: %w", err)
-	}
-	defer cl.Close()
-	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		return fmt.Errorf("produce decision request %s to %s: %w", d.id, rec.Topic, err)
+	if err := pl.send(ctx, "decision request "+d.id, rec); err != nil {
+		return err
 	}
 	fmt.Printf("decision request %s (%s of %s) sent to %s\n", d.id, d.verb(), d.entry, rec.Topic)
 	return nil
