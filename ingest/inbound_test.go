@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
@@ -158,20 +159,7 @@ func TestInboundPartnerTopics(t *testing.T) {
 func readTopic(t *testing.T, brokers []string, topic string, want int) []*kgo.Record {
 	t.Helper()
 	cl := saslClient(t, brokers, "admin", kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	var got []*kgo.Record
-	deadline := time.Now().Add(30 * time.Second)
-	for len(got) < want && time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		got = append(got, cl.PollFetches(ctx).Records()...)
-		cancel()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	got = append(got, cl.PollFetches(ctx).Records()...)
-	cancel()
-	if len(got) != want {
-		t.Fatalf("%s: got %d records, want %d", topic, len(got), want)
-	}
-	return got
+	return testenv.ReadExactly(t, cl, topic, want)
 }
 
 // TestInboundProcess: on a partner's topic the partner comes from the topic;

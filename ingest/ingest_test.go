@@ -169,20 +169,7 @@ func TestHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cons.Close()
-	var recs []*kgo.Record
-	deadline := time.Now().Add(10 * time.Second)
-	for len(recs) < 3 && time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		recs = append(recs, cons.PollFetches(ctx).Records()...)
-		cancel()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	recs = append(recs, cons.PollFetches(ctx).Records()...)
-	cancel()
-	if len(recs) != 3 {
-		t.Fatalf("%d records in %s, want 3", len(recs), topic)
-	}
-	for _, r := range recs {
+	for _, r := range testenv.ReadExactly(t, cons, topic, 3) {
 		if !strings.HasPrefix(string(r.Key), "acme|L-") && !strings.HasPrefix(string(r.Key), "|L-") || !strings.Contains(string(r.Value), `"received_at":"2026-11-25T12:00:00Z"`) {
 			t.Errorf("record key %s value %s", r.Key, r.Value)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // RepoRoot is the folder holding go.work.
@@ -116,4 +117,26 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// ReadExactly polls cl until it has read want records (or 30 s passed),
+// then keeps reading briefly so that records beyond want, duplicates
+// included, would be seen too, and fails the test unless it read exactly
+// want.
+func ReadExactly(t testing.TB, cl *kgo.Client, what string, want int) []*kgo.Record {
+	t.Helper()
+	var got []*kgo.Record
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) < want && time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		got = append(got, cl.PollFetches(ctx).Records()...)
+		cancel()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	got = append(got, cl.PollFetches(ctx).Records()...)
+	cancel()
+	if len(got) != want {
+		t.Fatalf("%s: got %d records, want %d", what, len(got), want)
+	}
+	return got
 }

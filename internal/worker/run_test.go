@@ -208,20 +208,7 @@ func consume(t *testing.T, brokers []string, topic string, want int) []*kgo.Reco
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	var got []*kgo.Record
-	deadline := time.Now().Add(30 * time.Second)
-	for len(got) < want && time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		got = append(got, cl.PollFetches(ctx).Records()...)
-		cancel()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	got = append(got, cl.PollFetches(ctx).Records()...)
-	cancel()
-	if len(got) != want {
-		t.Fatalf("%s: got %d records, want %d", topic, len(got), want)
-	}
-	return got
+	return testenv.ReadExactly(t, cl, topic, want)
 }
 
 func TestParseFlagsEnvFallback(t *testing.T) {
