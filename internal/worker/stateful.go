@@ -61,15 +61,7 @@ func stateOf(cfg Config, stage Stage, log *slog.Logger, reg prometheus.Registere
 // restored) for the batch's partitions, the processor, then the changelog
 // records to produce with the batch's outputs.
 func processState(ctx context.Context, st *State, sp Stateful, msgs []Message) ([]Result, *StateTxn, []*kgo.Record, error) {
-	seen := map[int32]bool{}
-	var parts []int32
-	for _, m := range msgs {
-		if !seen[m.Partition] {
-			seen[m.Partition] = true
-			parts = append(parts, m.Partition)
-		}
-	}
-	tx, err := st.Begin(ctx, parts)
+	tx, err := st.Begin(ctx, PartitionsOf(msgs))
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("ready state: %w", err)
 	}
@@ -78,4 +70,18 @@ func processState(ctx context.Context, st *State, sp Stateful, msgs []Message) (
 		return nil, nil, nil, err
 	}
 	return results, tx, tx.Records(), nil
+}
+
+// PartitionsOf lists the partitions a batch's messages come from, in the
+// order they first appear: the partitions whose state the batch may touch.
+func PartitionsOf(batch []Message) []int32 {
+	seen := map[int32]bool{}
+	var parts []int32
+	for _, m := range batch {
+		if !seen[m.Partition] {
+			seen[m.Partition] = true
+			parts = append(parts, m.Partition)
+		}
+	}
+	return parts
 }

@@ -76,15 +76,10 @@ func (h *State) Aborted(ctx context.Context, p worker.Stateful, batch []worker.M
 
 func (h *State) run(ctx context.Context, p worker.Stateful, batch []worker.Message, commit bool) ([]worker.Result, error) {
 	h.t.Helper()
-	seen := map[int32]bool{}
-	var parts []int32
-	for _, m := range batch {
-		if m.Partition < 0 || m.Partition >= Partitions {
-			h.t.Fatalf("message partition %d outside 0..%d", m.Partition, Partitions-1)
-		}
-		if !seen[m.Partition] {
-			seen[m.Partition] = true
-			parts = append(parts, m.Partition)
+	parts := worker.PartitionsOf(batch)
+	for _, p := range parts {
+		if p < 0 || p >= Partitions {
+			h.t.Fatalf("message partition %d outside 0..%d", p, Partitions-1)
 		}
 	}
 	tx, err := h.st.Begin(ctx, parts)
