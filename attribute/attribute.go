@@ -59,6 +59,9 @@ type conversion struct {
 	Version    int64                `json:"version,omitempty"`
 	Digest     string               `json:"digest,omitempty"`    // of that attribution's payload, version left out
 	Cancelled  []string             `json:"cancelled,omitempty"` // cancelled_on dates already forwarded
+	// Agent is the policy's agent of record for this term, decided when
+	// the conversion was first seen (see agentFor); nil when none is known.
+	Agent *agentSpell `json:"agent,omitempty"`
 }
 
 type decoded struct {
@@ -66,11 +69,19 @@ type decoded struct {
 	touch  *Touch
 	conv   *conversion
 	cancel *cancellation
+	agent  *agentChange
 }
 
 // keepsState says whether the event reads or changes its lead's state;
 // status updates and undecodable records do not.
-func (d decoded) keepsState() bool { return d.touch != nil || d.conv != nil || d.cancel != nil }
+func (d decoded) keepsState() bool {
+	return d.touch != nil || d.conv != nil || d.cancel != nil || d.agent != nil
+}
+
+type agentChange struct {
+	env schemas.Envelope
+	p   schemas.PolicyAgentChanged
+}
 
 type cancellation struct {
 	env schemas.Envelope
@@ -138,6 +149,9 @@ func (a *Attributor) process(l *lead, d decoded) ([]worker.Output, error) {
 		return a.touched(l, *d.touch)
 	case d.conv != nil:
 		return a.converted(l, *d.conv)
+	case d.agent != nil:
+		l.changeAgent(*d.agent)
+		return nil, nil
 	default:
 		return a.cancelled(l, *d.cancel)
 	}
@@ -176,14 +190,28 @@ func (a *Attributor) converted(l *lead, c conversion) ([]worker.Output, error) {
 	if known != nil {
 		a.Metrics.resent.WithLabelValues(schemas.TypePolicyIssued).Inc()
 	} else {
+		c.Agent = agentFor(l, c)
 		known = l.addConversion(c)
 	}
+	var outs []worker.Output
 	out, ok, err := a.attribute(known, l.touches)
-	if err != nil || !ok {
+	if err != nil {
 		return nil, err
 	}
-	l.convsDirty = true
-	return []worker.Output{out}, nil
+	if ok {
+		l.convsDirty = true
+		outs = append(outs, out)
+	}
+	// Cancellations that arrived before this issue go on now, after the
+	// attribution they cancel, as they would have in order.
+	for _, cancel := range l.unpark(c.PartnerID, c.LeadID, c.Policy.PolicyID) {
+		fwd, err := a.cancelled(l, cancel)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, fwd...)
+	}
+	return outs, nil
 }
 
 // counts says whether touch t takes part in conversion c: it happened no
@@ -221,6 +249,12 @@ func decode(raw []byte) (decoded, error) {
 			return d, worker.Reject(CodeUndecodable, "/payload", "%v", err)
 		}
 		d.cancel = &cancellation{env: env, p: p}
+	case schemas.TypePolicyAgentChanged:
+		var p schemas.PolicyAgentChanged
+		if err := schemas.Decode(env.Payload, &p); err != nil {
+			return d, worker.Reject(CodeUndecodable, "/payload", "%v", err)
+		}
+		d.agent = &agentChange{env: env, p: p}
 	case schemas.TypePolicyIssued:
 		var p schemas.PolicyIssued
 		if err := schemas.Decode(env.Payload, &p); err != nil {
@@ -250,6 +284,9 @@ func (a *Attributor) attribute(c *conversion, all []Touch) (out worker.Output, o
 	}
 	if !slices.ContainsFunc(att.Touchpoints, func(tp schemas.Touchpoint) bool { return !tp.Excluded }) {
 		a.Metrics.unattributed.Inc()
+	}
+	if att.PaidModel == AgentOfRecord {
+		a.Metrics.agentOfRecord.Inc()
 	}
 	c.Version, c.Digest = att.Version, digest
 	return out, true, nil
@@ -291,6 +328,12 @@ func (a *Attributor) weigh(c conversion, all []Touch) (schemas.AttributionCalcul
 	paid := a.Config.PaidModel
 	if m, ok := a.Config.PaidModelByLine[c.Policy.ProductLine]; ok {
 		paid = m
+	}
+	// Renewal commission goes to the agent of record, and so does a sale
+	// no touch is credited for, rather than to nobody.
+	if c.Agent != nil && (c.Policy.SaleType == schemas.SaleRenewal || len(counted) == 0) {
+		tps = append(tps, agentTouchpoint(c))
+		paid = AgentOfRecord
 	}
 	return schemas.AttributionCalculated{PolicyEventID: c.EventID, Policy: c.Policy, PaidModel: paid, Touchpoints: tps}, latest
 }
@@ -343,14 +386,19 @@ func (a *Attributor) output(c conversion, att schemas.AttributionCalculated) (wo
 
 // cancelled forwards a policy.cancelled of a conversion of the lead as an
 // attribution.cancelled, so that commission can claw back. It names the
-// term in force on the cancellation date (see inForce); a cancellation of
-// a policy the lead has no conversion of (never issued, or expired) is
-// counted and dropped, and one already forwarded for that date is a resend
-// and forwarded once only.
+// term in force on the cancellation date (see inForce); one already
+// forwarded for that date is a resend and forwarded once only. A
+// cancellation of a policy the lead has no conversion of (not issued yet,
+// or expired) is parked in the lead's state, once per date, and forwarded
+// when the policy is issued (see converted).
 func (a *Attributor) cancelled(l *lead, c cancellation) ([]worker.Output, error) {
 	conv := inForce(l.convs, c.p.PolicyID, c.p.CancelledOn)
 	if conv == nil {
-		a.Metrics.unknownCancellations.Inc()
+		if l.park(c) {
+			a.Metrics.parked.Inc()
+		} else {
+			a.Metrics.resent.WithLabelValues(schemas.TypePolicyCancelled).Inc()
+		}
 		return nil, nil
 	}
 	if slices.Contains(conv.Cancelled, c.p.CancelledOn) {
@@ -421,6 +469,26 @@ func (c conversion) attributionID() string {
 // policy.cancelled (another event id) gets the same id.
 func cancellationID(attributionID, cancelledOn string) string {
 	return uuid.NewSHA1(attributionSpace, []byte("cancel|"+attributionID+"|"+cancelledOn)).String()
+}
+
+// agentFor is the agent of record of a new conversion: the one its
+// policy.issued names, which the policy state then remembers from the
+// term's effective date on, else the one the state has for that date.
+func agentFor(l *lead, c conversion) *agentSpell {
+	if c.Policy.AgentOfRecord == "" {
+		return l.agentOf(c.Policy.PolicyID, c.Policy.EffectiveDate)
+	}
+	s := agentSpell{Agent: c.Policy.AgentOfRecord, From: c.Policy.EffectiveDate, EventID: c.EventID}
+	l.setAgent(c.Policy.PolicyID, s)
+	return &s
+}
+
+// agentTouchpoint credits c wholly to its agent of record under the
+// AgentOfRecord model and under no touch model, which do not know it. Its
+// event id is the event that named the agent, its times the conversion's.
+func agentTouchpoint(c conversion) schemas.Touchpoint {
+	return schemas.Touchpoint{EventID: c.Agent.EventID, ReferrerID: c.Agent.Agent, ReferrerType: schemas.ReferrerAgent,
+		Channel: AgentOfRecord, OccurredAt: c.OccurredAt, ReceivedAt: c.ReceivedAt, Weights: map[string]int{AgentOfRecord: TotalBP}}
 }
 
 func touchpoint(t Touch, w map[string]int, excluded bool) schemas.Touchpoint {

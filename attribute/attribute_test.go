@@ -218,8 +218,8 @@ func TestCancellation(t *testing.T) {
 	if env.EventType != schemas.TypeAttributionCancelled || c.AttributionID != wantID("acme", "P", "new_business", "2026-10-02") || c.CancelledOn != "2026-10-03" || c.Policy.PolicyID != "P" {
 		t.Errorf("cancellation %+v %+v", env, c)
 	}
-	if n := testutil.ToFloat64(a.Metrics.unknownCancellations); n != 2 {
-		t.Errorf("unknown_cancellations_total = %v, want 2", n)
+	if n := testutil.ToFloat64(a.Metrics.parked); n != 2 {
+		t.Errorf("parked_cancellations_total = %v, want 2", n)
 	}
 }
 

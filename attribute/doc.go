@@ -22,7 +22,14 @@
 // for a conversion re-emits it under the same id with a higher version.
 // Versions only grow. A policy.cancelled is forwarded as
 // attribution.cancelled under an id derived from the conversion it cancels
-// and the cancellation date, once per date.
+// and the cancellation date, once per date; one that arrives before its
+// policy.issued is parked in the lead's state and forwarded, right after
+// the attribution, when the policy is issued.
+//
+// A renewal, or a policy.issued no touch is credited for, is attributed
+// wholly to the policy's agent of record (model agent_of_record) when one
+// is known: named by the policy.issued (v2) or remembered in the lead's
+// policy state from an earlier issue or a policy.agent_changed.
 //
 // All state is tenant-scoped: a lead id or event id means nothing without
 // its partner, so another partner's touch of a lead with the same id never

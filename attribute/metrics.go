@@ -8,8 +8,10 @@ type Metrics struct {
 	unattributed prometheus.Counter
 	pruned       prometheus.Counter
 	reattributed prometheus.Counter
-	// cancellations of policies the stage does not know
-	unknownCancellations prometheus.Counter
+	// conversions credited to the policy's agent of record
+	agentOfRecord prometheus.Counter
+	// cancellations of policies not issued (yet), parked until they are
+	parked prometheus.Counter
 	// resends (by event type) of a conversion or cancellation already seen
 	resent *prometheus.CounterVec
 }
@@ -29,15 +31,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "reftrack", Subsystem: "attribute", Name: "reattributions_total",
 			Help: "Corrected attributions emitted because a touchpoint arrived after its conversion.",
 		}),
-		unknownCancellations: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "reftrack", Subsystem: "attribute", Name: "unknown_cancellations_total",
-			Help: "policy.cancelled events for policies with no remembered conversion; nothing is clawed back.",
+		agentOfRecord: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "reftrack", Subsystem: "attribute", Name: "agent_of_record_total",
+			Help: "Attributions emitted crediting the policy's agent of record (a renewal, or a sale no touch is credited for).",
+		}),
+		parked: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "reftrack", Subsystem: "attribute", Name: "parked_cancellations_total",
+			Help: "policy.cancelled events parked because their policy has no remembered conversion yet; forwarded when it is issued.",
 		}),
 		resent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "reftrack", Subsystem: "attribute", Name: "resends_total",
 			Help: "policy.issued of a conversion already kept, or policy.cancelled already forwarded, under another event id: the same ids, re-emitted only when the attribution changed.",
 		}, []string{"event_type"}),
 	}
-	reg.MustRegister(m.unattributed, m.pruned, m.reattributed, m.unknownCancellations, m.resent)
+	reg.MustRegister(m.unattributed, m.pruned, m.reattributed, m.parked, m.agentOfRecord, m.resent)
 	return m
 }

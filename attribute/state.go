@@ -12,10 +12,11 @@ import (
 )
 
 // State layout (worker.State, co-partitioned with referrals.unique): per
-// tenant-scoped lead, two values under the partition of its records.
+// tenant-scoped lead, three values under the partition of its records.
 const (
 	touchesKey     = "touches:"     // + schemas.Scoped(partner, lead): []Touch, oldest first
 	conversionsKey = "conversions:" // + schemas.Scoped(partner, lead): []conversion, oldest first
+	policiesKey    = "policies:"    // + schemas.Scoped(partner, lead): policy id → policyState
 )
 
 // stateKeys are the keys of a lead's state.
@@ -23,15 +24,17 @@ func stateKeys(partition int32, scopedLead string) []worker.StateKey {
 	return []worker.StateKey{
 		{Partition: partition, Key: touchesKey + scopedLead},
 		{Partition: partition, Key: conversionsKey + scopedLead},
+		{Partition: partition, Key: policiesKey + scopedLead},
 	}
 }
 
 // lead is one lead's state as a batch sees it, decoded once per batch.
 type lead struct {
-	keys                     []worker.StateKey
-	touches                  []Touch       // Order'd, at most MaxTouches
-	convs                    []*conversion // by occurred_at, then attribution id
-	touchesDirty, convsDirty bool
+	keys                                    []worker.StateKey
+	touches                                 []Touch       // Order'd, at most MaxTouches
+	convs                                   []*conversion // by occurred_at, then attribution id
+	policies                                map[string]*policyState
+	touchesDirty, convsDirty, policiesDirty bool
 }
 
 // addTouch keeps t (again, if the lead has a touch of its event id: a
@@ -103,6 +106,9 @@ func (ls *leads) get(ctx context.Context, partition int32, scopedLead string) (*
 	if err := ls.read(ctx, keys[1], &l.convs); err != nil {
 		return nil, err
 	}
+	if err := ls.read(ctx, keys[2], &l.policies); err != nil {
+		return nil, err
+	}
 	ls.byKey[keys[0]] = l
 	ls.order = append(ls.order, l)
 	return l, nil
@@ -124,9 +130,11 @@ func (ls *leads) read(ctx context.Context, k worker.StateKey, v any) error {
 }
 
 // save writes back what the batch changed. Touches live for the lookback
-// after the lead's last one; conversions for the grace period (late
-// touches) or --keep-conversions (cancellations), whichever is longer.
+// after the lead's last one; conversions and policy state (parked
+// cancellations, agents of record) for the grace period (late touches) or
+// --keep-conversions (cancellations, renewals), whichever is longer.
 func (ls *leads) save(cfg Config) error {
+	keep := max(cfg.Grace+time.Hour, cfg.KeepConversions)
 	for _, l := range ls.order {
 		if l.touchesDirty {
 			if err := ls.put(l.keys[0], l.touches, cfg.Lookback); err != nil {
@@ -134,7 +142,15 @@ func (ls *leads) save(cfg Config) error {
 			}
 		}
 		if l.convsDirty {
-			if err := ls.put(l.keys[1], l.convs, max(cfg.Grace+time.Hour, cfg.KeepConversions)); err != nil {
+			if err := ls.put(l.keys[1], l.convs, keep); err != nil {
+				return err
+			}
+		}
+		switch {
+		case l.policiesDirty && len(l.policies) == 0:
+			ls.st.Delete(l.keys[2])
+		case l.policiesDirty:
+			if err := ls.put(l.keys[2], l.policies, keep); err != nil {
 				return err
 			}
 		}

@@ -18,7 +18,8 @@ var migrations embed.FS
 const SchemaBaseURL = "https://reftrack.dev/schemas/"
 
 // JSONSchemas returns the embedded JSON Schema files, named
-// "<event_type>.v<version>.json" plus the shared "envelope.v1.json".
+// "<event_type>.v<version>.json" plus the shared envelopes
+// "envelope.v<version>.json" that the event schemas of that version extend.
 func JSONSchemas() fs.FS {
 	sub, err := fs.Sub(jsonSchemas, "jsonschema")
 	if err != nil {

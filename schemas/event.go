@@ -12,6 +12,10 @@ const (
 	TypeReferralStatusUpdated = "referral.status_updated"
 	TypePolicyIssued          = "policy.issued"
 	TypePolicyCancelled       = "policy.cancelled"
+	// TypePolicyAgentChanged changes a policy's agent of record for the
+	// terms effective on or after a date (see PolicyAgentChanged); like
+	// every event of a lead it is keyed LeadKey(partner, lead).
+	TypePolicyAgentChanged    = "policy.agent_changed"
 	TypeAttributionCalculated = "attribution.calculated"
 	TypeCommissionCalculated  = "commission.calculated"
 	TypeAttributionCancelled  = "attribution.cancelled"
@@ -42,6 +46,7 @@ const AllPartners = "*"
 // PartnerEventTypes are the types a partner may send; each has a JSON Schema.
 var PartnerEventTypes = []string{
 	TypeReferralCreated, TypeReferralStatusUpdated, TypePolicyIssued, TypePolicyCancelled,
+	TypePolicyAgentChanged,
 }
 
 // Envelope is the wire form of every event. Payload stays raw so a stage that
@@ -112,7 +117,9 @@ const (
 	SaleRenewal     = "renewal"
 )
 
-// PolicyIssued is the payload of policy.issued: the conversion.
+// PolicyIssued is the payload of policy.issued: the conversion. One type
+// serves every schema version: fields a version adds are omitempty, so a
+// v1 event encodes as it always did.
 type PolicyIssued struct {
 	PolicyID      string `json:"policy_id"`
 	ProductLine   string `json:"product_line"`
@@ -121,6 +128,21 @@ type PolicyIssued struct {
 	TermMonths    int    `json:"term_months"`
 	EffectiveDate string `json:"effective_date"` // YYYY-MM-DD
 	SaleType      string `json:"sale_type"`
+	// Jurisdiction is the ISO 3166-2 subdivision the policy is written in
+	// (e.g. US-CA); required from v2, empty in v1.
+	Jurisdiction string `json:"jurisdiction,omitempty"`
+	// AgentOfRecord is the referrer id of the policy's agent of record
+	// (v2, optional): renewals, and issues no touch is credited for, are
+	// attributed to it.
+	AgentOfRecord string `json:"agent_of_record,omitempty"`
+}
+
+// PolicyAgentChanged is the payload of policy.agent_changed: from
+// EffectiveDate on, AgentOfRecord is the policy's agent of record.
+type PolicyAgentChanged struct {
+	PolicyID      string `json:"policy_id"`
+	AgentOfRecord string `json:"agent_of_record"` // a referrer id
+	EffectiveDate string `json:"effective_date"`  // YYYY-MM-DD
 }
 
 // PolicyCancelled is the payload of policy.cancelled.

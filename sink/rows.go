@@ -155,6 +155,12 @@ func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
 			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
 		}
 		policyID = p.PolicyID
+	case schemas.TypePolicyAgentChanged:
+		var p schemas.PolicyAgentChanged
+		if err := schemas.Decode(env.Payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
+		}
+		policyID = p.PolicyID
 	default:
 		return nil, fmt.Errorf("unexpected event type %q", env.EventType)
 	}

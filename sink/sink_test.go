@@ -115,6 +115,10 @@ func TestDecode(t *testing.T) {
 			"original": "[withheld: 12 bytes that are not one JSON object, sha256 f6d66444b8fd72574548e3a8b531487be35c2372a1801255d09d87f895d0112a; the original is on the dead-letter topic]",
 		}},
 		{"wrong type on unique", schemas.TopicUnique, strings.Replace(created, "referral.created", "attribution.calculated", 1), "rejected_events", 1, nil},
+		// policy.agent_changed (policy.issued v2's companion) is a lead event
+		// like the others: a referral_events row, not a dead letter.
+		{"agent change", schemas.TopicUnique, `{"event_id":"e3","event_type":"policy.agent_changed","schema_version":1,"occurred_at":"2026-10-03T08:00:00Z","partner_id":"acme","lead_id":"L1",` +
+			`"payload":{"policy_id":"P1","agent_of_record":"a-7","effective_date":"2026-10-03"}}`, "referral_events", 1, map[string]any{"policy_id": "P1"}},
 		{"bad premium", schemas.TopicUnique, strings.Replace(issued, "1000.50", "1000.505", 1), "rejected_events", 1, nil},
 		{"cancellation makes no attribution row", schemas.TopicAttributions,
 			`{"event_id":"x","event_type":"attribution.cancelled","schema_version":1,"occurred_at":"2026-10-02T08:00:00Z","partner_id":"acme","lead_id":"L1","payload":{}}`, "", 0, nil},

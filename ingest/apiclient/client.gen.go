@@ -19,6 +19,36 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for PolicyAgentChangedEventType.
+const (
+	PolicyAgentChangedEventTypePolicyAgentChanged PolicyAgentChangedEventType = "policy.agent_changed"
+)
+
+// Valid indicates whether the value is a known member of the PolicyAgentChangedEventType enum.
+func (e PolicyAgentChangedEventType) Valid() bool {
+	switch e {
+	case PolicyAgentChangedEventTypePolicyAgentChanged:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PolicyAgentChangedSchemaVersion.
+const (
+	PolicyAgentChangedSchemaVersionN1 PolicyAgentChangedSchemaVersion = 1
+)
+
+// Valid indicates whether the value is a known member of the PolicyAgentChangedSchemaVersion enum.
+func (e PolicyAgentChangedSchemaVersion) Valid() bool {
+	switch e {
+	case PolicyAgentChangedSchemaVersionN1:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PolicyCancelledEventType.
 const (
 	PolicyCancelledEventTypePolicyCancelled PolicyCancelledEventType = "policy.cancelled"
@@ -345,6 +375,38 @@ type LeadEvent struct {
 	ReferrerId   *string `json:"referrer_id,omitempty"`
 	ReferrerType *string `json:"referrer_type,omitempty"`
 	Status       *string `json:"status,omitempty"`
+}
+
+// PolicyAgentChanged A policy.agent_changed event: the policy's agent of record for renewals effective on or after effective_date (POST /v1/events).
+//
+// Bundled from the JSON Schemas https://reftrack.dev/schemas/policy.agent_changed.v1.json and https://reftrack.dev/schemas/envelope.v1.json (schemas/jsonschema): the envelope's properties, narrowed by the event's.
+type PolicyAgentChanged struct {
+	EventId        *openapi_types.UUID             `json:"event_id,omitempty"`
+	EventType      PolicyAgentChangedEventType     `json:"event_type"`
+	IdempotencyKey *string                         `json:"idempotency_key,omitempty"`
+	LeadId         string                          `json:"lead_id"`
+	OccurredAt     time.Time                       `json:"occurred_at"`
+	PartnerId      *string                         `json:"partner_id,omitempty"`
+	Payload        PolicyAgentChangedPayload       `json:"payload"`
+	ReceivedAt     *time.Time                      `json:"received_at,omitempty"`
+	SchemaVersion  PolicyAgentChangedSchemaVersion `json:"schema_version"`
+	Trace          *map[string]int                 `json:"trace,omitempty"`
+}
+
+// PolicyAgentChangedEventType defines model for PolicyAgentChanged.EventType.
+type PolicyAgentChangedEventType string
+
+// PolicyAgentChangedSchemaVersion defines model for PolicyAgentChanged.SchemaVersion.
+type PolicyAgentChangedSchemaVersion int
+
+// PolicyAgentChangedPayload defines model for PolicyAgentChangedPayload.
+type PolicyAgentChangedPayload struct {
+	// AgentOfRecord Referrer id of the new agent of record.
+	AgentOfRecord string `json:"agent_of_record"`
+
+	// EffectiveDate First day the new agent is of record: terms effective on or after it are credited to it.
+	EffectiveDate openapi_types.Date `json:"effective_date"`
+	PolicyId      string             `json:"policy_id"`
 }
 
 // PolicyCancelled A policy.cancelled event: may claw back commission inside the chargeback window.
@@ -833,6 +895,40 @@ func (t *Event) MergePolicyCancelled(v PolicyCancelled) error {
 	return err
 }
 
+// AsPolicyAgentChanged returns the union data inside the Event as a PolicyAgentChanged
+func (t Event) AsPolicyAgentChanged() (PolicyAgentChanged, error) {
+	var body PolicyAgentChanged
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPolicyAgentChanged overwrites any union data inside the Event as the provided PolicyAgentChanged
+func (t *Event) FromPolicyAgentChanged(v PolicyAgentChanged) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"event_type":"policy.agent_changed"}`))
+	t.union = b
+	return err
+}
+
+// MergePolicyAgentChanged performs a merge with any union data inside the Event, using the provided PolicyAgentChanged
+func (t *Event) MergePolicyAgentChanged(v PolicyAgentChanged) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"event_type":"policy.agent_changed"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 func (t Event) Discriminator() (string, error) {
 	var discriminator struct {
 		Discriminator string `json:"event_type"`
@@ -847,6 +943,8 @@ func (t Event) ValueByDiscriminator() (interface{}, error) {
 		return nil, err
 	}
 	switch discriminator {
+	case "policy.agent_changed":
+		return t.AsPolicyAgentChanged()
 	case "policy.cancelled":
 		return t.AsPolicyCancelled()
 	case "policy.issued":
