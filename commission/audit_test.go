@@ -5,21 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reftrack/reftrack/commission/audit"
 	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
-	"github.com/reftrack/reftrack/sink"
 )
 
 // datedCancel is cancelMsg with the occurred_at every real record has: the
@@ -50,47 +45,78 @@ func stagedJournal(t *testing.T) ([]worker.Output, []schemas.JournalEntry) {
 	return outs, journalOf(t, []worker.Result{{Out: outs}})
 }
 
-// sinkDB is a fresh, migrated database on the dev stack's ClickHouse into
-// which the sink has written outs as partition 0 of commissions.
+// sinkDB is a fresh database on the dev stack's ClickHouse, migrated by
+// schemas' migrations, holding outs as the sink stores them from partition
+// 0 of commissions (one commission_entries row per entry).
 func sinkDB(t *testing.T, outs []worker.Output) driver.Conn {
 	t.Helper()
-	ctx := context.Background()
-	opts, err := clickhouse.ParseDSN(testenv.ClickHouseDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if probe, err := clickhouse.Open(opts); err != nil || probe.Ping(ctx) != nil {
-		testenv.Stack(t, "up-clickhouse")
-	}
-	opts.Auth.Database = "commission_audit_" + testenv.RandomID()
-	if err := sink.Migrate(ctx, opts, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+opts.Auth.Database)
-		_ = conn.Close()
-	})
+	conn, _ := testenv.ClickHouse(t, "commission_audit", true)
 	writeThroughSink(t, conn, 0, outs)
 	return conn
 }
 
-// writeThroughSink writes outs as the sink would consume them from
-// commissions, from offset first on.
+// entryColumns are the columns of commission_entries a journal entry
+// fills, in entryRow's order: every field of the hashed form, so verify
+// can recompute each hash from its row.
+const entryColumns = `entry_id, kind, payee_id, payee_type, currency, amount_minor, period, posted_at, corrects, cause_id,
+	attribution_id, attribution_version, policy_id, partner_id, lead_id, product_line, sale_type, model, weight_bp,
+	rule_set_version, rule_id, premium_minor, base_minor, rate, band, min_applied, cap_applied, residue_minor, override_level,
+	source_entry_id, cancelled_on, actor, reason, chain, chain_seq, prev_hash, hash, hold_until, decision,
+	licence_check, payout_currency, payout_amount_minor, fx_rate, fx_source, fx_as_of,
+	kafka_topic, kafka_partition, kafka_offset`
+
+// writeThroughSink writes outs as rows of commission_entries, as the sink
+// stores the records of commissions from offset first on. Written here
+// from the schema, not through the sink module: a stage imports no other
+// stage, tests included.
 func writeThroughSink(t *testing.T, conn driver.Conn, first int64, outs []worker.Output) {
 	t.Helper()
-	topic := "p." + schemas.TopicCommissions
-	msgs := make([]worker.Message, len(outs))
-	for i, o := range outs {
-		msgs[i] = worker.Message{Topic: topic, Partition: 0, Offset: first + int64(i), Key: o.Key, Value: o.Value, Timestamp: time.Now()}
-	}
-	s := &sink.Store{Conn: conn, TopicPrefix: "p.", Metrics: sink.NewMetrics(prometheus.NewRegistry()), Now: time.Now}
-	if err := s.Write(context.Background(), []worker.Part{{Topic: topic, Partition: 0, Msgs: msgs}}); err != nil {
+	batch, err := conn.PrepareBatch(context.Background(), "INSERT INTO commission_entries ("+entryColumns+")")
+	if err != nil {
 		t.Fatal(err)
 	}
+	for i, o := range outs {
+		if err := batch.Append(entryRow(t, o, first+int64(i))...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// entryRow is one record of commissions as its commission_entries row.
+func entryRow(t *testing.T, o worker.Output, offset int64) []any {
+	t.Helper()
+	var env schemas.Envelope
+	var e schemas.JournalEntry
+	if err := schemas.Decode(o.Value, &env); err != nil {
+		t.Fatal(err)
+	}
+	if err := schemas.Decode(env.Payload, &e); err != nil {
+		t.Fatal(err)
+	}
+	period, err := time.Parse("2006-01", e.Period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	posted := env.OccurredAt
+	if env.ReceivedAt != nil {
+		posted = *env.ReceivedAt
+	}
+	return []any{e.EntryID, e.Kind, e.PayeeID, e.PayeeType, e.Currency, e.AmountMinor, period, posted.UTC(), e.Corrects, e.CauseID,
+		e.AttributionID, e.AttributionVersion, e.PolicyID, e.PartnerID, e.LeadID, e.ProductLine, e.SaleType, e.Model, uint16(e.WeightBP),
+		e.RuleSetVersion, e.RuleID, e.PremiumMinor, e.BaseMinor, e.Rate, e.Band, boolU8(e.MinApplied), boolU8(e.CapApplied), e.ResidueMinor,
+		uint8(e.OverrideLevel), e.SourceEntryID, e.CancelledOn, e.Actor, e.Reason, e.Chain, e.ChainSeq, e.PrevHash, e.Hash, e.HoldUntil,
+		e.Decision, e.LicenceCheck, e.PayoutCurrency, e.PayoutAmountMinor, e.FXRate, e.FXSource, e.FXAsOf,
+		"p." + schemas.TopicCommissions, int32(0), offset}
+}
+
+func boolU8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // awaitMutations waits until ClickHouse has applied the database's ALTER

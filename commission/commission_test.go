@@ -85,6 +85,9 @@ func TestParseRulesErrors(t *testing.T) {
 		{`{"schema_version":2,"version":"v","rules":[{"id":"e","when":"true","amount":{"bands":[{"percent":"1"},{"percent":"2"}]}}]}`, "only the last band"},
 		{`{"version":"v","payees":{"agent:x":{"upline":"agent:x"}},"rules":[{"id":"f","when":"true","amount":{"percent":"1"}}]}`, "upline cycle agent:x → agent:x"},
 		{`{"schema_version":2,"version":"v","rules":[{"id":"g","when":"true","amount":{"percent":"1"}}],"hold_days":{"life":-1}}`, "schema"},
+		{`{"schema_version":2,"version":"v","rules":[{"id":"h","when":"true","amount":{"percent":"1"}}],"holds":[{"id":"x","when":"premium_minor","reason":"manual"}]}`, `hold "x": when`},
+		{`{"schema_version":2,"version":"v","rules":[{"id":"h","when":"true","amount":{"percent":"1"}}],"holds":[{"id":"x","when":"true","reason":"manual"},{"id":"x","when":"true","reason":"manual"}]}`, `hold "x": id repeated`},
+		{`{"schema_version":2,"version":"v","rules":[{"id":"h","when":"true","amount":{"percent":"1"}}],"holds":[{"id":"x","when":"true","reason":"Fraud!"}]}`, "schema"},
 	}
 	for _, tt := range tests {
 		if _, err := ParseRules([]byte(tt.in)); err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -25,4 +25,22 @@
 // reinstatement), and a cancellation received before its attribution is
 // applied when the attribution arrives. Lines (accruals) and settle are
 // pure; ProcessState does the state.
+//
+// Lifecycle: accruals carry hold_until (the rules' free-look hold_days) and
+// may be held by name by a hold rule (a decision entry "hold" posted with
+// them, overrides included); decisions (approve, decline) on a direct
+// accrual cover the overrides on it. No state is stored for it: Status and
+// the ClickHouse view commission_entry_status derive it, and package
+// statement pays an entry only in the statement of the period it is
+// released in (see commission/README.md, Lifecycle).
+//
+// Licences and FX (issue #18): with a licence registry (Licences, reloaded
+// like the rules), a payee not licensed for a policy's jurisdiction and
+// product line on its effective date is paid the jurisdiction's referral
+// fee instead of commission (licence_check says why; v1 policies, without
+// jurisdiction, are not checked). An accrual of a payee paid in another
+// currency records the rate snapshot (Rates: rate, source, as-of) and its
+// amount in that currency, half even; its corrections record the change of
+// the converted standing amount, so payout-currency balances are exact
+// sums (PayoutOf). No rate: held fx:missing_rate, never guessed.
 package commission

@@ -9,7 +9,6 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/reftrack/reftrack/internal v0.0.0
 	github.com/reftrack/reftrack/schemas v0.0.0
-	github.com/reftrack/reftrack/sink v0.0.0
 	github.com/santhosh-tekuri/jsonschema/v5 v5.3.1
 	github.com/twmb/franz-go/pkg/kadm v1.19.0
 )
@@ -52,5 +51,4 @@ require (
 replace (
 	github.com/reftrack/reftrack/internal => ../internal
 	github.com/reftrack/reftrack/schemas => ../schemas
-	github.com/reftrack/reftrack/sink => ../sink
 )

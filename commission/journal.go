@@ -116,6 +116,14 @@ func Lines(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculated)
 
 // accruals is Lines before the entries become envelopes.
 func accruals(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculated) ([]schemas.JournalEntry, error) {
+	return accrualsFor(rs, Reference{}, env, att)
+}
+
+// accrualsFor is accruals with the licence registry of ref: a payee
+// unlicensed for a policy with a jurisdiction gets its referral fee (no
+// overrides on it), an upline unlicensed there no override. Conversion to
+// payout currencies is the caller's (Reference.convertAccruals).
+func accrualsFor(rs *RuleSet, ref Reference, env schemas.Envelope, att schemas.AttributionCalculated) ([]schemas.JournalEntry, error) {
 	p := att.Policy
 	premium, err := money.ParseMinor(p.AnnualPremium, p.Currency)
 	if err != nil {
@@ -144,12 +152,12 @@ func accruals(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculat
 	split := Split(d.Amount, shares)
 	var out []schemas.JournalEntry
 	for i, s := range shares {
-		e, err := direct(rs, env, att, base, s, d.Amount, split[i])
+		e, err := direct(rs, ref, env, att, base, s, d.Amount, split[i])
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)
-		out = append(out, overrides(rs, e, s.Payee)...)
+		out = append(out, overrides(rs, ref, att.Policy, e, s.Payee)...)
 	}
 	return out, nil
 }
@@ -231,7 +239,7 @@ func policyCommission(rs *RuleSet, env schemas.Envelope, p schemas.PolicyIssued,
 
 // direct is one payee's own accrual: its share of the policy commission
 // (commission total), adjusted by the first payee rule matching it.
-func direct(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculated, base schemas.JournalEntry, s Share, commission, share int64) (schemas.JournalEntry, error) {
+func direct(rs *RuleSet, refs Reference, env schemas.Envelope, att schemas.AttributionCalculated, base schemas.JournalEntry, s Share, commission, share int64) (schemas.JournalEntry, error) {
 	p := att.Policy
 	e := base
 	e.PayeeType, e.PayeeID, _ = strings.Cut(s.Payee, ":")
@@ -245,10 +253,19 @@ func direct(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculated
 	e.AmountMinor, e.ResidueMinor = share, share-floor
 	ref := rs.Payees[s.Payee]
 	rule, err := rs.MatchPayee(Env{ProductLine: p.ProductLine, SaleType: p.SaleType, Currency: p.Currency, PremiumMinor: base.PremiumMinor,
-		TermMonths: p.TermMonths, PartnerID: env.PartnerID, PayeeID: e.PayeeID, PayeeType: e.PayeeType, Tier: ref.Tier,
+		TermMonths: p.TermMonths, PartnerID: env.PartnerID, PayeeID: e.PayeeID, PayeeType: e.PayeeType, Payee: s.Payee, Tier: ref.Tier,
 		Region: ref.Region, WeightBP: s.WeightBP, FirstYear: p.SaleType == schemas.SaleNewBusiness})
 	if err != nil {
 		return e, worker.Reject(CodeBadRule, "/payload/policy", "%v", err)
+	}
+	if rule == nil || rule.reward == nil {
+		// Commission, an uplift included, needs a licence; a reward is a
+		// referral reward already.
+		check, licensed := refs.licenceCheck(s.Payee, p)
+		e.LicenceCheck = check
+		if !licensed {
+			return referralFee(rs, e, p, share)
+		}
 	}
 	if rule == nil {
 		return e, nil
@@ -269,8 +286,11 @@ func direct(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculated
 
 // overrides are the upline accruals on a positive direct accrual d of
 // payee: overrides[i] percent of it to the payee's i-th upline.
-func overrides(rs *RuleSet, d schemas.JournalEntry, payee string) []schemas.JournalEntry {
+func overrides(rs *RuleSet, ref Reference, p schemas.PolicyIssued, d schemas.JournalEntry, payee string) []schemas.JournalEntry {
 	var out []schemas.JournalEntry
+	if strings.HasPrefix(d.LicenceCheck, "unlicensed:") {
+		return nil // a referral fee is not commission: no upline shares it
+	}
 	up := rs.Payees[payee].Upline
 	for level := 0; level < len(rs.overrides) && up != "" && d.AmountMinor > 0; level++ {
 		o := d
@@ -280,6 +300,10 @@ func overrides(rs *RuleSet, d schemas.JournalEntry, payee string) []schemas.Jour
 		o.RuleID, o.Rate, o.BaseMinor = fmt.Sprintf("override:%d", level+1), rs.Overrides[level], d.AmountMinor
 		o.OverrideLevel, o.SourceEntryID = level+1, d.EntryID
 		o.WeightBP, o.ResidueMinor, o.Band, o.MinApplied, o.CapApplied = 0, 0, "", false, false
+		var licensed bool
+		if o.LicenceCheck, licensed = ref.licenceCheck(up, p); !licensed {
+			o.AmountMinor = 0 // an unlicensed upline earns no commission there
+		}
 		out = append(out, o)
 		up = rs.Payees[up].Upline
 	}
@@ -299,6 +323,7 @@ func reversals(p policyState, superseding int64, cause schemas.Envelope) []schem
 		}
 		r := s.Entry
 		r.EntryID, r.Kind, r.AmountMinor, r.Corrects = reversalID(s.Entry.EntryID, superseding), schemas.EntryReversal, -left, s.Entry.EntryID
+		r.PayoutAmountMinor = payoutDelta(s.Entry, left, 0)
 		r.Period, r.CauseID, r.AttributionVersion = periodOf(cause), cause.EventID, superseding
 		r.PartnerID, r.LeadID = cause.PartnerID, cause.LeadID
 		out = append(out, r)
@@ -341,6 +366,7 @@ func settle(p policyState, cause schemas.Envelope) ([]schemas.JournalEntry, poli
 		}
 		after.Standing[i].Clawed += delta
 		e := s.Entry
+		e.PayoutAmountMinor = payoutDelta(s.Entry, s.Entry.AmountMinor-s.Clawed, s.Entry.AmountMinor-s.Clawed-delta)
 		e.EntryID, e.Kind, e.AmountMinor, e.Corrects = settleID(kind, p.Cancel.EventID, s.Entry.EntryID, p.Cancellations), kind, -delta, s.Entry.EntryID
 		e.Period, e.CauseID, e.CancelledOn = periodOf(cause), p.Cancel.EventID, p.Cancel.On
 		e.PartnerID, e.LeadID = cause.PartnerID, cause.LeadID

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reftrack/reftrack/commission/statement"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
@@ -29,6 +30,10 @@ type posted struct {
 	Corrects    string `json:"corrects"`
 	Version     int64  `json:"attribution_version"`
 	Attribution string `json:"attribution_id"`
+	PartnerID   string `json:"partner_id"`
+	HoldUntil   string `json:"hold_until"`
+	Decision    string `json:"decision"`
+	Level       int    `json:"override_level"`
 	raw         string
 }
 
@@ -371,6 +376,26 @@ const propRules = `{"schema_version":2,"version":"prop","payees":{"agent:A":{"up
           {"id":"all","when":"true","amount":{"percent":"10"}}],
  "overrides":["10","5"],"chargeback_days":{"default":200}}`
 
+// propRulesB is the rule set a reload swaps in: other rates, cap,
+// overrides, a shorter chargeback window and a free-look hold on life.
+const propRulesB = `{"schema_version":2,"version":"prop-b","payees":{"agent:A":{"upline":"agency:G"},"agency:G":{"upline":"mga:M"},"mga:M":{}},
+ "rules":[{"id":"life","when":"product_line == \"life\"","amount":{"percent":"25","cap":{"USD":"1400.00"}}},
+          {"id":"all","when":"true","amount":{"percent":"12"}}],
+ "overrides":["8","4"],"chargeback_days":{"default":120},"hold_days":{"life":45}}`
+
+// propParams are a rule set's numbers as the oracle reads them, apart
+// from the stage's parser: percents, the life cap, override percents and
+// the chargeback window.
+type propParams struct {
+	life, all, lifeCap, ov1, ov2 int64
+	window                       int
+}
+
+var (
+	propParamsA = propParams{life: 30, all: 10, lifeCap: 150000, ov1: 10, ov2: 5, window: 200}
+	propParamsB = propParams{life: 25, all: 12, lifeCap: 140000, ov1: 8, ov2: 4, window: 120}
+)
+
 // propPolicy is one conversion of the property test.
 type propPolicy struct {
 	attID, lead string
@@ -378,18 +403,21 @@ type propPolicy struct {
 	policy      schemas.PolicyIssued
 	sent        int64 // the highest version sent
 	// the oracle's view
-	version int64
-	touches []tp // of the version in force
-	has     bool
-	cancel  string // date of the cancellation in force
+	version  int64
+	touches  []tp            // of the version in force
+	paidBy   propParams      // the rule set that journaled it
+	declined map[string]bool // payees whose accrual of the version in force is declined
+	has      bool
+	cancel   string // date of the cancellation in force
 }
 
 var propPayees = []string{"agent:A", "agent:B", "broker:C", "customer:D"}
 
 // oracleLines are a version's gross amounts per payee, computed apart from
-// the stage: the policy's commission, 30 % capped at 1500.00 for life and
-// 10 % otherwise (half away from zero), split by weight, and 10 % and 5 %
-// of agent:A's amount to agency:G and mga:M.
+// the stage under the rule set that journaled it: the policy's commission
+// (life: 30 % capped at 1500.00, else 10 %; after a reload 25 %, 1400.00
+// and 12 %, half away from zero), split by weight, and the override
+// percents of agent:A's amount to agency:G and mga:M.
 func (p *propPolicy) oracleLines(t *testing.T) map[string]int64 {
 	premium := int64(0)
 	whole, frac, _ := strings.Cut(p.policy.AnnualPremium, ".")
@@ -406,23 +434,25 @@ func (p *propPolicy) oracleLines(t *testing.T) map[string]int64 {
 	}
 	sort.Slice(shares, func(i, j int) bool { return shares[i].Payee < shares[j].Payee })
 	out := map[string]int64{}
-	commission := (premium*10 + 50) / 100
+	r := p.paidBy
+	commission := (premium*r.all + 50) / 100
 	if p.policy.ProductLine == "life" {
-		commission = min((premium*30+50)/100, 150000)
+		commission = min((premium*r.life+50)/100, r.lifeCap)
 	}
 	for i, amount := range Split(commission, shares) {
 		out[shares[i].Payee] += amount
 		if shares[i].Payee == "agent:A" && amount > 0 {
-			out["agency:G"] += (amount*10 + 50) / 100
-			out["mga:M"] += (amount*5 + 50) / 100
+			out["agency:G"] += (amount*r.ov1 + 50) / 100
+			out["mga:M"] += (amount*r.ov2 + 50) / 100
 		}
 	}
 	return out
 }
 
 // oracleClawed is what the cancellation in force takes of amount: the
-// unearned days of the 12-month term, when cancelled within 200 days of
-// the effective date, rounded half up.
+// unearned days of the 12-month term, when cancelled within the window of
+// the rule set that paid (200 or 120 days) of the effective date, rounded
+// half up.
 func (p *propPolicy) oracleClawed(amount int64) int64 {
 	if p.cancel == "" || amount <= 0 {
 		return 0
@@ -432,7 +462,7 @@ func (p *propPolicy) oracleClawed(amount int64) int64 {
 	end := eff.AddDate(1, 0, 0)
 	term := int64(end.Sub(eff) / (24 * time.Hour))
 	unearned := min(int64(end.Sub(on)/(24*time.Hour)), term)
-	if on.After(eff.AddDate(0, 0, 200)) || unearned <= 0 {
+	if on.After(eff.AddDate(0, 0, p.paidBy.window)) || unearned <= 0 {
 		return 0
 	}
 	return (2*amount*unearned + term) / (2 * term)
@@ -448,6 +478,31 @@ func (p *propPolicy) message(version int64, touches []tp, received time.Time) wo
 	b, _ := json.Marshal(schemas.Envelope{EventID: p.attID, EventType: schemas.TypeAttributionCalculated, SchemaVersion: 1,
 		OccurredAt: received, ReceivedAt: &received, PartnerID: "acme", LeadID: p.lead, Payload: payload})
 	return worker.Message{Partition: p.partition, Key: schemas.LeadKey("acme", p.lead), Value: b}
+}
+
+// decideMessage is decision request id on accrual entry of the policy.
+func (p *propPolicy) decideMessage(id, entry, decision string, received time.Time) worker.Message {
+	payload, _ := json.Marshal(schemas.DecisionRequested{RequestID: id, EntryID: entry, AttributionID: p.attID,
+		Decision: decision, Actor: "ops", Reason: "property"})
+	b, _ := json.Marshal(schemas.Envelope{EventID: id, EventType: schemas.TypeDecisionRequested, SchemaVersion: 1,
+		OccurredAt: received, ReceivedAt: &received, PartnerID: "acme", LeadID: p.lead, Payload: payload})
+	return worker.Message{Partition: p.partition, Key: schemas.LeadKey("acme", p.lead), Value: b}
+}
+
+// propLineKeys are the accrual line keys of each payee an approval or a
+// decline of it covers: a direct accrual's overrides go with it.
+var propLineKeys = map[string][]string{
+	"agent:A":  {"agent:A", "agency:G", "mga:M"},
+	"agency:G": {"agency:G"}, "mga:M": {"mga:M"},
+	"agent:B": {"agent:B"}, "broker:C": {"broker:C"}, "customer:D": {"customer:D"},
+}
+
+// propLineKey is the stage's line key of payee's accrual (accrualID).
+func propLineKey(payee string) string {
+	if payee == "agency:G" || payee == "mga:M" {
+		return "agent:A|override|" + payee
+	}
+	return payee
 }
 
 func (p *propPolicy) cancelMessage(id, on string, received time.Time) worker.Message {
@@ -472,6 +527,9 @@ func (o *propOracle) balances(t *testing.T) map[string]int64 {
 			continue
 		}
 		for payee, amount := range p.oracleLines(t) {
+			if p.declined[payee] {
+				continue // its accrual, clawbacks and reversal sum to 0
+			}
 			b[payee+" "+p.policy.Currency] += amount - p.oracleClawed(amount)
 		}
 	}
@@ -491,24 +549,30 @@ type step struct {
 	msg   worker.Message
 	apply func()
 	what  string
+	alone bool // a decision: in a batch of its own
 }
 
 // TestJournalProperty runs random sequences of attribution versions (new,
 // resent, stale), cancellations (repeated, earlier, later, before the
-// attribution), adjustments (some resent) through the stage, with Redis
-// lost and batches aborted now and then, and checks after every committed
-// batch: balances per payee and currency equal an independent oracle; no
-// entry id is written twice (so no entry is ever changed); no accrual is
-// reversed twice or corrected beyond what it paid; a reversed accrual nets
-// to zero with its corrections; every entry is posted in the period of the
-// record that caused it; and a redo after an abort posts the same ids.
+// attribution), adjustments (some resent), approvals and declines (some
+// resent), rule reloads (another rule set: rates, cap, overrides, window,
+// free-look hold), period closes (in month order, per partner or all) and
+// statement runs through the stage, with Redis lost and batches aborted now
+// and then, and checks after every committed batch: balances per payee and
+// currency equal an independent oracle; no entry id is written twice (so no
+// entry is ever changed); no accrual is reversed twice or corrected beyond
+// what it paid; a reversed accrual nets to zero with its corrections; every
+// entry is posted in the period of the record that caused it, or the first
+// open one after it; no closed period's sums change; a redo after an abort
+// posts the same ids; and statements of closed periods, re-run, come back
+// with the totals delivered, no entry paid by two of them.
 func TestJournalProperty(t *testing.T) {
 	t.Parallel()
 	rs, err := ParseRules([]byte(propRules))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for seed := range uint64(3) {
+	for seed := range uint64(6) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()
 			runProperty(t, rs, seed, 70)
@@ -519,6 +583,12 @@ func TestJournalProperty(t *testing.T) {
 func runProperty(t *testing.T, rs *RuleSet, seed uint64, steps int) {
 	r := rand.New(rand.NewPCG(seed, 13))
 	s := newStage(t, rs)
+	rsB, err := ParseRules([]byte(propRulesB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := propParamsA
+	books := newPropBooks()
 	l := newLedger(t)
 	o := &propOracle{adjustments: map[string]int64{}, adjPayee: map[string]string{}, policies: []*propPolicy{
 		{attID: "att-life", lead: "L-1", partition: 1, policy: schemas.PolicyIssued{PolicyID: "P-1", ProductLine: "life",
@@ -530,17 +600,55 @@ func runProperty(t *testing.T, rs *RuleSet, seed uint64, steps int) {
 	var requests []worker.Message
 	sentReq := map[string]worker.Message{}
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	next := func() step {
+	var decisions []worker.Message
+	// decide approves or declines a positive accrual of p's version in
+	// force that is not declined (and those its decision covers), or
+	// resends an earlier request; false when there is none to decide.
+	decide := func(p *propPolicy) (step, bool) {
+		if len(decisions) > 0 && r.IntN(4) == 0 {
+			return step{msg: decisions[r.IntN(len(decisions))], apply: func() {}, what: "decision resent", alone: true}, true
+		}
+		var open []string
+		for payee, amount := range p.oracleLines(t) {
+			if p.has && amount > 0 && !p.declined[payee] {
+				open = append(open, payee)
+			}
+		}
+		if len(open) == 0 {
+			return step{}, false
+		}
+		sort.Strings(open)
+		payee, verb := open[r.IntN(len(open))], []string{schemas.DecisionApprove, schemas.DecisionDecline}[r.IntN(2)]
+		m := p.decideMessage(fmt.Sprintf("dec-%d", len(decisions)), accrualID(p.attID, p.version, propLineKey(payee)), verb, clock)
+		decisions = append(decisions, m)
+		apply := func() {}
+		if verb == schemas.DecisionDecline {
+			apply = func() {
+				for _, k := range propLineKeys[payee] {
+					p.declined[k] = true
+				}
+			}
+		}
+		return step{msg: m, apply: apply, what: fmt.Sprintf("%s %s of %s v%d", verb, payee, p.attID, p.version), alone: true}, true
+	}
+	next := func(first bool) step {
 		clock = clock.Add(time.Duration(r.IntN(20*24)) * time.Hour)
 		p := o.policies[r.IntN(len(o.policies))]
+		if first && r.IntN(4) == 0 {
+			if st, ok := decide(p); ok {
+				return st
+			}
+		}
 		switch k := r.IntN(100); {
 		case k < 35 || p.sent == 0 && k < 50: // a new version
 			v, touches := p.sent+1+int64(r.IntN(3)), randomTouches(r)
 			p.sent = v
-			return step{p.message(v, touches, clock), func() { p.version, p.touches, p.has = v, touches, true }, fmt.Sprintf("%s v%d %v", p.attID, v, touches)}
+			return step{msg: p.message(v, touches, clock), what: fmt.Sprintf("%s v%d %v", p.attID, v, touches), apply: func() {
+				p.version, p.touches, p.paidBy, p.has, p.declined = v, touches, cur, true, map[string]bool{}
+			}}
 		case k < 45: // resent or stale: nothing changes
 			v := max(p.sent-int64(r.IntN(2)), 0)
-			return step{p.message(v, randomTouches(r), clock), func() {}, fmt.Sprintf("%s old v%d", p.attID, v)}
+			return step{p.message(v, randomTouches(r), clock), func() {}, fmt.Sprintf("%s old v%d", p.attID, v), false}
 		case k < 75:
 			on := time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, r.IntN(460)).Format(time.DateOnly)
 			id := fmt.Sprintf("cancel-%d", len(cancels))
@@ -550,10 +658,10 @@ func runProperty(t *testing.T, rs *RuleSet, seed uint64, steps int) {
 			} else {
 				cancels = append(cancels, struct{ id, on string }{id, on})
 			}
-			return step{p.cancelMessage(id+"-"+p.attID, on, clock), func() { p.cancel = on }, fmt.Sprintf("%s cancelled %s", p.attID, on)}
+			return step{p.cancelMessage(id+"-"+p.attID, on, clock), func() { p.cancel = on }, fmt.Sprintf("%s cancelled %s", p.attID, on), false}
 		default:
 			if len(requests) > 0 && r.IntN(3) == 0 {
-				return step{requests[r.IntN(len(requests))], func() {}, "adjustment resent"}
+				return step{requests[r.IntN(len(requests))], func() {}, "adjustment resent", false}
 			}
 			partner, payee := []string{"acme", "other"}[r.IntN(2)], propPayees[r.IntN(len(propPayees))]
 			cur, amount, id := []string{"USD", "EUR"}[r.IntN(2)], int64(r.IntN(20001)-10000), fmt.Sprintf("req-%d", r.IntN(5))
@@ -562,19 +670,36 @@ func runProperty(t *testing.T, rs *RuleSet, seed uint64, steps int) {
 			}
 			key := partner + "|" + id
 			if first, dup := sentReq[key]; dup {
-				return step{first, func() {}, "adjustment id reused"} // the same request
+				return step{first, func() {}, "adjustment id reused", false} // the same request
 			}
 			m := adjMsg(partner, id, payee, cur, amount, "ops")
 			sentReq[key] = m
 			requests = append(requests, m)
-			return step{m, func() { o.adjustments[key], o.adjPayee[key] = amount, payee+" "+cur }, fmt.Sprintf("adjust %s %s %d", payee, cur, amount)}
+			return step{m, func() { o.adjustments[key], o.adjPayee[key] = amount, payee+" "+cur }, fmt.Sprintf("adjust %s %s %d", payee, cur, amount), false}
 		}
 	}
 	var history []string
 	for i := 0; i < steps; i++ {
-		batch := []step{next()}
-		for len(batch) < 3 && r.IntN(4) == 0 {
-			batch = append(batch, next())
+		if r.IntN(10) == 0 { // a rule reload: the next batch reads the other rule set
+			if cur == propParamsA {
+				s.c.Use(rsB)
+				cur = propParamsB
+			} else {
+				s.c.Use(rs)
+				cur = propParamsA
+			}
+			history = append(history, "rules reloaded")
+		}
+		if r.IntN(8) == 0 {
+			if what := books.closeNext(t, s, l, []string{"acme", "other", schemas.AllPartners}[r.IntN(3)], clock); what != "" {
+				history = append(history, what)
+			}
+		}
+		batch := []step{next(true)}
+		// A decision goes alone: in a batch after a new version of its
+		// policy, it would name a superseded accrual.
+		for !batch[0].alone && len(batch) < 3 && r.IntN(4) == 0 {
+			batch = append(batch, next(false))
 		}
 		msgs := make([]worker.Message, len(batch))
 		for j, st := range batch {
@@ -607,8 +732,9 @@ func runProperty(t *testing.T, rs *RuleSet, seed uint64, steps int) {
 				ids = append(ids, p.ID)
 				var env schemas.Envelope
 				_ = json.Unmarshal(msgs[j].Value, &env)
-				if want := env.ReceivedAt.UTC().Format("2006-01"); p.Period != want {
-					t.Fatalf("step %d: entry %s posted in %s, its cause was received in %s", i, p.ID, p.Period, want)
+				if want := books.openFrom(env.ReceivedAt.UTC().Format("2006-01"), env.PartnerID); p.Period != want {
+					t.Fatalf("step %d: entry %s posted in %s, want %s: its cause was received in %s, closed %v",
+						i, p.ID, p.Period, want, env.ReceivedAt.UTC().Format("2006-01"), books.closed)
 				}
 			}
 		}
@@ -620,12 +746,144 @@ func runProperty(t *testing.T, rs *RuleSet, seed uint64, steps int) {
 			t.Fatalf("step %d: balances\n got %s\nwant %s\nhistory:\n  %s", i, got, want, strings.Join(history, "\n  "))
 		}
 		checkJournal(t, l, i)
+		books.checkFrozen(t, l, i)
+		if r.IntN(5) == 0 {
+			books.payStatements(t, l, i)
+			history = append(history, "statements run")
+		}
 	}
+	books.payStatements(t, l, steps)
 	kinds := map[string]int{}
 	for _, p := range l.byID {
 		kinds[p.Kind]++
 	}
-	t.Logf("seed %d: %d entries by kind %v", seed, len(l.byID), kinds)
+	t.Logf("seed %d: %d entries by kind %v; %d period closes, %d statements delivered paying %d entries",
+		seed, len(l.byID), kinds, len(books.frozen), len(books.delivered), len(books.paidIn))
+}
+
+// propBooks are the property test's account of period closes and payouts:
+// which periods are closed for which partner (closes go in month order, to
+// every partition in use), each closed period's sums when it closed, and
+// the statements delivered with the entries each paid.
+type propBooks struct {
+	closed    map[string]map[string]bool // partner (or AllPartners) → YYYY-MM
+	last      map[string]string          // partner → the last month closed
+	frozen    map[string]string          // "partner period" → its sums at the close
+	delivered map[string]int64           // statement (payee, currency, period, number) → total
+	paidIn    map[string]string          // entry id → the statement that paid it
+}
+
+func newPropBooks() *propBooks {
+	return &propBooks{closed: map[string]map[string]bool{}, last: map[string]string{}, frozen: map[string]string{},
+		delivered: map[string]int64{}, paidIn: map[string]string{}}
+}
+
+// closeNext closes partner's next month (from 2026-01) unless it is after
+// clock's, on every partition the test uses, and freezes its sums.
+func (b *propBooks) closeNext(t *testing.T, s *stage, l *ledger, partner string, clock time.Time) string {
+	t.Helper()
+	period := "2026-01"
+	if last := b.last[partner]; last != "" {
+		period = nextMonth(last)
+	}
+	if period > clock.Format("2006-01") {
+		return ""
+	}
+	for _, res := range s.batch(closeMsg(partner, period, 1), closeMsg(partner, period, 2), closeMsg(partner, period, 3)) {
+		if res.Err != nil || len(res.Out) > 0 {
+			t.Fatalf("close %s %s: %+v", partner, period, res)
+		}
+	}
+	if b.closed[partner] == nil {
+		b.closed[partner] = map[string]bool{}
+	}
+	b.closed[partner][period], b.last[partner] = true, period
+	b.frozen[partner+" "+period] = render(closedSums(l, partner, period))
+	return "closed " + period + " for " + partner
+}
+
+// openFrom is the period an entry of partner caused in period posts in:
+// the first month from it closed neither for partner nor for all.
+func (b *propBooks) openFrom(period, partner string) string {
+	for b.closed[partner][period] || b.closed[schemas.AllPartners][period] {
+		period = nextMonth(period)
+	}
+	return period
+}
+
+func nextMonth(period string) string {
+	m, _ := time.Parse("2006-01", period)
+	return m.AddDate(0, 1, 0).Format("2006-01")
+}
+
+// closedSums are the sums per payee of partner's entries (every partner's
+// for AllPartners) posted in period.
+func closedSums(l *ledger, partner, period string) map[string]int64 {
+	out := map[string]int64{}
+	for _, p := range l.byID {
+		if p.Period == period && (partner == schemas.AllPartners || p.PartnerID == partner) {
+			out[p.payee()] += p.AmountMinor
+		}
+	}
+	return out
+}
+
+// checkFrozen: no closed period changed since its close.
+func (b *propBooks) checkFrozen(t *testing.T, l *ledger, step int) {
+	t.Helper()
+	for k, was := range b.frozen {
+		partner, period, _ := strings.Cut(k, " ")
+		if now := render(closedSums(l, partner, period)); now != was {
+			t.Fatalf("step %d: closed period %s of %s changed\n was %s\n now %s", step, period, partner, was, now)
+		}
+	}
+}
+
+// payStatements runs statements for every closed period, as the command
+// does: the entries released in it (statement.Payout), delivered once the
+// period is closed for every partner in it. A statement delivered before
+// must come back with the same total (a re-run pays nothing again), and
+// no entry may be paid by two statements.
+func (b *propBooks) payStatements(t *testing.T, l *ledger, step int) {
+	t.Helper()
+	lines := make([]statement.Line, 0, len(l.byID))
+	for _, id := range l.order {
+		p := l.byID[id]
+		lines = append(lines, statement.Line{LineID: id, PayeeType: p.PayeeType, PayeeID: p.PayeeID, Currency: p.Currency,
+			AmountMinor: p.AmountMinor, Kind: p.Kind, Corrects: p.Corrects, OverrideLevel: p.Level, Period: p.Period + "-01",
+			PartnerID: p.PartnerID, HoldUntil: p.HoldUntil, Decision: p.Decision, AttributionID: p.Attribution})
+	}
+	periods := map[string]bool{}
+	for _, ps := range b.closed {
+		for period := range ps {
+			periods[period] = true
+		}
+	}
+	for period := range periods {
+		from, _ := time.Parse("2006-01", period)
+		pay, _ := statement.Payout(lines, from, from.AddDate(0, 1, 0))
+		ss, err := statement.Build(pay, from, from.AddDate(0, 1, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		payable, _ := statement.Payable(ss, b.closed)
+		for _, st := range payable {
+			key := fmt.Sprintf("%s %s:%s %s %s #%d", st.PartnerID, st.PayeeType, st.PayeeID, st.Currency, st.Period, st.Number)
+			if was, ok := b.delivered[key]; ok {
+				if was != st.TotalMinor {
+					t.Fatalf("step %d: statement %s delivered with %d now totals %d", step, key, was, st.TotalMinor)
+				}
+				continue
+			}
+			b.delivered[key] = st.TotalMinor
+			for _, x := range st.Lines {
+				if prev := b.paidIn[x.LineID]; prev != "" && prev != key {
+					t.Fatalf("step %d: entry %s paid twice: by %s and %s", step, x.LineID, prev, key)
+				}
+				b.paidIn[x.LineID] = key
+			}
+		}
+	}
 }
 
 func randomTouches(r *rand.Rand) []tp {
@@ -686,6 +944,10 @@ func checkJournal(t *testing.T, l *ledger, step int) {
 			}
 			if net := a.amount + a.corrected; net < 0 || net > a.amount || a.claws > 0 {
 				t.Fatalf("step %d: accrual %s of %d corrected to %d (clawed %d): paid twice or clawed beyond it", step, p.Corrects, a.amount, net, a.claws)
+			}
+		case schemas.EntryDecision:
+			if accruals[p.Corrects] == nil || p.AmountMinor != 0 {
+				t.Fatalf("step %d: decision %s of %d corrects %q, no accrual posted before it", step, id, p.AmountMinor, p.Corrects)
 			}
 		case schemas.EntryAdjustment:
 		default:

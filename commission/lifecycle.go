@@ -23,12 +23,20 @@ const (
 	StatusDeclined = "declined"
 )
 
+// DecisionHold is the decision of a named hold: a decision entry (amount 0,
+// correcting the accrual) a hold rule posts with the accrual, its reason
+// the hold's ("fraud:banned_referrer", "manual") and its actor
+// "rule:<hold id>@<rule set version>". Only an admin's approve or decline
+// ends it.
+const DecisionHold = "hold"
+
 // CodeBadDecision rejects a decision request that cannot be posted.
 const CodeBadDecision = "invalid_decision"
 
 // Facts are what the journal and the payouts say of one accrual.
 type Facts struct {
 	HoldUntil string // the accrual's, YYYY-MM-DD; "" when journaled before the lifecycle
+	HeldFor   string // the reason of a named hold on it (a hold decision), "" for none
 	Approved  bool   // an approve decision corrects it
 	Declined  bool   // a decline decision corrects it
 	Paid      bool   // its payee, currency and period have a payout_deliveries row
@@ -37,8 +45,10 @@ type Facts struct {
 // Status is the state of an accrual on day today (YYYY-MM-DD). The order
 // is the policy: a decline is final, even after a payout (its reversal is
 // in a later statement); a delivered statement is paid; an admin's
-// approval ends a hold early; the hold runs until hold_until; an accrual
-// journaled before holds existed waits for a decision (pending).
+// approval ends a hold early, a named hold included; a named hold lasts
+// until someone decides, whatever hold_until says; the hold runs until
+// hold_until; an accrual journaled before holds existed waits for a
+// decision (pending).
 func Status(f Facts, today string) string {
 	switch {
 	case f.Declined:
@@ -47,6 +57,8 @@ func Status(f Facts, today string) string {
 		return StatusPaid
 	case f.Approved:
 		return StatusApproved
+	case f.HeldFor != "":
+		return StatusHeld
 	case f.HoldUntil == "":
 		return StatusPending
 	case today < f.HoldUntil: // YYYY-MM-DD orders as text
@@ -73,15 +85,63 @@ func stampHolds(rs *RuleSet, p schemas.PolicyIssued, accrued []schemas.JournalEn
 	}
 }
 
+// namedHolds are the hold decisions the first matching hold rule of rs
+// posts on each positive direct accrual among accrued and on the overrides
+// derived from it (an upline's share of a held line is held with it).
+// Pure, from the rules that paid: a replay posts the same holds.
+func namedHolds(rs *RuleSet, env schemas.Envelope, p schemas.PolicyIssued, accrued []schemas.JournalEntry) ([]schemas.JournalEntry, error) {
+	if len(rs.Holds) == 0 {
+		return nil, nil
+	}
+	var out []schemas.JournalEntry
+	for _, d := range accrued {
+		if d.OverrideLevel > 0 || d.AmountMinor <= 0 {
+			continue
+		}
+		payee := d.PayeeType + ":" + d.PayeeID
+		ref := rs.Payees[payee]
+		h, err := rs.MatchHold(Env{ProductLine: d.ProductLine, SaleType: d.SaleType, Currency: d.Currency, PremiumMinor: d.PremiumMinor,
+			TermMonths: p.TermMonths, PartnerID: env.PartnerID, PayeeID: d.PayeeID, PayeeType: d.PayeeType, Payee: payee,
+			Tier: ref.Tier, Region: ref.Region, WeightBP: d.WeightBP, FirstYear: p.SaleType == schemas.SaleNewBusiness})
+		if err != nil {
+			return nil, worker.Reject(CodeBadRule, "/payload/touchpoints", "%v", err)
+		}
+		if h == nil {
+			continue
+		}
+		for _, a := range accrued {
+			if a.EntryID == d.EntryID || a.OverrideLevel > 0 && a.SourceEntryID == d.EntryID {
+				out = append(out, holdEntry(rs, h, a))
+			}
+		}
+	}
+	return out, nil
+}
+
+// holdEntry is hold rule h's decision on accrual a, in a's period; its id
+// is the accrual's, so the hold is posted once.
+func holdEntry(rs *RuleSet, h *HoldRule, a schemas.JournalEntry) schemas.JournalEntry {
+	return schemas.JournalEntry{EntryID: entryID(schemas.EntryDecision, DecisionHold, a.EntryID), Kind: schemas.EntryDecision,
+		PayeeID: a.PayeeID, PayeeType: a.PayeeType, Currency: a.Currency, Period: a.Period, Corrects: a.EntryID,
+		CauseID: a.CauseID, AttributionID: a.AttributionID, AttributionVersion: a.AttributionVersion, PolicyID: a.PolicyID,
+		PartnerID: a.PartnerID, LeadID: a.LeadID, RuleSetVersion: rs.Version, RuleID: h.ID,
+		Decision: DecisionHold, Actor: "rule:" + h.ID + "@" + rs.Version, Reason: h.Reason,
+		PayoutCurrency: a.PayoutCurrency, FXRate: a.FXRate, FXSource: a.FXSource, FXAsOf: a.FXAsOf}
+}
+
 // decisionKey marks a decision request as posted, so a resent request
 // posts nothing. Scoped: request ids are the requester's.
 func decisionKey(partition int32, partnerID, requestID string) worker.StateKey {
 	return worker.StateKey{Partition: partition, Key: "decision:" + schemas.Scoped(partnerID, requestID)}
 }
 
-// decisionID: one decision entry per partner's request.
-func decisionID(partnerID, requestID string) string {
-	return entryID(schemas.EntryDecision, schemas.Scoped(partnerID, requestID))
+// decisionID: one decision entry per partner's request on the accrual it
+// names; the overrides it covers get one each, named by their entry id.
+func decisionID(partnerID, requestID, covered string) string {
+	if covered == "" {
+		return entryID(schemas.EntryDecision, schemas.Scoped(partnerID, requestID))
+	}
+	return entryID(schemas.EntryDecision, schemas.Scoped(partnerID, requestID), covered)
 }
 
 // declineReversalID: the reversal a declined accrual gets, once.
@@ -91,7 +151,10 @@ func declineReversalID(accrual, partnerID, requestID string) string {
 
 // decide posts an admin's decision on a standing accrual, once per
 // request id: a decision entry and, for a decline, the reversal of what
-// stands of the accrual. A declined accrual leaves the policy's standing
+// stands of the accrual. A decision on a direct accrual covers the
+// override accruals derived from it (its uplines' shares of the same line)
+// that still stand: an override declined on its own before is not
+// approved again. A declined accrual leaves the policy's standing
 // accruals, so no later version reverses it and no cancellation claws it
 // again: its accrual, clawbacks and reversal sum to zero.
 func (c *Calculator) decide(ctx context.Context, st *worker.StateTxn, part int32, env schemas.Envelope, req schemas.DecisionRequested) ([]schemas.JournalEntry, error) {
@@ -106,25 +169,51 @@ func (c *Calculator) decide(ctx context.Context, st *worker.StateTxn, part int32
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(p.Standing, func(s standing) bool {
-		return s.Entry.EntryID == req.EntryID && s.Entry.PartnerID == env.PartnerID
-	})
-	if i < 0 {
+	targets := decided(p.Standing, req.EntryID, env.PartnerID)
+	if len(targets) == 0 {
 		return nil, worker.Reject(CodeBadDecision, "/payload/entry_id",
 			"accrual %s of attribution %s does not stand (unknown, superseded, of 0 or declined already)", req.EntryID, req.AttributionID)
 	}
-	out := []schemas.JournalEntry{decisionEntry(env, req, p.Standing[i].Entry)}
-	if req.Decision == schemas.DecisionDecline {
+	var out []schemas.JournalEntry
+	declined := map[string]bool{}
+	for _, i := range targets {
+		out = append(out, decisionEntry(env, req, p.Standing[i].Entry))
+		if req.Decision != schemas.DecisionDecline {
+			continue
+		}
+		declined[p.Standing[i].Entry.EntryID] = true
 		if r, ok := declineReversal(env, req, p.Standing[i]); ok {
 			out = append(out, r)
 		}
-		p.Standing = slices.Delete(slices.Clone(p.Standing), i, i+1)
+	}
+	if req.Decision == schemas.DecisionDecline {
+		p.Standing = slices.DeleteFunc(slices.Clone(p.Standing), func(s standing) bool { return declined[s.Entry.EntryID] })
 		if err := c.store(st, journalKey(part, req.AttributionID), p); err != nil {
 			return nil, err
 		}
 	}
 	st.Put(key, []byte(out[0].EntryID), c.Keep)
 	return out, nil
+}
+
+// decided are the indexes in standing of the accrual entry of partner and,
+// for a direct accrual, of the overrides standing on it, the accrual
+// first; none when the accrual does not stand.
+func decided(stand []standing, entry, partnerID string) []int {
+	i := slices.IndexFunc(stand, func(s standing) bool { return s.Entry.EntryID == entry && s.Entry.PartnerID == partnerID })
+	if i < 0 {
+		return nil
+	}
+	out := []int{i}
+	if stand[i].Entry.OverrideLevel > 0 {
+		return out
+	}
+	for j, s := range stand {
+		if s.Entry.OverrideLevel > 0 && s.Entry.SourceEntryID == entry {
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 // checkDecision refuses a request that cannot be posted; every problem at once.
@@ -149,13 +238,19 @@ func checkDecision(req schemas.DecisionRequested) error {
 	return nil
 }
 
-// decisionEntry records the decision on accrual a: amount 0, so balances
-// stay sums of entries, in the period of the request.
+// decisionEntry records the decision on accrual a (the one requested, or
+// an override it covers): amount 0, so balances stay sums of entries, in
+// the period of the request.
 func decisionEntry(env schemas.Envelope, req schemas.DecisionRequested, a schemas.JournalEntry) schemas.JournalEntry {
-	return schemas.JournalEntry{EntryID: decisionID(env.PartnerID, req.RequestID), Kind: schemas.EntryDecision,
+	id := decisionID(env.PartnerID, req.RequestID, "")
+	if a.EntryID != req.EntryID {
+		id = decisionID(env.PartnerID, req.RequestID, a.EntryID)
+	}
+	return schemas.JournalEntry{EntryID: id, Kind: schemas.EntryDecision,
 		PayeeID: a.PayeeID, PayeeType: a.PayeeType, Currency: a.Currency, Period: periodOf(env), Corrects: a.EntryID,
 		CauseID: req.RequestID, AttributionID: a.AttributionID, AttributionVersion: a.AttributionVersion, PolicyID: a.PolicyID,
-		PartnerID: a.PartnerID, LeadID: a.LeadID, Decision: req.Decision, Actor: req.Actor, Reason: req.Reason}
+		PartnerID: a.PartnerID, LeadID: a.LeadID, Decision: req.Decision, Actor: req.Actor, Reason: req.Reason,
+		PayoutCurrency: a.PayoutCurrency, FXRate: a.FXRate, FXSource: a.FXSource, FXAsOf: a.FXAsOf}
 }
 
 // declineReversal takes back what stands of a declined accrual (its
@@ -167,6 +262,7 @@ func declineReversal(env schemas.Envelope, req schemas.DecisionRequested, s stan
 	}
 	r := s.Entry
 	r.EntryID, r.Kind, r.AmountMinor, r.Corrects = declineReversalID(s.Entry.EntryID, env.PartnerID, req.RequestID), schemas.EntryReversal, -left, s.Entry.EntryID
+	r.PayoutAmountMinor = payoutDelta(s.Entry, left, 0)
 	r.Period, r.CauseID, r.Actor, r.Reason = periodOf(env), req.RequestID, req.Actor, req.Reason
 	return r, true
 }

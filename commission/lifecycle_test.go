@@ -1,12 +1,16 @@
 package commission
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/reftrack/reftrack/commission/audit"
 	"github.com/reftrack/reftrack/internal/worker"
@@ -114,15 +118,15 @@ func TestDecision(t *testing.T) {
 
 	decline := journalOf(t, s.batch(decideMsg("d-1", agent.EntryID, schemas.DecisionDecline, "ops@acme", "fraud")))
 	l.add([]worker.Result{{Out: mustOutputs(t, decline)}})
-	if got := describeEntries(decline); got != "decision agent:A-1 0 corrects="+agent.EntryID+" decline ops@acme fraud; reversal agent:A-1 -150000 corrects="+agent.EntryID+"  ops@acme fraud" {
+	if got := describeEntries(decline[:2]); got != "decision agent:A-1 0 corrects="+agent.EntryID+" decline ops@acme fraud; reversal agent:A-1 -150000 corrects="+agent.EntryID+"  ops@acme fraud" {
 		t.Errorf("decline posted %s", got)
 	}
 	if got := describeEntries(journalOf(t, s.batch(decideMsg("d-1", agent.EntryID, schemas.DecisionDecline, "ops@acme", "fraud")))); got != "" {
 		t.Errorf("resent decline posted %s", got)
 	}
-	approve := journalOf(t, s.batch(decideMsg("d-2", agency.EntryID, schemas.DecisionApprove, "ops@acme", "checked")))
-	if got := describeEntries(approve); got != "decision agency:AG-1 0 corrects="+agency.EntryID+" approve ops@acme checked" {
-		t.Errorf("approval posted %s", got)
+	// The agency's override on the declined line was declined with it.
+	if r := s.batch(decideMsg("d-2", agency.EntryID, schemas.DecisionApprove, "ops@acme", "checked")); !worker.IsPermanent(r[0].Err) {
+		t.Errorf("approval of an override declined with its line: %v", r[0].Err)
 	}
 	l.add(s.batch(cancelMsg("c-1", "att-1", "2026-07-02")))
 	if got := l.balances()["agent:A-1 USD"]; got != 0 {
@@ -144,12 +148,12 @@ func TestDecision(t *testing.T) {
 }
 
 // TestHoldUntilReadBack (issue #13: a new field of the entry changes its
-// hashed bytes): hold_until and decisions written through the sink are
+// hashed bytes): hold_until, holds and decisions written as the sink does are
 // read back by audit, so every stored entry equals the one emitted and the
 // chain verifies.
 func TestHoldUntilReadBack(t *testing.T) {
 	t.Parallel()
-	s := newStage(t, rules(t))
+	s := newStage(t, holdRules(t)) // named holds too
 	res := s.batch(attMsg("life", "new_business", "10000.00", 1, lifePolicy...))
 	agent := accrualOf(t, journalOf(t, res), "agent:A-1")
 	res = append(res, s.batch(decideMsg("d-1", agent.EntryID, schemas.DecisionDecline, "ops@acme", "fraud"))...)
@@ -215,18 +219,23 @@ func effectiveOn(t *testing.T, id, day string) worker.Message {
 // TestEntryStatusView (issue #13, lifecycle): commission_entry_status
 // derives each entry's state when queried, from the rows the sink wrote:
 // an accrual in its hold is held, one whose hold has passed approved, an
-// approved one approved in its hold, a declined one declined with its
-// decision and reversal, one whose statement was delivered paid, an
-// adjustment approved.
+// approved one approved in its hold (the overrides on it with it), a
+// declined one declined with its decision and reversal (the overrides on
+// it too), one held by a hold rule held whatever its hold_until, with the
+// hold's reason and rule; one whose statement was delivered paid (by the
+// entries a delivery recorded; by period for a delivery recorded before
+// entries were); an adjustment approved.
 func TestEntryStatusView(t *testing.T) {
 	t.Parallel()
-	s := newStage(t, rules(t))
-	res := s.batch(effectiveOn(t, "att-1", "2099-01-01"), effectiveOn(t, "att-2", "2026-01-01"))
-	future := journalOf(t, res[:1])
-	agent, agency := accrualOf(t, future, "agent:A-1"), accrualOf(t, future, "agency:AG-1")
-	res = append(res, s.batch(decideMsg("d-1", agent.EntryID, schemas.DecisionDecline, "ops@acme", "fraud"),
-		decideMsg("d-2", agency.EntryID, schemas.DecisionApprove, "ops@acme", "checked"),
-		adjMsg("acme", "r-1", "agent:A-9", "USD", 100, "ops@acme"))...)
+	s := newStage(t, holdRules(t))
+	res := s.batch(effectiveOn(t, "att-1", "2099-01-01"), effectiveOn(t, "att-2", "2026-01-01"),
+		effectiveOn(t, "att-3", "2099-01-01"))
+	att1, att3 := journalOf(t, res[:1]), journalOf(t, res[2:])
+	res = append(res, s.batch(decideMsg("d-1", accrualOf(t, att1, "agent:A-1").EntryID, schemas.DecisionDecline, "ops@acme", "fraud"))...)
+	approve := decideMsg("d-2", accrualOf(t, att3, "agent:A-1").EntryID, schemas.DecisionApprove, "ops@acme", "checked")
+	approve.Value = bytes.ReplaceAll(approve.Value, []byte(`att-1`), []byte(`att-3`))
+	approve.Value = bytes.ReplaceAll(approve.Value, []byte(`"L-1"`), []byte(`"L-att-3"`))
+	res = append(res, s.batch(approve, adjMsg("acme", "r-1", "agent:A-9", "USD", 100, "ops@acme"))...)
 	var outs []worker.Output
 	for _, r := range res {
 		if r.Err != nil {
@@ -236,20 +245,15 @@ func TestEntryStatusView(t *testing.T) {
 	}
 	conn := sinkDB(t, outs)
 	ctx := context.Background()
-	// The mga's statement of January was delivered.
-	batch, err := conn.PrepareBatch(ctx, `INSERT INTO payout_deliveries (delivery_id, payee_type, payee_id, currency, period,
-		statement_number, total_minor, entries, delivered_at)`)
-	if err != nil {
-		t.Fatal(err)
-	}
 	jan := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := batch.Append("x", "mga", "M-1", "USD", jan, uint32(1), int64(0), uint32(0), jan); err != nil {
-		t.Fatal(err)
-	}
-	if err := batch.Send(); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := conn.Query(ctx, `SELECT kind, payee_type, payee_id, attribution_id, status FROM commission_entry_status
+	// The mga's statement of January was delivered before deliveries
+	// recorded their entries; att-2's agent accrual in one that did.
+	insertRows(t, conn, `INSERT INTO payout_deliveries (delivery_id, payee_type, payee_id, currency, period,
+		statement_number, total_minor, entries, delivered_at)`, []any{"x", "mga", "M-1", "USD", jan, uint32(1), int64(0), uint32(0), jan},
+		[]any{"y", "agent", "A-1", "USD", jan, uint32(1), int64(0), uint32(1), jan})
+	insertRows(t, conn, `INSERT INTO payout_delivery_entries (delivery_id, entry_id, delivered_at)`,
+		[]any{"y", accrualOf(t, journalOf(t, res[1:2]), "agent:A-1").EntryID, jan})
+	rows, err := conn.Query(ctx, `SELECT kind, payee_type, payee_id, attribution_id, status, hold_reason, held_by FROM commission_entry_status
 		INNER JOIN (SELECT entry_id, attribution_id FROM commission_entries FINAL) USING entry_id ORDER BY attribution_id, payee_type, payee_id, kind`)
 	if err != nil {
 		t.Fatal(err)
@@ -257,20 +261,103 @@ func TestEntryStatusView(t *testing.T) {
 	defer rows.Close()
 	var got []string
 	for rows.Next() {
-		var kind, typ, id, att, status string
-		if err := rows.Scan(&kind, &typ, &id, &att, &status); err != nil {
+		var kind, typ, id, att, status, reason, by string
+		if err := rows.Scan(&kind, &typ, &id, &att, &status, &reason, &by); err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, fmt.Sprintf("%s %s %s:%s %s", att, kind, typ, id, status))
+		got = append(got, strings.TrimSpace(fmt.Sprintf("%s %s %s:%s %s %s %s", att, kind, typ, id, status, reason, by)))
 	}
+	hold := "fraud:banned_referrer rule:banned@" + holdRules(t).Version
 	want := []string{
-		" adjustment agent:A-9 approved",
-		"att-1 accrual agency:AG-1 approved", "att-1 decision agency:AG-1 approved",
-		"att-1 accrual agent:A-1 declined", "att-1 decision agent:A-1 declined", "att-1 reversal agent:A-1 declined",
-		"att-1 accrual mga:M-1 paid",
-		"att-2 accrual agency:AG-1 approved", "att-2 accrual agent:A-1 approved", "att-2 accrual mga:M-1 paid",
+		"adjustment agent:A-9 approved",
+		"att-1 accrual agency:AG-1 declined " + hold, "att-1 decision agency:AG-1 declined " + hold, "att-1 decision agency:AG-1 declined " + hold,
+		"att-1 reversal agency:AG-1 declined " + hold,
+		"att-1 accrual agent:A-1 declined " + hold, "att-1 decision agent:A-1 declined " + hold, "att-1 decision agent:A-1 declined " + hold,
+		"att-1 reversal agent:A-1 declined " + hold,
+		"att-1 accrual mga:M-1 declined " + hold, "att-1 decision mga:M-1 declined " + hold, "att-1 decision mga:M-1 declined " + hold,
+		"att-1 reversal mga:M-1 declined " + hold,
+		"att-2 accrual agency:AG-1 held " + hold, "att-2 decision agency:AG-1 held " + hold,
+		"att-2 accrual agent:A-1 paid " + hold, "att-2 decision agent:A-1 held " + hold,
+		"att-2 accrual mga:M-1 paid " + hold, "att-2 decision mga:M-1 paid " + hold,
+		"att-3 accrual agency:AG-1 approved " + hold, "att-3 decision agency:AG-1 approved " + hold, "att-3 decision agency:AG-1 approved " + hold,
+		"att-3 accrual agent:A-1 approved " + hold, "att-3 decision agent:A-1 approved " + hold, "att-3 decision agent:A-1 approved " + hold,
+		"att-3 accrual mga:M-1 paid " + hold, "att-3 decision mga:M-1 paid " + hold, "att-3 decision mga:M-1 paid " + hold,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("states\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func insertRows(t *testing.T, conn driver.Conn, q string, rows ...[]any) {
+	t.Helper()
+	batch, err := conn.PrepareBatch(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := batch.Append(r...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// holdRules are testdata/rules.json with hold rules: a banned referrer
+// list and a manual review of big life policies.
+func holdRules(t *testing.T) *RuleSet {
+	t.Helper()
+	b, err := os.ReadFile("testdata/rules.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte(`"hold_days"`), []byte(`"holds": [
+    {"id": "banned", "reason": "fraud:banned_referrer", "when": "payee in [\"agent:A-1\", \"agent:X-9\"]"},
+    {"id": "big-life", "reason": "manual", "when": "product_line == \"life\" && premium_minor > 500000"}],
+  "hold_days"`), 1)
+	rs, err := ParseRules(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// TestNamedHold (issue #13, lifecycle: holds for named reasons, fraud rules
+// may add more): a hold rule of the rule set holds the accruals it matches
+// for its reason, overrides on them included, whatever their hold_until,
+// each with a hold decision naming the rule; an approval releases them, a
+// decline declines them. The first matching rule holds; an accrual no rule
+// matches is not held.
+func TestNamedHold(t *testing.T) {
+	t.Parallel()
+	rs := holdRules(t)
+	s := newStage(t, rs)
+	accrued := journalOf(t, s.batch(attMsg("life", "new_business", "10000.00", 1, tp{"A-1", "agent", 5000}, tp{"A-2", "agent", 5000})))
+	holds := map[string]string{}
+	for _, e := range accrued {
+		if e.Kind == schemas.EntryDecision {
+			if e.Decision != DecisionHold || e.Corrects != accrualOf(t, accrued, e.PayeeType+":"+e.PayeeID).EntryID || e.AmountMinor != 0 {
+				t.Errorf("hold entry %+v", e)
+			}
+			holds[e.PayeeType+":"+e.PayeeID] = e.Reason + " by " + e.Actor
+		}
+	}
+	want := map[string]string{"agent:A-1": "fraud:banned_referrer by rule:banned@" + rs.Version, "agency:AG-1": "fraud:banned_referrer by rule:banned@" + rs.Version,
+		"mga:M-1": "fraud:banned_referrer by rule:banned@" + rs.Version, "agent:A-2": "manual by rule:big-life@" + rs.Version}
+	if fmt.Sprint(holds) != fmt.Sprint(want) {
+		t.Errorf("holds %v\nwant  %v", holds, want)
+	}
+	if got := Status(Facts{HoldUntil: "2026-01-31", HeldFor: "manual"}, "2027-01-01"); got != StatusHeld {
+		t.Errorf("named hold after hold_until: %s, want held", got)
+	}
+	if got := Status(Facts{HoldUntil: "2026-01-31", HeldFor: "manual", Approved: true}, "2026-01-02"); got != StatusApproved {
+		t.Errorf("named hold released: %s, want approved", got)
+	}
+	none := journalOf(t, s.batch(effectiveOn(t, "att-9", "2026-01-01")))
+	for _, e := range none {
+		if e.Kind == schemas.EntryDecision && e.PayeeID != "A-1" && e.PayeeID != "AG-1" && e.PayeeID != "M-1" {
+			t.Errorf("held without a matching rule: %+v", e)
+		}
 	}
 }

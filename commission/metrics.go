@@ -7,6 +7,7 @@ type Metrics struct {
 	clawbackUnknown prometheus.Counter
 	reloads         *prometheus.CounterVec
 	ruleSetInfo     *prometheus.GaugeVec
+	dataReloads     *prometheus.CounterVec
 }
 
 // NewMetrics registers the commission metrics on reg.
@@ -24,7 +25,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "reftrack", Subsystem: "commission", Name: "rule_set_info",
 			Help: "1 for the rule-set version in force.",
 		}, []string{"version"}),
+		dataReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "reftrack", Subsystem: "commission", Name: "reference_reloads_total",
+			Help: "Reloads of the licence registry and the FX rates file by file (licences, fx_rates) and outcome (ok, refused).",
+		}, []string{"file", "outcome"}),
 	}
-	reg.MustRegister(m.clawbackUnknown, m.reloads, m.ruleSetInfo)
+	reg.MustRegister(m.clawbackUnknown, m.reloads, m.ruleSetInfo, m.dataReloads)
 	return m
 }

@@ -48,9 +48,16 @@ type RuleSet struct {
 	// for the rest: an accrual is held until its policy's effective date
 	// plus these days (HoldUntil), so a policy returned in its free look
 	// is never paid.
-	HoldDays  map[string]int `json:"hold_days,omitempty"`
-	Hash      string         `json:"-"` // SHA-256 of the file, to notice changes
-	overrides []int64
+	HoldDays map[string]int `json:"hold_days,omitempty"`
+	// Holds are named holds: the first whose condition holds on a payee's
+	// positive accrual holds it, and the overrides on it, for its reason
+	// until an admin decides (see HoldRule).
+	Holds []HoldRule `json:"holds,omitempty"`
+	// ReferralFees are by jurisdiction what a payee unlicensed there is
+	// paid instead of commission (see ReferralFee, licence.go).
+	ReferralFees map[string]ReferralFee `json:"referral_fees,omitempty"`
+	Hash         string                 `json:"-"` // SHA-256 of the file, to notice changes
+	overrides    []int64
 }
 
 // Payee is reference data about a payee, keyed "type:id" in the file.
@@ -82,6 +89,18 @@ type PayeeRule struct {
 	Reward Money `json:"reward,omitempty"`
 	prog   *vm.Program
 	reward minorAmounts
+}
+
+// HoldRule holds an accrual for a named reason (e.g. "fraud:banned_referrer",
+// "manual") when When (over Env) holds for its payee, independent of the
+// holding period: the accrual stays held until a decide approves (releases)
+// or declines it. A banned-referrer list is a rule like
+// `payee in ["agent:X-9"]`.
+type HoldRule struct {
+	ID     string `json:"id"`
+	When   string `json:"when"`
+	Reason string `json:"reason"`
+	prog   *vm.Program
 }
 
 // Uplift adds Percent of the payee's share on top of it; Cap bounds what
@@ -149,6 +168,7 @@ type Env struct {
 	PartnerID    string `expr:"partner_id"`
 	PayeeID      string `expr:"payee_id"`
 	PayeeType    string `expr:"payee_type"`
+	Payee        string `expr:"payee"` // "type:id", for lists of payees
 	Tier         string `expr:"tier"`
 	Region       string `expr:"region"`
 	WeightBP     int    `expr:"weight_bp"`
@@ -221,6 +241,8 @@ func ParseRules(b []byte) (*RuleSet, error) {
 	rs.Hash = fmt.Sprintf("%x", sum[:8])
 	errs := rs.compileRules(v2)
 	errs = append(errs, rs.compilePayeeRules()...)
+	errs = append(errs, rs.compileHolds()...)
+	errs = append(errs, rs.compileReferralFees()...)
 	for _, p := range rs.Overrides {
 		rate, err := parsePercent(p)
 		if err != nil {
@@ -311,6 +333,40 @@ func (rs *RuleSet) compilePayeeRules() []error {
 		}
 	}
 	return errs
+}
+
+// compileHolds compiles the hold rules' conditions (over Env).
+func (rs *RuleSet) compileHolds() []error {
+	var errs []error
+	seen := map[string]bool{}
+	for i := range rs.Holds {
+		h := &rs.Holds[i]
+		if seen[h.ID] {
+			errs = append(errs, fmt.Errorf("hold %q: id repeated", h.ID))
+		}
+		seen[h.ID] = true
+		prog, err := expr.Compile(h.When, expr.Env(Env{}), expr.AsBool())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("hold %q: when: %w", h.ID, err))
+		}
+		h.prog = prog
+	}
+	return errs
+}
+
+// MatchHold is the first hold rule whose condition holds on env, or nil.
+func (rs *RuleSet) MatchHold(env Env) (*HoldRule, error) {
+	for i := range rs.Holds {
+		h := &rs.Holds[i]
+		ok, err := expr.Run(h.prog, env)
+		if err != nil {
+			return nil, fmt.Errorf("hold %q: %w", h.ID, err)
+		}
+		if ok.(bool) {
+			return h, nil
+		}
+	}
+	return nil, nil
 }
 
 // checkUplines refuses an upline that is not a listed payee (its own

@@ -12,12 +12,11 @@ DEV="${REFTRACK_DEV_DIR:-$ROOT/.dev}"
 BIN="$ROOT/bin"
 PIDS="$DEV/pids"
 LOGS="$DEV/logs"
-BROKER_PORT="${BROKER_PORT:-19092}"
-API_PORT="${API_PORT:-18080}"
-OPS_BASE="${OPS_BASE:-19100}"
-export REDIS_PORT="${REDIS_PORT:-16379}"
-export CLICKHOUSE_TCP_PORT="${CLICKHOUSE_TCP_PORT:-19000}"
-export CLICKHOUSE_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-18123}"
+# The dev ports come from internal/devports/ports.env, their one definition
+# (Go reads it too); the environment overrides each.
+while IFS='=' read -r k v || [[ -n $k ]]; do
+	if [[ $k =~ ^[A-Z_]+$ ]]; then export "$k=${!k:-$v}"; fi
+done <"$ROOT/internal/devports/ports.env"
 STAGES=(ingest validate dedupe attribute commission sink)
 
 say() { echo "dev: $*" >&2; }
@@ -87,7 +86,7 @@ wait_port() { # port, what
 }
 
 up() {
-	for b in devbroker "${STAGES[@]}"; do
+	for b in devbroker reftrack "${STAGES[@]}"; do
 		[[ -x "$BIN/$b" ]] || { say "missing $BIN/$b: run make build"; exit 1; }
 	done
 	mkdir -p "$PIDS" "$LOGS"
@@ -98,12 +97,21 @@ up() {
 	export REFTRACK_REDIS="127.0.0.1:$REDIS_PORT"
 	export REFTRACK_CLICKHOUSE="clickhouse://127.0.0.1:$CLICKHOUSE_TCP_PORT/reftrack"
 	export REFTRACK_RULES="$ROOT/deploy/dev/rules.json"
+	export REFTRACK_LICENCES="$ROOT/deploy/dev/licences.json"
 	export REFTRACK_LISTEN="127.0.0.1:$API_PORT"
 	# Dev-only token settings, the same as deploy/devstack's DevJWT*: the demo
 	# signs an admin token with them. Never reuse them anywhere real.
 	export REFTRACK_JWT_ISSUER="reftrack-dev"
 	export REFTRACK_JWT_HS256_SECRET="reftrack-dev-only-secret-0123456789abcdef"
 	export REFTRACK_LOG_FORMAT="${REFTRACK_LOG_FORMAT:-text}"
+	# ingest seals the leads' contacts (PRIVACY.md): a dev keyring of its
+	# own under $DEV, the data keys in Redis database 1, apart from the
+	# stages' state (database 0). `reftrack erase --pii-redis-db 1` erases.
+	[[ -f "$DEV/keyring.json" ]] || "$BIN/reftrack" pii add-kek --keyring "$DEV/keyring.json" --current >/dev/null
+	export REFTRACK_PII_MODE="${REFTRACK_PII_MODE:-seal}"
+	export REFTRACK_PII_KEYRING="$DEV/keyring.json"
+	export REFTRACK_PII_REDIS="127.0.0.1:$REDIS_PORT"
+	export REFTRACK_PII_REDIS_DB=1
 	local i=1
 	for s in "${STAGES[@]}"; do
 		REFTRACK_OPS_ADDR="127.0.0.1:$((OPS_BASE + i))" start_supervised "$s" "$BIN/$s"

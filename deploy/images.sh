@@ -26,7 +26,7 @@ command -v buildah >/dev/null || { say "buildah missing: apt-get install -y buil
 # module of a binary: the stages are their own; the tools live in a stage's module.
 module_of() {
 	case "$1" in
-	dlq) echo validate ;;
+	dlq) echo deploy ;;
 	statements | whatif) echo commission ;;
 	datadriven) echo attribute ;;
 	*) echo "$1" ;;

@@ -9,9 +9,13 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEV="${REFTRACK_DEV_DIR:-$ROOT/.dev}"
-REDIS_PORT="${REDIS_PORT:-16379}"
-CH_TCP="${CLICKHOUSE_TCP_PORT:-19000}"
-CH_HTTP="${CLICKHOUSE_HTTP_PORT:-18123}"
+# The dev ports come from internal/devports/ports.env, their one definition
+# (Go reads it too); the environment overrides each.
+while IFS='=' read -r k v || [[ -n $k ]]; do
+	if [[ $k =~ ^[A-Z_]+$ ]]; then export "$k=${!k:-$v}"; fi
+done <"$ROOT/internal/devports/ports.env"
+CH_TCP="$CLICKHOUSE_TCP_PORT"
+CH_HTTP="$CLICKHOUSE_HTTP_PORT"
 CH_DIR="$DEV/clickhouse"
 REDIS_DIR="$DEV/redis"
 

@@ -29,7 +29,7 @@ import (
 	"github.com/reftrack/reftrack/ingest/reftoken"
 	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/schemas"
-	"github.com/reftrack/reftrack/validate"
+	"github.com/reftrack/reftrack/schemas/validation"
 )
 
 // TestAPIConformsToOpenAPI drives the real handler through the client
@@ -261,7 +261,7 @@ func conformanceServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	val, err := validate.NewValidator()
+	val, err := validation.New(validation.DefaultConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -34,6 +36,7 @@ type App struct {
 	TokenKeyID     string
 	InboundShared  bool
 	Edge           EdgeConfig
+	PII            PIIConfig
 }
 
 // RegisterFlags implements worker.App.
@@ -56,6 +59,7 @@ func (a *App) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&a.InboundShared, "inbound-shared", true, "also consume the shared referrals.inbound, whose records name their own partner: for trusted internal producers only, never writable by a partner (partners write referrals.inbound.<partner>, always consumed)")
 	fs.DurationVar(&a.Auth.MaxLifetime, "jwt-max-lifetime", 24*time.Hour, "longest accepted bearer token lifetime, exp - iat (exp - now without iat)")
 	a.Edge.RegisterFlags(fs)
+	a.PII.RegisterFlags(fs)
 }
 
 // Validate implements worker.App.
@@ -92,6 +96,7 @@ func (a *App) Validate() error {
 		errs = append(errs, fmt.Errorf("--jwt-max-lifetime %s: must be positive", a.Auth.MaxLifetime))
 	}
 	errs = append(errs, a.Edge.Validate())
+	errs = append(errs, a.PII.Validate())
 	return errors.Join(errs...)
 }
 
@@ -109,22 +114,33 @@ func (a *App) tokenKeys() (*reftoken.Keys, error) {
 }
 
 // Start implements worker.App.
-func (a *App) Start(context.Context, *slog.Logger, *prometheus.Registry) (worker.Processor, func(), error) {
+func (a *App) Start(ctx context.Context, _ *slog.Logger, _ *prometheus.Registry) (worker.Processor, func(), error) {
 	tokens, err := a.tokenKeys()
 	if err != nil {
 		return nil, nil, err
 	}
-	in := &Inbound{Now: time.Now, Tokens: tokens}
-	return worker.Func(in.Process), func() {}, nil
+	sealer, closeSealer, err := a.PII.open(ctx, a.Edge.Validation, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := &Inbound{Now: time.Now, Tokens: tokens, Sealer: sealer}
+	return worker.Func(in.Process), closeSealer, nil
 }
 
-// Serve implements worker.Server: the HTTP API with its own producer.
-func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, reg *prometheus.Registry, ready *worker.Readiness) error {
-	cl, err := worker.NewProducer(cfg, "ingest", log, reg)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
+// Serve implements worker.Server: the HTTP API, producing with the
+// runtime's producer (which the runtime checks for readiness and closes).
+func (a *App) Serve(ctx context.Context, env worker.Env) error {
+	cfg, log, reg, ready := env.Config, env.Log, env.Registry, env.Ready
+	// Not ready until the API listens: what comes before it (the key
+	// store, two schema compilations) takes long enough for a caller that
+	// waits for /readyz to find the port closed.
+	var listening atomic.Bool
+	ready.AddCheck("api", func(context.Context) error {
+		if !listening.Load() {
+			return errors.New("the partner API does not listen yet")
+		}
+		return nil
+	})
 	rdb, err := a.Redis.Connect(ctx)
 	if err != nil {
 		return err
@@ -134,17 +150,24 @@ func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, re
 	if err != nil {
 		return err
 	}
-	// The API's own dependencies: its producer's brokers and the Redis
-	// that keeps Idempotency-Keys.
-	ready.AddCheck("kafka-producer", cl.Ping)
+	// The API's own dependency: the Redis that keeps Idempotency-Keys.
 	ready.AddCheck("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 	v, err := a.Edge.validator()
 	if err != nil {
 		return err
 	}
+	sealer, closeSealer, err := a.PII.open(ctx, a.Edge.Validation, v)
+	if err != nil {
+		return err
+	}
+	defer closeSealer()
+	if sealer != nil {
+		// Without the key store nothing can be produced: never in the clear.
+		ready.AddCheck("pii-redis", sealer.ping)
+	}
 	api := &API{
-		Validator: v,
-		Producer:  cl, Topic: cfg.Topic(schemas.TopicIngested), MaxBody: a.MaxBody,
+		Validator: v, Sealer: sealer,
+		Producer: env.Producer, Topic: cfg.Topic(schemas.TopicIngested), MaxBody: a.MaxBody,
 		Now: time.Now, Log: log, Metrics: NewMetrics(reg),
 		Tokens: tokens, Redis: rdb, RedisPrefix: a.Redis.KeyPrefix, IdempotencyTTL: a.IdempotencyTTL, Rate: a.Rate, Burst: a.Burst,
 	}
@@ -164,5 +187,10 @@ func (a *App) Serve(ctx context.Context, cfg worker.Config, log *slog.Logger, re
 	} else if api.Auth, err = auth.New(ctx, a.Auth); err != nil {
 		return err
 	}
-	return worker.Serve(ctx, a.Listen, api.Handler(), log, a.Edge.serveOptions()...)
+	ln, err := net.Listen("tcp", a.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.Listen, err)
+	}
+	listening.Store(true)
+	return worker.ServeListener(ctx, ln, api.Handler(), log, a.Edge.serveOptions()...)
 }

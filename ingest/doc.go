@@ -10,4 +10,12 @@
 // same id and dedupe drops the copy, and another partner's copy is its own. Ingest checks only that an event is a JSON object; the schema is
 // validate's job. What ingest cannot stamp gets a 400 with a machine-readable
 // reason over HTTP, or a dead letter on the Kafka path — never a silent drop.
+//
+// Personal data (--pii-mode seal, Sealer): once an event is stamped (its id
+// derived from the partner's bytes first, so ids and dedupe do not depend
+// on sealing), the lead's contact is checked by the validate stage's rules,
+// normalized, and each field sealed under the lead's data key
+// (internal/pii) before the event is produced, on both paths. A contact
+// that cannot be sealed is refused; without the key store nothing is
+// produced (503, or the Kafka batch retried), never the clear contact.
 package ingest

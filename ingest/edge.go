@@ -5,10 +5,8 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/nyaruka/phonenumbers"
-
 	"github.com/reftrack/reftrack/internal/worker"
-	"github.com/reftrack/reftrack/validate"
+	"github.com/reftrack/reftrack/schemas/validation"
 )
 
 // EdgeConfig is what bounds the partner API's exposure: how long a
@@ -21,7 +19,9 @@ type EdgeConfig struct {
 	MaxEvents   int
 	ClientRate  float64
 	ClientBurst int
-	PhoneRegion string
+	// Validation is the synchronous check's configuration, the same
+	// flags (--phone-region) as the validate stage's, from one place.
+	Validation validation.Config
 }
 
 // RegisterFlags registers the edge flags.
@@ -36,7 +36,7 @@ func (e *EdgeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&e.MaxEvents, "max-events", 1000, "most events one request may carry (more: 413 before they are decoded)")
 	fs.Float64Var(&e.ClientRate, "client-rate-limit", 5, "failed requests (401, 400, 413, 415) per second per client address before it gets 429 (0: unlimited)")
 	fs.IntVar(&e.ClientBurst, "client-rate-burst", 50, "failed requests a client address may make at once above --client-rate-limit")
-	fs.StringVar(&e.PhoneRegion, "phone-region", "US", "ISO 3166 region assumed for phone numbers without a country code (keep equal to validate's)")
+	e.Validation.RegisterFlags(fs)
 }
 
 // Validate returns every problem of the edge flags at once.
@@ -55,8 +55,8 @@ func (e *EdgeConfig) Validate() error {
 	if e.ClientRate < 0 || (e.ClientRate > 0 && e.ClientBurst < 1) {
 		errs = append(errs, fmt.Errorf("--client-rate-limit %v / --client-rate-burst %d: rate ≥ 0, burst ≥ 1", e.ClientRate, e.ClientBurst))
 	}
-	if phonenumbers.GetCountryCodeForRegion(e.PhoneRegion) == 0 {
-		errs = append(errs, fmt.Errorf("--phone-region %q: want a two-letter region such as US or GB", e.PhoneRegion))
+	if err := e.Validation.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -70,15 +70,14 @@ func (e *EdgeConfig) serveOptions() []worker.ServeOption {
 	return opts
 }
 
-// validator is the validate stage's checker with the same phone region as
-// the validate deployment, so a synchronous 202 never becomes a dead letter
-// for a phone number read differently.
-func (e *EdgeConfig) validator() (*validate.Validator, error) {
-	v, err := validate.NewValidator()
+// validator is the validate stage's checker (schemas/validation) with the
+// same configuration as the validate deployment, so a synchronous 202
+// never becomes a dead letter for a phone number read differently.
+func (e *EdgeConfig) validator() (*validation.Validator, error) {
+	v, err := validation.New(e.Validation)
 	if err != nil {
 		return nil, fmt.Errorf("build the synchronous validator: %w", err)
 	}
-	v.Normalize.PhoneRegion = e.PhoneRegion
 	return v, nil
 }
 

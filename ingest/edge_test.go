@@ -36,7 +36,7 @@ import (
 	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
-	"github.com/reftrack/reftrack/validate"
+	"github.com/reftrack/reftrack/schemas/validation"
 )
 
 // edge is an API on a real listener with an in-process Kafka, the real
@@ -523,7 +523,7 @@ func TestPhoneRegion(t *testing.T) {
 // alone, the lead from the path and the partner from the token.
 func TestStatusSmallBody(t *testing.T) {
 	t.Parallel()
-	val, err := validate.NewValidator()
+	val, err := validation.New(validation.DefaultConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

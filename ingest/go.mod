@@ -61,7 +61,6 @@ require (
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
-	github.com/reftrack/reftrack/validate v0.0.0
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1
 	github.com/twmb/franz-go/plugin/kprom v1.5.0 // indirect
 	github.com/twmb/franz-go/plugin/kslog v1.0.0 // indirect
@@ -73,7 +72,6 @@ require (
 replace (
 	github.com/reftrack/reftrack/internal => ../internal
 	github.com/reftrack/reftrack/schemas => ../schemas
-	github.com/reftrack/reftrack/validate => ../validate
 )
 
 tool github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen

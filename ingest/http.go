@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -15,7 +14,7 @@ import (
 	"github.com/reftrack/reftrack/ingest/auth"
 	"github.com/reftrack/reftrack/ingest/reftoken"
 	"github.com/reftrack/reftrack/schemas"
-	"github.com/reftrack/reftrack/validate"
+	"github.com/reftrack/reftrack/schemas/validation"
 )
 
 // Accepted is the 202 body: the id of every event, in request order.
@@ -23,15 +22,10 @@ type Accepted struct {
 	EventIDs []string `json:"event_ids"`
 }
 
-// Producer is the slice of *kgo.Client the API needs.
-type Producer interface {
-	ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults
-}
-
 // API serves the partner HTTP endpoints.
 type API struct {
-	Producer Producer
-	Topic    string // prefixed referrals.ingested
+	Producer *kgo.Client // the runtime's (worker.Env.Producer)
+	Topic    string      // prefixed referrals.ingested
 	MaxBody  int64
 	Now      func() time.Time
 	Log      *slog.Logger
@@ -46,7 +40,10 @@ type API struct {
 	// ClickHouse answers GET /v1/referrals/{id}; nil: 501.
 	ClickHouse driver.Conn
 	// Validator checks REST bodies against the validate stage's schemas.
-	Validator *validate.Validator
+	Validator *validation.Validator
+	// Sealer seals the leads' contacts before produce (--pii-mode seal);
+	// nil: they travel as sent.
+	Sealer *Sealer
 	// Tokens verifies referral tokens and signs new ones; nil: none configured.
 	Tokens *reftoken.Keys
 	// Rate and Burst bound events per second per partner (0: unlimited).
@@ -126,6 +123,7 @@ func (a *API) write(sh shape) http.HandlerFunc {
 			a.authorizeEvents, // 403 for another partner's events
 			a.checkTokens,     // 422 for refused referral tokens
 			a.checkSchemas,    // 422 on typed endpoints
+			a.sealContacts,    // 422 for a contact that cannot be sealed, 503 without the key store
 			a.produce,         // 202, or 503 to retry
 		)
 	}
@@ -137,6 +135,31 @@ func (a *API) run(w http.ResponseWriter, q *writeReq, steps ...step) bool {
 		if !s(w, q) {
 			return false
 		}
+	}
+	return true
+}
+
+// sealContacts seals the leads' contacts (--pii-mode seal): 422 for a
+// contact that cannot be, 503 with Retry-After while the key store is
+// unavailable. The event ids were derived before, so a retry keeps them.
+func (a *API) sealContacts(w http.ResponseWriter, q *writeReq) bool {
+	if a.Sealer == nil {
+		return true
+	}
+	perEvent, err := a.Sealer.Seal(q.r.Context(), q.events)
+	if err != nil {
+		a.Log.Warn("sealing contacts failed", "events", len(q.events), "err", err)
+		w.Header().Set("Retry-After", "1")
+		a.problem(w, http.StatusServiceUnavailable, "unavailable", "contacts could not be sealed, retry the same request", nil)
+		return false
+	}
+	var reasons []schemas.Reason
+	for i, rs := range perEvent {
+		reasons = appendAt(reasons, rs, i, q.isArray)
+	}
+	if len(reasons) > 0 {
+		a.problem(w, http.StatusUnprocessableEntity, reasons[0].Code, "a lead's contact cannot be accepted", reasons)
+		return false
 	}
 	return true
 }

@@ -34,13 +34,14 @@ func (a *App) Subscription() (topics, patterns []string) {
 type Inbound struct {
 	Now    func() time.Time
 	Tokens *reftoken.Keys
+	Sealer *Sealer // nil: contacts travel as sent (--pii-mode off)
 }
 
 // Process implements worker.Func. On a partner's topic the partner is the
 // topic's: filled in when the event has none (before its id is derived, so
 // two partners' identical bytes get two ids), a dead letter when it names
 // another. Records on the shared topic are trusted to name their partner.
-func (in *Inbound) Process(_ context.Context, m worker.Message) ([]worker.Output, error) {
+func (in *Inbound) Process(ctx context.Context, m worker.Message) ([]worker.Output, error) {
 	now := in.Now()
 	partner, own := schemas.PartnerOfInboundTopic(m.BareTopic)
 	s, err := StampFor(m.Value, now, partner)
@@ -54,5 +55,26 @@ func (in *Inbound) Process(_ context.Context, m worker.Message) ([]worker.Output
 	if err := CheckReferralToken(in.Tokens, s, now); err != nil {
 		return nil, err
 	}
+	if s, err = in.seal(ctx, s); err != nil {
+		return nil, err
+	}
 	return []worker.Output{{Topic: schemas.TopicIngested, Key: s.Key, Value: s.Value}}, nil
+}
+
+// seal seals the record's contact. A contact that cannot be sealed is a
+// dead letter; a key store failure aborts the batch, to be retried: the
+// clear contact is never produced instead.
+func (in *Inbound) seal(ctx context.Context, s Stamped) (Stamped, error) {
+	if in.Sealer == nil {
+		return s, nil
+	}
+	events := []Stamped{s}
+	reasons, err := in.Sealer.Seal(ctx, events)
+	if err != nil {
+		return Stamped{}, err
+	}
+	if len(reasons[0]) > 0 {
+		return Stamped{}, &worker.RejectError{Reasons: reasons[0]}
+	}
+	return events[0], nil
 }

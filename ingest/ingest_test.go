@@ -22,7 +22,7 @@ import (
 	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
-	"github.com/reftrack/reftrack/validate"
+	"github.com/reftrack/reftrack/schemas/validation"
 )
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -399,7 +399,7 @@ func TestREST(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	val, err := validate.NewValidator()
+	val, err := validation.New(validation.DefaultConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

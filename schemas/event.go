@@ -303,6 +303,28 @@ type JournalEntry struct {
 	// is held; from then on approved unless a decision says otherwise (see
 	// commission/README.md, Lifecycle). Empty before the lifecycle existed.
 	HoldUntil string `json:"hold_until,omitempty"`
+	// LicenceCheck says how the licence registry judged a direct or
+	// override accrual of a policy with a jurisdiction:
+	// "licensed:<jurisdiction>:<line>", or "unlicensed:<jurisdiction>:<line>"
+	// when the payee held no licence for it on the policy's effective date
+	// (it is then paid the jurisdiction's referral fee, not commission).
+	// Empty when no check ran (no registry, or a policy without jurisdiction).
+	LicenceCheck string `json:"licence_check,omitempty"`
+	// PayoutCurrency is the payee's payout currency when it differs from
+	// Currency, and PayoutAmountMinor the amount in it (minor units, half
+	// even): for an accrual AmountMinor × FXRate; for a correction the
+	// change it makes to its accrual's standing amount in the payout
+	// currency, so an accrual and its corrections sum there to the
+	// conversion of what stands. FXRate (a decimal string, never a float:
+	// payout currency units per unit of Currency), FXSource and FXAsOf
+	// (RFC 3339) are the rate snapshot the accrual was converted with; an
+	// accrual without FXRate but with PayoutCurrency had no rate (held
+	// fx:missing_rate).
+	PayoutCurrency    string `json:"payout_currency,omitempty"`
+	PayoutAmountMinor int64  `json:"payout_amount_minor,omitempty"`
+	FXRate            string `json:"fx_rate,omitempty"`
+	FXSource          string `json:"fx_source,omitempty"`
+	FXAsOf            string `json:"fx_as_of,omitempty"`
 
 	Actor  string `json:"actor,omitempty"`  // adjustments: who
 	Reason string `json:"reason,omitempty"` // adjustments, decisions and decline reversals: why

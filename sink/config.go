@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,39 +10,50 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/schemas"
 )
 
-// Config of the sink.
-type Config struct {
-	Worker        worker.Config
+// Stage is the sink as its binary runs it: the four topics it lands, no
+// Kafka outputs, ClickHouse as its store, and `sink migrate`.
+func Stage() worker.Settings {
+	return worker.Settings{
+		Name:     "sink",
+		Inputs:   []string{schemas.TopicUnique, schemas.TopicAttributions, schemas.TopicCommissions, schemas.TopicRejected},
+		Store:    &App{},
+		Commands: map[string]worker.RunFunc{"migrate": MigrateCommand},
+	}
+}
+
+// App is the sink's own configuration (the runtime owns worker.Config) and
+// how it starts its store; it implements worker.StoreApp.
+type App struct {
 	ClickHouse    string
 	Migrate       bool
 	FlushInterval time.Duration
 }
 
-// RegisterFlags registers the runtime's and the sink's flags.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	c.Worker.RegisterFlags(fs, "sink")
-	fs.StringVar(&c.ClickHouse, "clickhouse", "clickhouse://127.0.0.1:9000/reftrack", "ClickHouse DSN (clickhouse://user:password@host:port/database?secure=true)")
-	fs.BoolVar(&c.Migrate, "migrate", true, "apply pending ClickHouse migrations at start")
-	fs.DurationVar(&c.FlushInterval, "flush-interval", 100*time.Millisecond, "how long a batch waits for more records (up to --batch-max) before its INSERTs; fewer, larger INSERTs spare ClickHouse parts and merges, at this much added latency (0: one write per poll)")
+// RegisterFlags registers the sink's flags.
+func (a *App) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&a.ClickHouse, "clickhouse", "clickhouse://127.0.0.1:9000/reftrack", "ClickHouse DSN (clickhouse://user:password@host:port/database?secure=true)")
+	fs.BoolVar(&a.Migrate, "migrate", true, "apply pending ClickHouse migrations at start")
+	fs.DurationVar(&a.FlushInterval, "flush-interval", 100*time.Millisecond, "how long a batch waits for more records (up to --batch-max) before its INSERTs; fewer, larger INSERTs spare ClickHouse parts and merges, at this much added latency (0: one write per poll)")
 }
 
 // Validate returns every problem at once.
-func (c *Config) Validate() error {
-	errs := []error{c.Worker.Validate()}
-	if c.FlushInterval < 0 || c.FlushInterval > time.Minute {
-		errs = append(errs, fmt.Errorf("--flush-interval %s: must be within 0..1m", c.FlushInterval))
+func (a *App) Validate() error {
+	var errs []error
+	if a.FlushInterval < 0 || a.FlushInterval > time.Minute {
+		errs = append(errs, fmt.Errorf("--flush-interval %s: must be within 0..1m", a.FlushInterval))
 	}
-	if _, err := c.Options(); err != nil {
+	if _, err := a.Options(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
 // Options parses the DSN.
-func (c *Config) Options() (*clickhouse.Options, error) {
-	opts, err := clickhouse.ParseDSN(c.ClickHouse)
+func (a *App) Options() (*clickhouse.Options, error) {
+	opts, err := clickhouse.ParseDSN(a.ClickHouse)
 	if err != nil {
 		return nil, fmt.Errorf("--clickhouse: %w", err)
 	}
@@ -49,4 +61,50 @@ func (c *Config) Options() (*clickhouse.Options, error) {
 		return nil, errors.New("--clickhouse: the DSN must name a database")
 	}
 	return opts, nil
+}
+
+// Linger implements worker.StoreApp: --flush-interval.
+func (a *App) Linger() time.Duration { return a.FlushInterval }
+
+// StartStore implements worker.StoreApp: it applies pending migrations
+// (unless --migrate=false) and connects to ClickHouse.
+func (a *App) StartStore(ctx context.Context, env worker.Env) (worker.Store, func(), error) {
+	opts, err := a.Options()
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.Migrate {
+		if err := Migrate(ctx, opts, env.Log); err != nil {
+			return nil, nil, err
+		}
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open clickhouse: %w", err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("ping clickhouse: %w", err)
+	}
+	store := &Store{Conn: conn, TopicPrefix: env.Config.TopicPrefix, Metrics: NewMetrics(env.Registry), Now: time.Now}
+	return store, func() { conn.Close() }, nil
+}
+
+// Config is the runtime's configuration and the sink's together, for
+// `sink migrate`, which runs without the runtime but takes every flag the
+// sink takes.
+type Config struct {
+	Worker worker.Config
+	App
+}
+
+// RegisterFlags registers the runtime's and the sink's flags.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	c.Worker.RegisterFlags(fs, "sink")
+	c.App.RegisterFlags(fs)
+}
+
+// Validate returns every problem at once.
+func (c *Config) Validate() error {
+	return errors.Join(c.Worker.Validate(), c.App.Validate())
 }

@@ -38,7 +38,9 @@ var (
 		"period", "posted_at", "corrects", "cause_id", "attribution_id", "attribution_version", "policy_id", "partner_id", "lead_id",
 		"product_line", "sale_type", "model", "weight_bp", "rule_set_version", "rule_id", "premium_minor", "base_minor", "rate", "band",
 		"min_applied", "cap_applied", "residue_minor", "override_level", "source_entry_id", "cancelled_on", "actor", "reason",
-		"chain", "chain_seq", "prev_hash", "hash", "hold_until", "decision", "kafka_topic", "kafka_partition", "kafka_offset"}}
+		"chain", "chain_seq", "prev_hash", "hash", "hold_until", "decision",
+		"licence_check", "payout_currency", "payout_amount_minor", "fx_rate", "fx_source", "fx_as_of",
+		"kafka_topic", "kafka_partition", "kafka_offset"}}
 	periodCloses = Table{"commission_period_closes", []string{"partner_id", "period", "request_id", "actor", "partitions", "closed_at",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
 	sinkOffsets = Table{"sink_offsets", []string{"topic", "partition", "next_offset", "written_at"}}
@@ -274,7 +276,8 @@ func entryRows(env schemas.Envelope, src []any) ([]Row, error) {
 		period, posted.UTC(), e.Corrects, e.CauseID, e.AttributionID, e.AttributionVersion, e.PolicyID, e.PartnerID, e.LeadID,
 		e.ProductLine, e.SaleType, e.Model, uint16(e.WeightBP), e.RuleSetVersion, e.RuleID, e.PremiumMinor, e.BaseMinor, e.Rate, e.Band,
 		b2u8(e.MinApplied), b2u8(e.CapApplied), e.ResidueMinor, uint8(e.OverrideLevel), e.SourceEntryID, e.CancelledOn, e.Actor, e.Reason,
-		e.Chain, e.ChainSeq, e.PrevHash, e.Hash, e.HoldUntil, e.Decision}, src...)}}, nil
+		e.Chain, e.ChainSeq, e.PrevHash, e.Hash, e.HoldUntil, e.Decision,
+		e.LicenceCheck, e.PayoutCurrency, e.PayoutAmountMinor, e.FXRate, e.FXSource, e.FXAsOf}, src...)}}, nil
 }
 
 func lineRows(env schemas.Envelope, src []any) ([]Row, error) {

@@ -93,6 +93,14 @@ func TestDecode(t *testing.T) {
 			`"cap_applied":true,"hold_until":"2026-11-02","decision":"decline"`, 1), "commission_entries", 1, map[string]any{
 			"hold_until": "2026-11-02", "decision": "decline",
 		}},
+		// Issue #18: the licence check and the FX snapshot are fields of the
+		// hashed entry, so they reach columns verify reads back.
+		{"journal entry with its licence check and fx snapshot", schemas.TopicCommissions, strings.Replace(entry, `"cap_applied":true`,
+			`"cap_applied":true,"licence_check":"unlicensed:US-CA:life","payout_currency":"EUR","payout_amount_minor":11506,`+
+				`"fx_rate":"0.92","fx_source":"ecb","fx_as_of":"2026-10-01T00:00:00Z"`, 1), "commission_entries", 1, map[string]any{
+			"licence_check": "unlicensed:US-CA:life", "payout_currency": "EUR", "payout_amount_minor": int64(11506),
+			"fx_rate": "0.92", "fx_source": "ecb", "fx_as_of": "2026-10-01T00:00:00Z",
+		}},
 		{"journal entry with a bad period", schemas.TopicCommissions, strings.Replace(entry, `"2026-10"`, `"2026-10-01"`, 1), "rejected_events", 1, nil},
 		{"journal entry under another id", schemas.TopicCommissions, strings.Replace(entry, `"entry_id":"j1"`, `"entry_id":"j9"`, 1), "rejected_events", 1, nil},
 		{"wrong type on commissions", schemas.TopicCommissions, strings.Replace(entry, "commission.entry", "policy.issued", 1), "rejected_events", 1, nil},

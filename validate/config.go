@@ -3,40 +3,41 @@ package validate
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 
-	"github.com/nyaruka/phonenumbers"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reftrack/reftrack/internal/worker"
+	"github.com/reftrack/reftrack/schemas/validation"
 )
 
-// App wires the stage into worker.Main; the schemas it checks against are
-// compiled into the binary.
+// App wires the stage into the runtime; the schemas it checks against are
+// compiled into the binary. Its one setting is validation's, registered by
+// the validation package so that ingest's synchronous check reads events
+// exactly as this stage does.
 type App struct {
-	PhoneRegion string
+	Validation validation.Config
+	// RequireSealed dead-letters clear contacts (--pii-require-sealed).
+	RequireSealed bool
 }
 
 // RegisterFlags implements worker.App.
 func (a *App) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&a.PhoneRegion, "phone-region", "US", "ISO 3166 region assumed for phone numbers without a country code")
+	a.Validation.RegisterFlags(fs)
+	fs.BoolVar(&a.RequireSealed, "pii-require-sealed", false, "dead-letter (unsealed_contact) a referral whose lead contact is not sealed: on once every ingest runs --pii-mode seal")
 }
 
 // Validate implements worker.App.
-func (a *App) Validate() error {
-	if phonenumbers.GetCountryCodeForRegion(a.PhoneRegion) == 0 {
-		return fmt.Errorf("--phone-region %q: want a two-letter region such as US or GB", a.PhoneRegion)
-	}
-	return nil
-}
+func (a *App) Validate() error { return a.Validation.Validate() }
 
 // Start implements worker.App.
 func (a *App) Start(context.Context, *slog.Logger, *prometheus.Registry) (worker.Processor, func(), error) {
-	v, err := NewValidator()
+	v, err := validation.New(a.Validation)
 	if err != nil {
 		return nil, nil, err
 	}
-	v.Normalize.PhoneRegion = a.PhoneRegion
-	return worker.Func(v.Process), func() {}, nil
+	if a.RequireSealed {
+		return ProcessRequiringSealed(v), func() {}, nil
+	}
+	return Process(v), func() {}, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
+	"github.com/reftrack/reftrack/schemas/validation"
 )
 
 const (
@@ -26,66 +27,15 @@ const (
 	"occurred_at":"2026-11-01T10:00:00Z","partner_id":"acme","lead_id":"lead-1","payload":{"policy_id":"P-1","cancelled_on":"2026-12-01"}}`
 )
 
-func TestCheck(t *testing.T) {
-	t.Parallel()
-	v, err := NewValidator()
-	if err != nil {
-		t.Fatal(err)
-	}
-	type reason struct{ code, pointer string }
-	tests := []struct {
-		name string
-		in   string
-		want []reason // nil means valid
-	}{
-		{"created", created, nil},
-		{"status", status, nil},
-		{"issued", issued, nil},
-		{"cancelled", cancelled, nil},
-		{"invalid utf8", "{\"event_type\":\"\xff\"}", []reason{{CodeInvalidUTF8, ""}}},
-		{"truncated", `{"event_type":`, []reason{{CodeMalformedJSON, ""}}},
-		{"trailing data", created + `{}`, []reason{{CodeMalformedJSON, ""}}},
-		{"array", `[1,2]`, []reason{{CodeNotObject, ""}}},
-		{"unknown type", strings.Replace(created, "referral.created", "referral.deleted", 1), []reason{{CodeUnknownEventType, "/event_type"}}},
-		{"version 2", strings.Replace(created, `"schema_version":1`, `"schema_version":2`, 1), []reason{{CodeUnsupportedVersion, "/schema_version"}}},
-		{"version string", strings.Replace(created, `"schema_version":1`, `"schema_version":"1"`, 1), []reason{{CodeUnsupportedVersion, "/schema_version"}}},
-		{"bad uuid", strings.Replace(created, "0b6c8b8e-8f4e-4a53-9d53-1f7a2d4f7c11", "nope", 1), []reason{{CodeSchema, "/event_id"}}},
-		{"bad referrer type and email", strings.NewReplacer(`"type":"agent"`, `"type":"robot"`, "ana@example.com", "not-an-email").Replace(created),
-			[]reason{{CodeSchema, "/payload/lead/email"}, {CodeSchema, "/payload/referrer/type"}}},
-		{"unknown payload field", strings.Replace(status, `"status":"quoted"`, `"status":"quoted","mood":"happy"`, 1), []reason{{CodeSchema, "/payload"}}},
-		{"unknown envelope field", strings.Replace(status, `"partner_id"`, `"color":"red","partner_id"`, 1), []reason{{CodeSchema, ""}}},
-		{"premium as number", strings.Replace(issued, `"1200.50"`, `1200.50`, 1), []reason{{CodeSchema, "/payload/annual_premium"}}},
-		{"premium too precise for JPY", strings.NewReplacer(`"1200.50"`, `"1200.5"`, `"USD"`, `"JPY"`).Replace(issued), []reason{{CodeInvalidAmount, "/payload/annual_premium"}}},
-		{"unknown currency", strings.Replace(issued, `"USD"`, `"XYZ"`, 1), []reason{{CodeUnknownCurrency, "/payload/currency"}}},
-		{"missing lead_id", strings.Replace(cancelled, `"lead_id":"lead-1",`, ``, 1), []reason{{CodeSchema, ""}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			env, _, got := v.Check([]byte(tt.in))
-			if len(got) != len(tt.want) {
-				t.Fatalf("got reasons %+v, want %+v", got, tt.want)
-			}
-			for i, w := range tt.want {
-				if got[i].Code != w.code || got[i].Pointer != w.pointer || got[i].Message == "" {
-					t.Errorf("reason %d = %+v, want code %s pointer %q and a message", i, got[i], w.code, w.pointer)
-				}
-			}
-			if tt.want == nil && (env.EventID == "" || env.LeadID != "lead-1") {
-				t.Errorf("valid event decoded to %+v", env)
-			}
-		})
-	}
-}
-
 func TestProcess(t *testing.T) {
 	t.Parallel()
-	v, err := NewValidator()
+	v, err := validation.New(validation.DefaultConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
+	process := Process(v)
 	in := []byte(issued)
-	out, err := v.Process(context.Background(), worker.Message{Value: in})
+	out, err := process(context.Background(), worker.Message{Value: in})
 	if err != nil || len(out) != 1 {
 		t.Fatalf("Process(valid) = %v, %v", out, err)
 	}
@@ -101,61 +51,22 @@ func TestProcess(t *testing.T) {
 	if out[0].Topic != schemas.TopicValid || string(out[0].Key) != "acme|lead-1" || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("a valid, already canonical event must pass with the same content, keyed by the tenant-scoped lead: %+v", out[0])
 	}
-	out, err = v.Process(context.Background(), worker.Message{Value: []byte(strings.NewReplacer(`"type":"agent"`, `"type":"Insurance Agent"`, "ana@example.com", " ANA@example.com").Replace(created))})
+	out, err = process(context.Background(), worker.Message{Value: []byte(strings.NewReplacer(`"type":"agent"`, `"type":"Insurance Agent"`, "ana@example.com", " ANA@example.com").Replace(created))})
 	if err != nil || !strings.Contains(string(out[0].Value), `"type":"agent"`) || !strings.Contains(string(out[0].Value), `"email":"ana@example.com"`) || !strings.Contains(string(out[0].Value), `"phone":"+442079460958"`) {
 		t.Errorf("normalized output %s, %v", out[0].Value, err)
 	}
-	_, err = v.Process(context.Background(), worker.Message{Value: []byte("garbage")})
+	_, err = process(context.Background(), worker.Message{Value: []byte("garbage")})
 	var rej *worker.RejectError
-	if !errors.As(err, &rej) || rej.Reasons[0].Code != CodeMalformedJSON {
-		t.Errorf("Process(garbage) error = %v, want a RejectError with %s", err, CodeMalformedJSON)
+	if !errors.As(err, &rej) || rej.Reasons[0].Code != validation.CodeMalformedJSON {
+		t.Errorf("Process(garbage) error = %v, want a RejectError with %s", err, validation.CodeMalformedJSON)
 	}
 }
 
-func FuzzCheck(f *testing.F) {
-	for _, s := range []string{created, status, issued, cancelled, `{}`, `[]`, `{"event_type":"policy.issued","schema_version":1e999}`, "\x00", strings.Repeat("[", 10000)} {
-		f.Add([]byte(s))
-	}
-	v, err := NewValidator()
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		orig := bytes.Clone(raw)
-		env, out, reasons := v.Check(raw)
-		if !bytes.Equal(raw, orig) {
-			t.Fatalf("Check rewrote its input %q to %q", orig, raw)
+func TestPhoneRegionFlag(t *testing.T) {
+	t.Parallel()
+	for region, ok := range map[string]bool{"US": true, "GB": true, "XX": false, "": false, "usa": false} {
+		if err := (&App{Validation: validation.Config{PhoneRegion: region}}).Validate(); (err == nil) != ok {
+			t.Errorf("--phone-region %q: %v", region, err)
 		}
-		if len(reasons) == 0 && (env.EventID == "" || env.LeadID == "") {
-			t.Fatalf("accepted an event without ids: %q", raw)
-		}
-		if len(reasons) == 0 && !json.Valid(out) {
-			t.Fatalf("accepted %q but passed on invalid JSON %q", raw, out)
-		}
-		for _, r := range reasons {
-			if r.Code == "" || r.Message == "" {
-				t.Fatalf("reason without code or message: %+v", r)
-			}
-		}
-	})
-}
-
-func BenchmarkProcess(b *testing.B) {
-	v, err := NewValidator()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, bc := range []struct{ name, raw string }{
-		{"created", created}, {"status", status}, {"issued", issued}, {"cancelled", cancelled},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			m := worker.Message{Value: []byte(bc.raw)}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := v.Process(context.Background(), m); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
 	}
 }

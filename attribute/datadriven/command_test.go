@@ -48,7 +48,7 @@ func TestReadPathsTenantScoped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := fmt.Sprint(paths), fmt.Sprint("[{[crm] true} {[web] false}]"); got != want {
+	if got, want := fmt.Sprint(paths), "[{[crm] true} {[web] false}]"; got != want {
 		t.Errorf("paths %s, want %s (acme's converted crm path, beta's unconverted web path)", got, want)
 	}
 }

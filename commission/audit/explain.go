@@ -62,6 +62,10 @@ func explain(id string, lookup Lookup, depth int) (*Explanation, error) {
 	return x, nil
 }
 
+// decisionHold is the decision of a named hold (commission.DecisionHold;
+// audit is imported by commission's tests, so it cannot import commission).
+const decisionHold = "hold"
+
 // Derive is the derivation of one entry from its own "why" fields.
 func Derive(e schemas.JournalEntry) []Step {
 	amt := func(v int64) string { return amount(v, e.Currency) }
@@ -69,6 +73,9 @@ func Derive(e schemas.JournalEntry) []Step {
 	switch {
 	case e.Kind == schemas.EntryAdjustment:
 		steps = append(steps, Step{"adjustment", fmt.Sprintf("by %s, request %s: %s", e.Actor, e.CauseID, e.Reason)})
+	case e.Kind == schemas.EntryDecision && e.Decision == decisionHold:
+		steps = append(steps, Step{"decision", fmt.Sprintf("accrual %s held for %s by hold rule %s of rule set %s, until an admin approves (releases) or declines it",
+			e.Corrects, e.Reason, e.RuleID, e.RuleSetVersion)})
 	case e.Kind == schemas.EntryDecision:
 		steps = append(steps, Step{"decision", fmt.Sprintf("%s of accrual %s by %s, request %s: %s", e.Decision, e.Corrects, e.Actor, e.CauseID, e.Reason)})
 	case e.Kind == schemas.EntryReversal && e.Actor != "":
@@ -93,7 +100,40 @@ func Derive(e schemas.JournalEntry) []Step {
 	if e.Kind == schemas.EntryAccrual && e.HoldUntil != "" {
 		steps = append(steps, Step{"hold", fmt.Sprintf("held until %s (the product line's holding period), approved from then on unless decided otherwise", e.HoldUntil)})
 	}
-	return append(steps, Step{"amount", amt(e.AmountMinor)})
+	steps = append(steps, licence(e)...)
+	steps = append(steps, Step{"amount", amt(e.AmountMinor)})
+	return append(steps, fx(e)...)
+}
+
+// licence says how the licence registry judged the payee (issue #18).
+func licence(e schemas.JournalEntry) []Step {
+	verdict, where, ok := strings.Cut(e.LicenceCheck, ":")
+	if !ok {
+		return nil
+	}
+	jurisdiction, line, _ := strings.Cut(where, ":")
+	if verdict == "licensed" {
+		return []Step{{"licence", fmt.Sprintf("licensed for %s in %s on the policy's effective date", line, jurisdiction)}}
+	}
+	return []Step{{"licence", fmt.Sprintf("not licensed for %s in %s on the policy's effective date: paid the jurisdiction's referral fee (%s), not commission",
+		line, jurisdiction, e.RuleID)}}
+}
+
+// fx says how the entry converts to the payee's payout currency.
+func fx(e schemas.JournalEntry) []Step {
+	switch {
+	case e.PayoutCurrency == "":
+		return nil
+	case e.FXRate == "":
+		return []Step{{"fx", fmt.Sprintf("paid in %s, but no %s→%s rate as of its attribution: held for fx:missing_rate, not converted",
+			e.PayoutCurrency, e.Currency, e.PayoutCurrency)}}
+	case e.Kind == schemas.EntryAccrual:
+		return []Step{{"fx", fmt.Sprintf("paid in %s: %s × %s (%s, as of %s) = %s, rounded half to even", e.PayoutCurrency,
+			amount(e.AmountMinor, e.Currency), e.FXRate, e.FXSource, e.FXAsOf, amount(e.PayoutAmountMinor, e.PayoutCurrency))}}
+	default:
+		return []Step{{"fx", fmt.Sprintf("paid in %s: %s, the change it makes to the accrual's standing amount converted at %s (%s, as of %s)",
+			e.PayoutCurrency, amount(e.PayoutAmountMinor, e.PayoutCurrency), e.FXRate, e.FXSource, e.FXAsOf)}}
+	}
 }
 
 // accrual is the derivation of a payee's own accrual: its credit, the
@@ -114,6 +154,10 @@ func accrual(e schemas.JournalEntry, amt func(int64) string) []Step {
 		rate = "a flat amount"
 	case "bands":
 		rate = "marginal bands of the base: " + e.Band
+	case "capped":
+		rate = "the commission share (the base), at most the jurisdiction's cap"
+	case "none":
+		rate = "nothing: the jurisdiction pays no referral fee"
 	}
 	steps = append(steps, Step{"rule", fmt.Sprintf("%s of rule set %s: %s", e.RuleID, e.RuleSetVersion, rate)})
 	if e.MinApplied {

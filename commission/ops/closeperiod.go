@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrack/reftrack/internal/cli"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
@@ -21,6 +22,8 @@ import (
 type periodClose struct {
 	period, partner, actor, id string
 	all                        bool
+	dsn, group                 string
+	wait                       time.Duration
 }
 
 // ClosePeriod is the close-period command: it closes an accounting period of
@@ -33,6 +36,12 @@ type periodClose struct {
 // is closed posts in the first open period after it, so a closed period
 // never changes. Closing a closed period again changes nothing, so a retry
 // is safe.
+//
+// Then, unless --wait is 0, it confirms the close (closeWait): the stage
+// read past it and the sink wrote every entry posted before it, and records
+// it as done in commission_period_closes_done, which statements requires
+// before it delivers the period. Not confirmed within --wait, it fails and
+// the period is not counted closed; run it again with the same request id.
 func ClosePeriod(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("close-period", flag.ContinueOnError)
 	var pl pipeline
@@ -43,6 +52,9 @@ func ClosePeriod(ctx context.Context, args []string, getenv func(string) string)
 	fs.BoolVar(&r.all, "all", false, "close the period for every partner")
 	fs.StringVar(&r.actor, "actor", "", "who closes (kept with the close)")
 	fs.StringVar(&r.id, "request-id", "", "id of the request (default: a new UUID, printed)")
+	fs.StringVar(&r.dsn, "clickhouse", "clickhouse://127.0.0.1:9000/reftrack", "ClickHouse DSN of the sink's database (to confirm the close)")
+	fs.StringVar(&r.group, "commission-group", "reftrack-commission", "consumer group of the commission stage")
+	fs.DurationVar(&r.wait, "wait", 5*time.Minute, "how long to wait for the stage and the sink to confirm the close (0: send only, not counted closed)")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -60,19 +72,61 @@ func ClosePeriod(ctx context.Context, args []string, getenv func(string) string)
 		return err
 	}
 	defer cl.Close()
-	topic := pl.prefix + schemas.TopicAttributions
+	closes, err := r.send(ctx, cl, pl.prefix+schemas.TopicAttributions)
+	if err != nil || r.wait == 0 {
+		return err
+	}
+	return r.confirm(ctx, cl, pl, closes)
+}
+
+// send produces the close to every partition of topic and returns the
+// offset of each record.
+func (r periodClose) send(ctx context.Context, cl *kgo.Client, topic string) (map[string]map[int32]int64, error) {
 	parts, err := partitions(ctx, cl, topic)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	recs, err := r.records(topic, parts, time.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("produce period close %s to %s: %w", r.id, topic, err)
+		return nil, fmt.Errorf("produce period close %s to %s: %w", r.id, topic, err)
+	}
+	at := map[string]map[int32]int64{topic: {}}
+	for _, rec := range recs {
+		at[topic][rec.Partition] = rec.Offset
 	}
 	fmt.Printf("period %s closed for %s: request %s sent to %d partitions of %s\n", r.period, r.partnerID(), r.id, len(parts), topic)
+	return at, nil
+}
+
+// confirm waits for the stage and then the sink (see closeWait) and
+// records the close as done.
+func (r periodClose) confirm(ctx context.Context, cl *kgo.Client, pl pipeline, closes map[string]map[int32]int64) error {
+	conn, err := cli.OpenClickHouse(ctx, r.dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	w := closeWait{adm: kadm.NewClient(cl), conn: conn, seeds: strings.Split(pl.brokers, ","), group: r.group,
+		commissions: pl.prefix + schemas.TopicCommissions, poll: 500 * time.Millisecond}
+	deadline := time.Now().Add(r.wait)
+	if err := w.await(ctx, r.wait, "period close "+r.id+" read by the commission stage", w.stagePast(closes)); err != nil {
+		return err
+	}
+	ends, err := w.journalEnds(ctx)
+	if err != nil {
+		return err
+	}
+	if err := w.await(ctx, time.Until(deadline), "entries before period close "+r.id+" written to ClickHouse", w.sinkAt(ends)); err != nil {
+		return err
+	}
+	period, _ := time.Parse("2006-01", r.period) // checked
+	if err := recordDone(ctx, conn, r, period, time.Now()); err != nil {
+		return err
+	}
+	fmt.Printf("period %s close confirmed: every entry posted before it is in ClickHouse\n", r.period)
 	return nil
 }
 
@@ -90,6 +144,9 @@ func (r periodClose) check() error {
 	}
 	if strings.TrimSpace(r.actor) == "" {
 		errs = append(errs, errors.New("--actor is required"))
+	}
+	if r.wait < 0 {
+		errs = append(errs, fmt.Errorf("--wait %s: must not be negative", r.wait))
 	}
 	return errors.Join(errs...)
 }

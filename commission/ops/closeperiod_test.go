@@ -56,7 +56,7 @@ func TestCloseReachesEveryPartition(t *testing.T) {
 	const parts = 3
 	topic := "p." + schemas.TopicAttributions
 	brokers := testenv.Kafka(t, parts, topic)
-	args := []string{"close-period", "--brokers", brokers[0], "--topic-prefix", "p.", "--period", "2026-10", "--all", "--actor", "ops", "--request-id", "c-1"}
+	args := []string{"close-period", "--brokers", brokers[0], "--topic-prefix", "p.", "--period", "2026-10", "--all", "--actor", "ops", "--request-id", "c-1", "--wait", "0"}
 	if err := ClosePeriod(ctx, args, func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}

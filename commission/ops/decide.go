@@ -29,10 +29,12 @@ type decision struct {
 // attributions topic keyed by the accrual's lead, so the stage reads it in
 // the partition holding the policy's state. The stage posts a decision
 // entry (amount 0, correcting the accrual, with actor and reason) and, for
-// a decline, the reversal of what stands of the accrual. Sending the same
+// a decline, the reversal of what stands of the accrual; a decision on a
+// direct accrual covers the overrides on it. An approval (--release) ends
+// a hold, a named one (a hold rule's) included. Sending the same
 // --request-id again posts nothing more, so a retry is safe.
 //
-//	decide --clickhouse DSN --brokers … --entry ID (--approve | --decline) --reason R --actor A [--request-id ID]
+//	decide --clickhouse DSN --brokers … --entry ID (--approve | --release | --decline) --reason R --actor A [--request-id ID]
 func Decide(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("decide", flag.ContinueOnError)
 	var pl pipeline
@@ -41,6 +43,7 @@ func Decide(ctx context.Context, args []string, getenv func(string) string) erro
 	var d decision
 	fs.StringVar(&d.entry, "entry", "", "entry id of the accrual decided")
 	fs.BoolVar(&d.approve, "approve", false, "approve the accrual (ends its hold)")
+	fs.BoolVar(&d.approve, "release", false, "release an accrual a hold rule holds: the same as --approve")
 	fs.BoolVar(&d.decline, "decline", false, "decline the accrual (reverses what stands of it)")
 	fs.StringVar(&d.reason, "reason", "", "why (kept on the entry)")
 	fs.StringVar(&d.actor, "actor", "", "who decides (kept on the entry)")

@@ -44,6 +44,11 @@ type statementsReport struct {
 	Dir        string           `json:"dir"`
 	Statements int              `json:"statements"`
 	Totals     map[string]int64 `json:"totals_minor"` // by currency
+	// Carried is what the statements pay of entries posted in earlier
+	// periods (released now); HeldBack what they leave of the range's
+	// entries for a later statement (held, pending) or none (declined).
+	Carried    map[string]int64 `json:"carried_in_minor"`
+	HeldBack   map[string]int64 `json:"held_back_minor"`
 	Reconciled bool             `json:"reconciled"`
 	Mismatches []string         `json:"mismatches,omitempty"`
 	Webhook    string           `json:"webhook_url,omitempty"`
@@ -101,12 +106,15 @@ func (f *statementsFlags) check() (time.Time, time.Time, error) {
 }
 
 // run writes and reconciles the statements, then delivers the payable ones.
+// The journal is read from its start: an entry of an earlier period is paid
+// in this range once released in it (statement.Payout).
 func (r *statementsReport) run(ctx context.Context, conn driver.Conn, f statementsFlags, from, to time.Time) error {
-	lines, err := statement.Read(ctx, conn, from, to)
+	lines, err := statement.Read(ctx, conn, time.Unix(0, 0), to)
 	if err != nil {
 		return err
 	}
-	ss, err := statement.Build(lines, from, to)
+	pay, held := statement.Payout(lines, from, to)
+	ss, err := statement.Build(pay, from, to)
 	if err != nil {
 		return err
 	}
@@ -118,7 +126,8 @@ func (r *statementsReport) run(ctx context.Context, conn driver.Conn, f statemen
 		return err
 	}
 	r.Statements, r.Totals = len(ss), statement.Totals(ss)
-	if r.Mismatches = statement.Reconcile(r.Totals, ledger); len(r.Mismatches) > 0 {
+	r.Carried, r.HeldBack = statement.Net(carriedIn(pay, from)), statement.Net(held)
+	if r.Mismatches = statement.Reconcile(posted(r.Totals, r.Carried, r.HeldBack), ledger); len(r.Mismatches) > 0 {
 		return fmt.Errorf("statements do not reconcile with ClickHouse: %v", r.Mismatches)
 	}
 	r.Reconciled = true
@@ -126,6 +135,31 @@ func (r *statementsReport) run(ctx context.Context, conn driver.Conn, f statemen
 		return nil
 	}
 	return r.deliver(ctx, conn, f, ss)
+}
+
+// carriedIn are the lines paid that were posted before from.
+func carriedIn(pay []statement.Line, from time.Time) []statement.Line {
+	lo := from.UTC().Format(time.DateOnly)
+	var out []statement.Line
+	for _, l := range pay {
+		if l.Period < lo {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// posted is what the range's entries sum to by what the statements say:
+// what they pay, less what they carry in, plus what they hold back.
+func posted(paid, carried, held map[string]int64) map[string]int64 {
+	out := maps.Clone(paid)
+	for c, v := range carried {
+		out[c] -= v
+	}
+	for c, v := range held {
+		out[c] += v
+	}
+	return out
 }
 
 // deliver pays out reconciled statements of closed periods only, each

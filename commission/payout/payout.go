@@ -96,8 +96,20 @@ var deliverySpace = uuid.MustParse("8d1d7f2e-3b0a-4f6c-9a51-6f2e1c0b7d44")
 // a payout system deduplicating by id pays once; a late correction posts
 // in the next open period, so it is paid with that period's statement.
 // Had the total been part of the id, a re-run after a correction would be
-// a new id and be paid a second time.
+// a new id and be paid a second time. The partner is part of it (payee ids
+// are the partner's); a statement without one keeps the id it had before
+// statements were per partner (LegacyDeliveryID).
 func DeliveryID(s statement.Statement) string {
+	if s.PartnerID == "" {
+		return LegacyDeliveryID(s)
+	}
+	key := strings.Join([]string{"partner", s.PartnerID, s.PayeeType, s.PayeeID, s.Currency, s.Period, strconv.Itoa(s.Number)}, "\x00")
+	return uuid.NewSHA1(deliverySpace, []byte(key)).String()
+}
+
+// LegacyDeliveryID is the id of a statement of every partner's entries of
+// a payee id, as statements were before they were per partner.
+func LegacyDeliveryID(s statement.Statement) string {
 	key := strings.Join([]string{s.PayeeType, s.PayeeID, s.Currency, s.Period, strconv.Itoa(s.Number)}, "\x00")
 	return uuid.NewSHA1(deliverySpace, []byte(key)).String()
 }

@@ -70,6 +70,11 @@ func stmt(payee string, total int64) statement.Statement {
 		From: at.AddDate(0, -1, 0), To: at, TotalMinor: total, Total: "1.00"}
 }
 
+func partner(s statement.Statement, id string) statement.Statement {
+	s.PartnerID = id
+	return s
+}
+
 func TestDeliveryID(t *testing.T) {
 	t.Parallel()
 	a := DeliveryID(stmt("a-1", 100))
@@ -88,6 +93,10 @@ func TestDeliveryID(t *testing.T) {
 		{"another currency", other(func(s *statement.Statement) { s.Currency = "EUR" }), false},
 		{"another period", other(func(s *statement.Statement) { s.Period = "2026-12" }), false},
 		{"a supplementary statement", other(func(s *statement.Statement) { s.Number = 2 }), false},
+		// Payees are the partner's (issue #13: two partners' payees of one
+		// id shared a statement, so one partner's late entries changed a
+		// statement delivered when the other had closed).
+		{"another partner's payee", other(func(s *statement.Statement) { s.PartnerID = "bestquote" }), false},
 		// The total is not part of the id: a payout system deduplicating
 		// by id must never see a new id for a period it paid.
 		{"another range asked for", other(func(s *statement.Statement) { s.To = s.To.AddDate(0, 1, 0) }), true},
@@ -225,7 +234,7 @@ func TestPlan(t *testing.T) {
 		s.Period = "2026-10"
 		return s
 	}
-	delivered := map[string]int64{DeliveryID(oct("a-1", 100)): 100}
+	delivered := map[string]int64{DeliveryID(oct("a-1", 100)): 100, DeliveryID(partner(oct("a-3", 7), "acme")): 7}
 	tests := []struct {
 		name       string
 		ss         []statement.Statement
@@ -235,6 +244,10 @@ func TestPlan(t *testing.T) {
 		{"first run", []statement.Statement{oct("a-2", 50)}, 1, 0, false},
 		{"re-run of a delivered period", []statement.Statement{oct("a-1", 100), oct("a-2", 50)}, 1, 1, false},
 		{"a delivered period changed", []statement.Statement{oct("a-1", 101)}, 0, 0, true},
+		// Delivered under the id of before statements were per partner:
+		// that statement paid every partner's entries of the period.
+		{"delivered before statements were per partner", []statement.Statement{partner(oct("a-1", 60), "acme"), partner(oct("a-1", 40), "other")}, 0, 2, false},
+		{"another partner's delivered period changed", []statement.Statement{partner(oct("a-3", 5), "acme")}, 0, 0, true},
 	}
 	for _, tt := range tests {
 		send, skip, err := Plan(tt.ss, delivered)

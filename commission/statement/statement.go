@@ -39,6 +39,19 @@ type Line struct {
 	Period         string    `json:"period"`                   // accounting period, YYYY-MM-DD of its first day
 	PartnerID      string    `json:"partner_id"`               // whose period close it waits for
 	At             time.Time `json:"at"`
+	HoldUntil      string    `json:"hold_until,omitempty"` // an accrual's end of hold (see Payout)
+	Decision       string    `json:"decision,omitempty"`   // a decision entry's approve, decline or hold
+	// Release is the period (YYYY-MM) whose statement pays the entry, set
+	// by Payout: its own period, or a later one for an entry held back.
+	Release string `json:"release,omitempty"`
+	// An entry with an FX snapshot (issue #18) is read in its payout
+	// currency: Currency and AmountMinor are the payout's, EntryCurrency
+	// and EntryAmountMinor what the journal posted, FXRate the rate.
+	EntryCurrency     string `json:"entry_currency,omitempty"`
+	EntryAmountMinor  int64  `json:"entry_amount_minor,omitempty"`
+	FXRate            string `json:"fx_rate,omitempty"`
+	PayoutCurrency    string `json:"-"` // as read; payout moves it to Currency
+	PayoutAmountMinor int64  `json:"-"`
 }
 
 // Statement is one payee's entries in one currency posted in one
@@ -50,6 +63,10 @@ type Line struct {
 // Number exists for a supplementary statement of a period, which the
 // journal cannot produce today.
 type Statement struct {
+	// PartnerID is the partner (tenant) whose payee it is: payee ids are
+	// the partner's, and a period closes per partner, so two partners'
+	// payees of one id get a statement each.
+	PartnerID      string    `json:"partner_id,omitempty"`
 	PayeeType      string    `json:"payee_type"`
 	PayeeID        string    `json:"payee_id"`
 	Currency       string    `json:"currency"`
@@ -68,8 +85,9 @@ type Statement struct {
 	Adjustments    int64     `json:"adjustment_minor"`
 }
 
-// Build groups entries into statements per payee, currency and accounting
-// period, sorted by payee, currency and period, entries by time then id;
+// Build groups entries into statements per partner, payee, currency and
+// accounting period (the one an entry is released in, when Payout set it),
+// sorted by payee, currency, period and partner, entries by time then id;
 // from and to bound statements of entries without a period. Zero entries (accruals of payees a model gave
 // no credit) are left out: they pay nothing.
 func Build(lines []Line, from, to time.Time) ([]Statement, error) {
@@ -84,10 +102,13 @@ func Build(lines []Line, from, to time.Time) ([]Statement, error) {
 		}
 		l.Amount = amt
 		period := monthOf(l.Period)
-		k := l.PayeeType + ":" + l.PayeeID + " " + l.Currency + " " + period
+		if l.Release != "" {
+			period = l.Release
+		}
+		k := l.PayeeType + ":" + l.PayeeID + " " + l.Currency + " " + period + " " + l.PartnerID
 		s := byKey[k]
 		if s == nil {
-			s = &Statement{PayeeType: l.PayeeType, PayeeID: l.PayeeID, Currency: l.Currency, Period: period, Number: 1, From: from, To: to}
+			s = &Statement{PartnerID: l.PartnerID, PayeeType: l.PayeeType, PayeeID: l.PayeeID, Currency: l.Currency, Period: period, Number: 1, From: from, To: to}
 			if start, err := time.Parse("2006-01", period); err == nil {
 				s.From, s.To = start, start.AddDate(0, 1, 0)
 			}
@@ -110,7 +131,7 @@ func Build(lines []Line, from, to time.Time) ([]Statement, error) {
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
-		return a.PayeeType+":"+a.PayeeID+" "+a.Currency+" "+a.Period < b.PayeeType+":"+b.PayeeID+" "+b.Currency+" "+b.Period
+		return a.PayeeType+":"+a.PayeeID+" "+a.Currency+" "+a.Period+" "+a.PartnerID < b.PayeeType+":"+b.PayeeID+" "+b.Currency+" "+b.Period+" "+b.PartnerID
 	})
 	return out, nil
 }
@@ -124,8 +145,8 @@ func monthOf(period string) string {
 	return period[:7]
 }
 
-// Payable splits statements into those of periods closed for every
-// partner with an entry in them (closed as Closed reads it) and the rest.
+// Payable splits statements into those of periods closed for their
+// partner, or for all partners (closed as Closed reads it), and the rest.
 // Only a closed period's statement is final: its delivery id (payee,
 // currency, period, number) is paid once, so delivering an open period
 // would pay its later entries never.
@@ -144,12 +165,7 @@ func (s Statement) closedFor(closed map[string]map[string]bool) bool {
 	if s.Period == "" {
 		return false
 	}
-	for _, l := range s.Lines {
-		if !closed[l.PartnerID][s.Period] && !closed[schemas.AllPartners][s.Period] {
-			return false
-		}
-	}
-	return true
+	return closed[s.PartnerID][s.Period] || closed[schemas.AllPartners][s.Period]
 }
 
 // bucket is the subtotal an entry counts in.
@@ -203,15 +219,18 @@ func WriteDir(dir string, ss []Statement) error {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	type summaryRow struct {
-		PayeeType, PayeeID, Currency, Period string
-		Number                               int
-		TotalMinor                           int64
-		Total                                string
-		Lines                                int
+		PartnerID, PayeeType, PayeeID, Currency, Period string
+		Number                                          int
+		TotalMinor                                      int64
+		Total                                           string
+		Lines                                           int
 	}
 	var summary []summaryRow
 	for _, s := range ss {
 		name := s.PayeeType + "_" + s.PayeeID + "_" + s.Currency
+		if s.PartnerID != "" {
+			name = s.PartnerID + "_" + name
+		}
 		if s.Period != "" {
 			name += "_" + s.Period
 		}
@@ -231,7 +250,7 @@ func WriteDir(dir string, ss []Statement) error {
 		if err := os.WriteFile(base+".json", b, 0o644); err != nil {
 			return err
 		}
-		summary = append(summary, summaryRow{s.PayeeType, s.PayeeID, s.Currency, s.Period, s.Number, s.TotalMinor, s.Total, len(s.Lines)})
+		summary = append(summary, summaryRow{s.PartnerID, s.PayeeType, s.PayeeID, s.Currency, s.Period, s.Number, s.TotalMinor, s.Total, len(s.Lines)})
 	}
 	b, _ := json.MarshalIndent(map[string]any{"statements": summary, "totals_minor": Totals(ss)}, "", "  ")
 	return os.WriteFile(filepath.Join(dir, "summary.json"), b, 0o644)

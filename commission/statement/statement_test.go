@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -247,12 +248,26 @@ func TestPayableOnlyOnceClosed(t *testing.T) {
 		{"other", month("2026-10"), "c2", "ops", int32(2), month("2026-11"), "attributions", int32(0), int64(11)}, // written twice
 		{"*", month("2026-09"), "c3", "ops", int32(2), month("2026-10"), "attributions", int32(0), int64(5)},
 		{"*", month("2026-09"), "c3", "ops", int32(2), month("2026-10"), "attributions", int32(1), int64(6)},
+		{"late", month("2026-10"), "c4", "ops", int32(1), month("2026-11"), "attributions", int32(0), int64(12)}, // not confirmed done
 	} {
 		if err := batch.Append(r...); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+	done, err := conn.PrepareBatch(ctx, `INSERT INTO commission_period_closes_done (partner_id, period, request_id, actor, done_at)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range [][]any{{"acme", month("2026-10"), "c1", "ops", month("2026-11")}, {"other", month("2026-10"), "c2", "ops", month("2026-11")},
+		{"*", month("2026-09"), "c3", "ops", month("2026-10")}} {
+		if err := done.Append(r...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := done.Send(); err != nil {
 		t.Fatal(err)
 	}
 	closed, err := Closed(ctx, conn)
@@ -269,7 +284,7 @@ func TestPayableOnlyOnceClosed(t *testing.T) {
 	}
 	ss, err := Build([]Line{
 		entry("1", "agent:A", "acme", "2026-10"),                                            // closed for acme
-		entry("2", "agent:B", "acme", "2026-10"), entry("3", "agent:B", "other", "2026-10"), // other's close incomplete
+		entry("2", "agent:B", "acme", "2026-10"), entry("3", "agent:B", "other", "2026-10"), // a statement each; other's close incomplete
 		entry("4", "agent:C", "other", "2026-09"), // closed for all partners
 		entry("5", "agent:D", "acme", "2026-11"),  // open
 	}, from, to)
@@ -280,11 +295,184 @@ func TestPayableOnlyOnceClosed(t *testing.T) {
 	names := func(ss []Statement) string {
 		var n []string
 		for _, s := range ss {
-			n = append(n, s.PayeeID+" "+s.Period)
+			n = append(n, s.PartnerID+" "+s.PayeeID+" "+s.Period)
 		}
 		return strings.Join(n, "|")
 	}
-	if got, want := names(payable)+" / "+names(open), "A 2026-10|C 2026-09 / B 2026-10|D 2026-11"; got != want {
+	if got, want := names(payable)+" / "+names(open), "acme A 2026-10|acme B 2026-10|other C 2026-09 / other B 2026-10|acme D 2026-11"; got != want {
 		t.Errorf("payable / open: %s, want %s", got, want)
+	}
+}
+
+// TestPayoutHoldsBackUnapproved (issue #13: statements paid every entry of
+// their period, held, pending and declined ones included): a period's
+// statement pays the entries released in it — an accrual once approved
+// (its hold passed, or an admin's approval, a named hold only by approval),
+// its corrections with it or, posted later, in their own period; a held
+// accrual is carried into the statement of the period it is released in;
+// a pending one waits; one declined before release is never paid, nor its
+// corrections; one declined after release has its reversal paid.
+func TestPayoutHoldsBackUnapproved(t *testing.T) {
+	t.Parallel()
+	l := func(id, kind string, amount int64, period, holdUntil, corrects, decision string) Line {
+		x := line(id, "agent:A", "USD", kind, amount, 1)
+		x.Period, x.HoldUntil, x.Corrects, x.Decision = period+"-01", holdUntil, corrects, decision
+		return x
+	}
+	lines := []Line{
+		l("a1", "accrual", 1000, "2026-10", "2026-10-15", "", ""),
+		l("a2", "accrual", 2000, "2026-10", "2026-12-20", "", ""),
+		l("c1", "clawback", -500, "2026-11", "", "a2", ""),
+		l("a3", "accrual", 3000, "2026-10", "2026-10-01", "", ""),
+		l("h3", "decision", 0, "2026-10", "", "a3", "hold"),
+		l("d3", "decision", 0, "2026-11", "", "a3", "approve"),
+		l("a4", "accrual", 4000, "2026-10", "", "", ""),
+		l("a5", "accrual", 5000, "2026-10", "2026-12-01", "", ""),
+		l("d5", "decision", 0, "2026-11", "", "a5", "decline"),
+		l("r5", "reversal", -5000, "2026-11", "", "a5", ""),
+		l("a6", "accrual", 6000, "2026-10", "2026-10-02", "", ""),
+		l("d6", "decision", 0, "2026-11", "", "a6", "decline"),
+		l("r6", "reversal", -6000, "2026-11", "", "a6", ""),
+		l("j1", "adjustment", 700, "2026-11", "", "", ""),
+	}
+	tests := []struct {
+		period     string
+		paid, held string
+	}{
+		{"2026-10", "a1 a6 = 7000", "a2 a3 a4 a5"},
+		{"2026-11", "a3 j1 r6 = -2300", "c1 r5"},
+		{"2026-12", "a2 c1 = 1500", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.period, func(t *testing.T) {
+			t.Parallel()
+			from, _ := time.Parse("2006-01", tt.period)
+			pay, held := Payout(lines, from, from.AddDate(0, 1, 0))
+			ss, err := Build(pay, from, from.AddDate(0, 1, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids, heldIDs []string
+			var total int64
+			for _, s := range ss {
+				if s.Period != tt.period {
+					t.Errorf("statement of %s in the run of %s", s.Period, tt.period)
+				}
+				for _, x := range s.Lines {
+					ids = append(ids, x.LineID)
+				}
+				total += s.TotalMinor
+			}
+			for _, x := range held {
+				if x.AmountMinor != 0 {
+					heldIDs = append(heldIDs, x.LineID)
+				}
+			}
+			sort.Strings(ids)
+			sort.Strings(heldIDs)
+			if got := fmt.Sprintf("%s = %d", strings.Join(ids, " "), total); got != tt.paid {
+				t.Errorf("paid %s, want %s", got, tt.paid)
+			}
+			if got := strings.Join(heldIDs, " "); got != tt.held {
+				t.Errorf("held back %s, want %s", got, tt.held)
+			}
+		})
+	}
+}
+
+// TestBuildPerPartner (issue #13, found by the journal property test: a
+// payee id two partners share had one statement per period for both, so
+// entries one partner posted after the other's close changed a statement
+// already delivered): statements are per partner, payee, currency and
+// period, payable once the period is closed for their partner.
+func TestBuildPerPartner(t *testing.T) {
+	t.Parallel()
+	of := func(id, partner string, amount int64) Line {
+		l := line(id, "customer:D", "USD", "adjustment", amount, 1)
+		l.PartnerID, l.Period = partner, "2026-10-01"
+		return l
+	}
+	ss, err := Build([]Line{of("1", "acme", -4155), of("2", "other", 744), of("3", "acme", 5)}, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range ss {
+		got = append(got, fmt.Sprintf("%s %s:%s %d", s.PartnerID, s.PayeeType, s.PayeeID, s.TotalMinor))
+	}
+	if want := "acme customer:D -4150|other customer:D 744"; strings.Join(got, "|") != want {
+		t.Fatalf("statements %s, want %s", strings.Join(got, "|"), want)
+	}
+	payable, open := Payable(ss, map[string]map[string]bool{"acme": {"2026-10": true}})
+	if len(payable) != 1 || payable[0].PartnerID != "acme" || len(open) != 1 {
+		t.Errorf("payable %+v, open %+v: want acme's only", payable, open)
+	}
+	dir := t.TempDir()
+	if err := WriteDir(dir, ss); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"acme_customer_D_USD_2026-10.csv", "other_customer_D_USD_2026-10.csv"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestReadJournalInPayoutCurrency (issue #18, FX snapshot): a payee paid
+// in another currency gets its statement in that currency, the sum of the
+// entries' snapshot amounts (never converted again), and ClickHouse's
+// ledger sums the same way, so the two reconcile to the minor unit. An
+// entry without a rate (held fx:missing_rate) stays in its own currency.
+func TestReadJournalInPayoutCurrency(t *testing.T) {
+	t.Parallel()
+	conn := journalDB(t)
+	ctx := context.Background()
+	batch, err := conn.PrepareBatch(ctx, `INSERT INTO commission_entries (entry_id, kind, payee_id, payee_type, currency, amount_minor,
+		period, posted_at, corrects, override_level, payout_currency, payout_amount_minor, fx_rate)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
+	oct, octAt := day("2026-10-01"), day("2026-10-03")
+	for _, r := range [][]any{
+		{"e1", "accrual", "A", "agent", "USD", int64(5000), oct, octAt, "", uint8(0), "EUR", int64(4625), "0.925"},
+		{"e2", "clawback", "A", "agent", "USD", int64(-2507), oct, octAt, "e1", uint8(0), "EUR", int64(-2319), "0.925"},
+		{"e3", "decision", "A", "agent", "USD", int64(0), oct, octAt, "e1", uint8(0), "EUR", int64(0), "0.925"},
+		{"e4", "accrual", "B", "agent", "USD", int64(1250), oct, octAt, "", uint8(0), "JPY", int64(0), ""},
+		{"e5", "accrual", "C", "agent", "USD", int64(700), oct, octAt, "", uint8(0), "", int64(0), ""},
+	} {
+		if err := batch.Append(r...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := Read(ctx, conn, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := Build(lines, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range ss {
+		got = append(got, s.PayeeType+":"+s.PayeeID+" "+s.Currency+" "+s.Period+" "+s.Total)
+	}
+	if want := "agent:A EUR 2026-10 23.06|agent:B USD 2026-10 12.50|agent:C USD 2026-10 7.00"; strings.Join(got, "|") != want {
+		t.Errorf("statements %s, want %s", strings.Join(got, "|"), want)
+	}
+	ledger, err := Ledger(ctx, conn, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Reconcile(Totals(ss), ledger); len(d) > 0 || fmt.Sprint(ledger) != fmt.Sprint(map[string]int64{"EUR": 2306, "USD": 1950}) {
+		t.Errorf("ledger %v; reconcile %v", ledger, d)
+	}
+	for _, l := range lines {
+		if l.LineID == "e2" && (l.EntryCurrency != "USD" || l.EntryAmountMinor != -2507 || l.FXRate != "0.925") {
+			t.Errorf("e2 read as %+v: the posted amount is lost", l)
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/reftrack/reftrack/deploy/devstack"
 	"github.com/reftrack/reftrack/deploy/sample"
+	"github.com/reftrack/reftrack/internal/devports"
 	"github.com/reftrack/reftrack/schemas"
 )
 
@@ -49,7 +50,7 @@ type Env struct {
 // being edited.
 func Prepare(ctx context.Context, root, snapshot, work string, ports *Ports, progress io.Writer) (*Env, error) {
 	e := &Env{Root: root, Bin: filepath.Join(work, "bin"), Work: work, Ports: ports, Progress: progress,
-		CHAddr: "127.0.0.1:" + envOr("CLICKHOUSE_TCP_PORT", "19000")}
+		CHAddr: devports.Loopback(devports.ClickHouseTCP)}
 	src := root
 	if snapshot != "" {
 		src = filepath.Join(work, "src")
@@ -443,11 +444,4 @@ func safe(name string) string {
 		}
 		return -1
 	}, name)
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }

@@ -23,20 +23,37 @@ import (
 	"github.com/reftrack/reftrack/validate"
 )
 
-// app is what every transactional stage hands worker.Main.
+// app is a stage's own half of its configuration: a worker.App or a
+// worker.StoreApp.
 type app interface {
 	RegisterFlags(fs *flag.FlagSet)
 	Validate() error
 }
 
-func stages() map[string]func() app {
-	return map[string]func() app{
-		"ingest":     func() app { return &ingest.App{} },
-		"validate":   func() app { return &validate.App{} },
-		"dedupe":     func() app { return &dedupe.App{} },
-		"attribute":  func() app { return &attribute.App{} },
-		"commission": func() app { return &commission.App{} },
+// settings is every stage binary's worker.Settings, by stage name.
+func settings() map[string]func() worker.Settings {
+	return map[string]func() worker.Settings{
+		"ingest":     ingest.Stage,
+		"validate":   validate.Stage,
+		"dedupe":     dedupe.Stage,
+		"attribute":  attribute.Stage,
+		"commission": commission.Stage,
+		"sink":       sink.Stage,
 	}
+}
+
+func stages() map[string]func() app {
+	out := map[string]func() app{}
+	for name, mk := range settings() {
+		out[name] = func() app {
+			s := mk()
+			if s.Store != nil {
+				return s.Store
+			}
+			return s.App
+		}
+	}
+	return out
 }
 
 // Validate must be a check, not a step of the start: a stage whose
@@ -108,6 +125,4 @@ func TestREADMEsListEveryFlag(t *testing.T) {
 	for name, mk := range stages() {
 		check(name, mk().RegisterFlags)
 	}
-	var sc sink.Config
-	check("sink", sc.RegisterFlags)
 }

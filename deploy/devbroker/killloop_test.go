@@ -218,17 +218,6 @@ func waitMembers(t *testing.T, c *kfake.Cluster, live ...*member) {
 	}
 }
 
-func memberIDOf(t *testing.T, c *kfake.Cluster, m *member) string {
-	t.Helper()
-	for _, gm := range c.GroupInfo(killGroup).Members {
-		if gm.ClientID == m.name {
-			return gm.MemberID
-		}
-	}
-	t.Fatalf("%s is not in the group", m.name)
-	return ""
-}
-
 func clientIDs(g *kfake.GroupInfo) []string {
 	ids := make([]string, 0, len(g.Members))
 	for _, m := range g.Members {

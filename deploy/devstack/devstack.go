@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/reftrack/reftrack/ingest/auth"
+	"github.com/reftrack/reftrack/internal/pii"
 )
 
 // Stages in pipeline order; each is a binary built from <stage>/cmd/<stage>.
@@ -60,6 +61,13 @@ type Config struct {
 	TopicPrefix string
 	Rules       string
 	Extra       []string // more KEY=VALUE for every worker
+	// PIIKeyring, when set, runs ingest with --pii-mode seal (PRIVACY.md):
+	// the keyring file there is created (one KEK, mode 0600, as `reftrack
+	// pii add-kek` makes it) unless it exists, and the key store is
+	// database PIIRedisDB of the same Redis, under RedisPrefix. A database
+	// of its own: losing the stages' keys must never touch the data keys.
+	PIIKeyring string
+	PIIRedisDB int
 	// Port, when set, hands out the ports the workers listen on instead of
 	// the kernel's ephemeral range (where a listener can collide with an
 	// outbound socket's port): the chaos suite keeps its stacks below 32768.
@@ -79,6 +87,9 @@ type Stack struct {
 // Start launches the workers and waits until each answers /readyz.
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	s := &Stack{cfg: cfg, procs: map[string]*exec.Cmd{}, opsPorts: map[string]int{}, ports: map[int]bool{}, replicas: map[string][]string{}}
+	if err := EnsureKeyring(cfg.PIIKeyring); err != nil {
+		return nil, err
+	}
 	apiPort, err := s.freePort()
 	if err != nil {
 		return nil, err
@@ -219,6 +230,9 @@ func (s *Stack) startNamed(name, st string, apiPort int, extra []string) error {
 		"REFTRACK_JWT_HS256_SECRET="+DevJWTSecret,
 		"REFTRACK_RATE_LIMIT=0",
 	)
+	if st == "ingest" {
+		cmd.Env = append(cmd.Env, s.cfg.piiEnv()...)
+	}
 	if apiPort != 0 && st == "ingest" {
 		cmd.Env = append(cmd.Env, "REFTRACK_LISTEN=127.0.0.1:"+strconv.Itoa(apiPort))
 	} else if st == "ingest" {
@@ -233,6 +247,39 @@ func (s *Stack) startNamed(name, st string, apiPort int, extra []string) error {
 	logf.Close() // the child holds its own descriptor
 	s.procs[name] = cmd
 	return nil
+}
+
+// EnsureKeyring creates a dev keyring file (one random KEK, current,
+// mode 0600) at path unless one is there; nothing for an empty path.
+func EnsureKeyring(path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	b, err := pii.NewKeyringFile("dev")
+	if err != nil {
+		return fmt.Errorf("dev keyring: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("dev keyring: %w", err)
+	}
+	return pii.WriteKeyringFile(path, b)
+}
+
+// piiEnv is ingest's sealing configuration; none without a keyring.
+func (c Config) piiEnv() []string {
+	if c.PIIKeyring == "" {
+		return nil
+	}
+	return []string{
+		"REFTRACK_PII_MODE=seal",
+		"REFTRACK_PII_KEYRING=" + c.PIIKeyring,
+		"REFTRACK_PII_REDIS=" + c.Redis,
+		"REFTRACK_PII_REDIS_DB=" + strconv.Itoa(c.PIIRedisDB),
+		"REFTRACK_PII_REDIS_KEY_PREFIX=" + c.RedisPrefix,
+	}
 }
 
 // PID is the process id of a running stage.

@@ -26,6 +26,7 @@ import (
 	"github.com/reftrack/reftrack/commission/whatif"
 	"github.com/reftrack/reftrack/deploy/devstack"
 	"github.com/reftrack/reftrack/deploy/sample"
+	"github.com/reftrack/reftrack/internal/pii"
 	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/schemas"
 )
@@ -213,7 +214,15 @@ type pipeline struct {
 	logDir    string
 	redis     *redis.Client
 	redisKeys string // the workers' Redis key prefix
+	dsn       string // of the ClickHouse database
+	// ingest seals every contact (--pii-mode seal): data keys in database
+	// piiRedisDB of the same Redis, under redisKeys, wrapped by keyring.
+	keyring string
 }
+
+// piiRedisDB is the key store's database: not the stages' (0), so that
+// loseRedis, like a flushed stages' cache, never touches a data key.
+const piiRedisDB = 1
 
 // loseRedis deletes every key the workers keep, while they run: what a
 // Redis restarted without persistence (or failed over to an empty replica)
@@ -246,11 +255,12 @@ func startPipeline(ctx context.Context, t *testing.T) *pipeline {
 		t.Fatal(err)
 	}
 	p := &pipeline{prefix: "e2e" + testenv.RandomID() + "."}
-	p.brokers = testenv.Kafka(t, 4, schemas.AllTopics(p.prefix)...)
+	p.brokers = testenv.Kafka(t, 4, append(schemas.AllTopics(p.prefix), p.prefix+pii.TopicErasures)...)
 	rdb, redisPrefix := testenv.Redis(t)
 	p.redis, p.redisKeys = rdb, redisPrefix
 	var dsn string
 	p.conn, dsn = clickhouseDB(t)
+	p.dsn, p.keyring = dsn, filepath.Join(t.TempDir(), "keyring.json")
 	var err error
 	if p.devRules, err = os.ReadFile(filepath.Join(root, "deploy", "dev", "rules.json")); err != nil {
 		t.Fatal(err)
@@ -263,7 +273,8 @@ func startPipeline(ctx context.Context, t *testing.T) *pipeline {
 	p.st, err = devstack.Start(ctx, devstack.Config{
 		BinDir: bin, LogDir: p.logDir, Brokers: strings.Join(p.brokers, ","), Redis: testenv.RedisAddr(),
 		RedisPrefix: redisPrefix, ClickHouse: dsn, TopicPrefix: p.prefix, Rules: p.rulesPath,
-		Extra: []string{"REFTRACK_BATCH_MAX=500"},
+		Extra:      []string{"REFTRACK_BATCH_MAX=500"},
+		PIIKeyring: p.keyring, PIIRedisDB: piiRedisDB,
 	})
 	if err != nil {
 		dumpLogs(t, p.logDir)

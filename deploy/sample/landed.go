@@ -26,12 +26,17 @@ type Landed struct {
 	// CommissionByLeadPayee has an entry for every payee with a line on a
 	// partner's lead, keyed by LeadPayeeKey.
 	CommissionByLeadPayee map[string]int64
+	// CommissionByState sums the journal by lifecycle state (pending, held,
+	// approved, paid, declined: commission_entry_status) and currency,
+	// keyed "state currency". Reported, not compared with the oracle.
+	CommissionByState map[string]int64
 }
 
 // ReadLanded queries the reftrack tables of conn's database.
 func ReadLanded(ctx context.Context, conn driver.Conn) (*Landed, error) {
 	l := &Landed{RejectedByStage: map[string]int{}, RejectedByReason: map[string]int{},
-		CommissionTotal: map[string]int64{}, CommissionByPayee: map[string]int64{}, CommissionByLeadPayee: map[string]int64{}}
+		CommissionTotal: map[string]int64{}, CommissionByPayee: map[string]int64{}, CommissionByLeadPayee: map[string]int64{},
+		CommissionByState: map[string]int64{}}
 	counts := []struct {
 		q   string
 		dst *int
@@ -59,6 +64,9 @@ func ReadLanded(ctx context.Context, conn driver.Conn) (*Landed, error) {
 		return nil, err
 	}
 	if err := group(ctx, conn, "SELECT concat(payee_type, ':', payee_id, ' ', currency), toInt64(sum(amount_minor)) FROM commission_entries FINAL GROUP BY payee_type, payee_id, currency", func(k string, v int64) { l.CommissionByPayee[k] = v }); err != nil {
+		return nil, err
+	}
+	if err := group(ctx, conn, "SELECT concat(status, ' ', currency), toInt64(sum(amount_minor)) FROM commission_entry_status GROUP BY status, currency", func(k string, v int64) { l.CommissionByState[k] = v }); err != nil {
 		return nil, err
 	}
 	if err := byLeadPayee(ctx, conn, l.CommissionByLeadPayee); err != nil {
@@ -199,6 +207,10 @@ func (l *Landed) Print(w io.Writer) {
 	fmt.Fprintf(w, "commission total by currency (minor units)\n")
 	for _, k := range keys(l.CommissionTotal, nil) {
 		fmt.Fprintf(w, "  %-5s %14d\n", k, l.CommissionTotal[k])
+	}
+	fmt.Fprintf(w, "commission by lifecycle state (minor units)\n")
+	for _, k := range keys(l.CommissionByState, nil) {
+		fmt.Fprintf(w, "  %-14s %14d\n", k, l.CommissionByState[k])
 	}
 	type payee struct {
 		k string

@@ -558,9 +558,9 @@ type ReferralCreatedBodySchemaVersion int
 type ReferralCreatedPayload struct {
 	Channel string `json:"channel"`
 	Lead    *struct {
-		Email *openapi_types.Email `json:"email,omitempty"`
-		Name  *string              `json:"name,omitempty"`
-		Phone *string              `json:"phone,omitempty"`
+		Email *string `json:"email,omitempty"`
+		Name  *string `json:"name,omitempty"`
+		Phone *string `json:"phone,omitempty"`
 	} `json:"lead,omitempty"`
 	ProductInterest *string  `json:"product_interest,omitempty"`
 	ReferralToken   *string  `json:"referral_token,omitempty"`

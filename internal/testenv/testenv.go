@@ -5,6 +5,8 @@
 package testenv
 
 import (
+	"github.com/reftrack/reftrack/internal/devports"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -63,7 +65,7 @@ func RedisAddr() string {
 	if a := os.Getenv("REFTRACK_TEST_REDIS"); a != "" {
 		return a
 	}
-	return "127.0.0.1:" + envOr("REDIS_PORT", "16379")
+	return devports.Loopback(devports.Redis)
 }
 
 // Redis returns a client of the real Redis, starting the dev stack's server
@@ -90,7 +92,7 @@ func ClickHouseDSN() string {
 	if d := os.Getenv("REFTRACK_TEST_CLICKHOUSE"); d != "" {
 		return d
 	}
-	return "clickhouse://127.0.0.1:" + envOr("CLICKHOUSE_TCP_PORT", "19000") + "/default"
+	return "clickhouse://" + devports.Loopback(devports.ClickHouseTCP) + "/default"
 }
 
 // Kafka starts an in-process kfake cluster with the given topics (each with
@@ -110,13 +112,6 @@ func RandomID() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 // ReadExactly polls cl until it has read want records (or 30 s passed),

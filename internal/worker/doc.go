@@ -3,6 +3,10 @@
 // the outputs and dead letters, and commits the input offsets in the same
 // Kafka transaction (franz-go's GroupTransactSession).
 //
+// A stage declares itself in one Settings value (name, inputs, outputs, and
+// a transactional App or a StoreApp); Settings.Main is every stage binary's
+// run, and Exec its main.
+//
 // Contract for stages:
 //   - A batch either commits whole (outputs visible to read_committed readers
 //     and input offsets advanced together) or aborts whole; after an abort the

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,11 @@ type Stage struct {
 	// topics whose members come and go (one per partner). Topics created
 	// later are picked up at a metadata refresh.
 	InputPatterns []string
-	Processor     Processor // the stage's logic
+	// Outputs are the unprefixed topics the Processor may write (dead
+	// letters aside). A record for another topic stops Run: it is a bug in
+	// the stage, and nothing downstream reads it. Empty: not checked.
+	Outputs   []string
+	Processor Processor // the stage's logic
 }
 
 // Run consumes stage.Inputs and stage.InputPatterns and runs stage.Processor
@@ -57,7 +62,6 @@ func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *pr
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // a new group must not skip records
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(), // see dataRecords
-		kgo.RequireStableFetchOffsets(),
 		kgo.TransactionalID(fmt.Sprintf("reftrack-%s-%s", stage.Name, cfg.Instance)),
 		kgo.TransactionTimeout(max(cfg.ShutdownTimeout*2, 30*time.Second)),
 	)...)
@@ -139,6 +143,9 @@ func (w *txnWorker) batch(ctx context.Context, recs []*kgo.Record) error {
 		}
 		return fmt.Errorf("end transaction: %w", endErr)
 	}
+	if errors.Is(err, errUndeclaredOutput) {
+		return err // aborted above; a retry would write the same
+	}
 	if !committed {
 		// The session rewound to the last committed offsets, so the next poll
 		// returns these records again.
@@ -212,10 +219,24 @@ func (w *txnWorker) process(ctx context.Context, recs []*kgo.Record) (outs []*kg
 			continue
 		}
 		for _, o := range res.Out {
+			if err := w.declared(o.Topic); err != nil {
+				return nil, nil, nil, err
+			}
 			outs = append(outs, &kgo.Record{Topic: w.cfg.Topic(o.Topic), Key: o.Key, Value: o.Value})
 		}
 	}
 	return append(outs, changelog...), dead, tx, nil
+}
+
+// errUndeclaredOutput stops Run: retrying would write the same stray record.
+var errUndeclaredOutput = errors.New("not among its outputs")
+
+// declared checks an output's topic against the stage's declared Outputs.
+func (w *txnWorker) declared(topic string) error {
+	if len(w.stage.Outputs) == 0 || slices.Contains(w.stage.Outputs, topic) {
+		return nil
+	}
+	return fmt.Errorf("stage %s wrote to %s, %w %q", w.stage.Name, topic, errUndeclaredOutput, w.stage.Outputs)
 }
 
 // CodeTooLarge dead-letters a record whose output would be larger than

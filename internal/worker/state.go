@@ -35,12 +35,15 @@ import (
 //     one Lua call per partition together with a marker: the changelog
 //     offset up to which Redis reflects the changelog. The call is refused
 //     when the marker is already past this batch, so a fenced zombie's late
-//     apply cannot put old values back.
-//   - Before a batch reads, the runtime checks each partition's marker
-//     against what it last applied. A missing or lower marker (Redis
-//     restarted empty, failed over and lost writes, or an apply failed after
-//     the commit) makes it replay the changelog from the marker to the last
-//     stable offset, read_committed, before the batch goes on.
+//     apply cannot put old values back. A batch's calls go in one pipeline.
+//   - A batch's reads check each partition's marker, in the same pipeline
+//     as the values, against what this process last applied (Begin does it
+//     alone for a partition not checked since it was assigned). A missing
+//     or lower marker (Redis restarted empty, failed over and lost writes,
+//     or an apply failed after the commit) makes it replay the changelog
+//     from the marker to the last stable offset, read_committed, and read
+//     again before the batch goes on. So a batch costs Redis one round trip
+//     to read and one to apply.
 //
 // Redis keys of partition p share the hash tag {stage/p}, so one partition's
 // apply is one Lua call even on Redis Cluster. Expiry travels with each
@@ -127,12 +130,23 @@ func (s *State) dataKey(p int32, key string) string { return s.tag(p) + ":" + ke
 func (s *State) markerKey(p int32) string           { return s.tag(p) + "~applied" }
 
 // Begin checks that Redis reflects the changelog for every partition the
-// batch touches, replaying what it misses, and returns the batch's
-// transaction. An error means the state cannot be trusted now (Redis or the
+// batch touches that this process has not checked since it was assigned,
+// replaying what it misses, and returns the batch's transaction. The
+// partitions it already knows cost no round trip here: the batch's first
+// Prefetch reads their markers with the values and restores one found
+// behind. An error means the state cannot be trusted now (Redis or the
 // brokers unreachable): the batch must abort and retry.
 func (s *State) Begin(ctx context.Context, partitions []int32) (*StateTxn, error) {
-	if err := s.ensure(ctx, partitions); err != nil {
-		return nil, err
+	var unknown []int32
+	for _, p := range partitions {
+		if _, ok := s.appliedOf(p); !ok {
+			unknown = append(unknown, p)
+		}
+	}
+	if len(unknown) > 0 {
+		if err := s.ensure(ctx, unknown); err != nil {
+			return nil, err
+		}
 	}
 	base := make(map[int32]int64, len(partitions))
 	for _, p := range partitions {
@@ -155,22 +169,29 @@ func (s *State) ensure(ctx context.Context, partitions []int32) error {
 		return fmt.Errorf("read state markers of %s: %w", s.stage, err)
 	}
 	for part, cmd := range cmds {
-		marker := int64(-1)
-		if v, err := cmd.Int64(); err == nil {
-			marker = v
-		}
-		want, known := s.appliedOf(part)
-		if known && marker >= want {
-			continue
-		}
-		// Not checked since assignment, or Redis is behind what this
-		// process applied: replay whatever the changelog has past the
-		// marker. Usually that is nothing, one fetch.
-		if err := s.restore(ctx, part, marker); err != nil {
+		if err := s.catchUp(ctx, part, markerOf(cmd)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// markerOf reads a marker GET: -1 when Redis has none.
+func markerOf(cmd *redis.StringCmd) int64 {
+	if v, err := cmd.Int64(); err == nil {
+		return v
+	}
+	return -1
+}
+
+// catchUp restores partition part when its marker in Redis is behind what
+// this process applied last, or when the partition was not checked since it
+// was assigned; usually the replay finds nothing past the marker, one fetch.
+func (s *State) catchUp(ctx context.Context, part int32, marker int64) error {
+	if want, known := s.appliedOf(part); known && marker >= want {
+		return nil
+	}
+	return s.restore(ctx, part, marker)
 }
 
 // restore replays changelog partition p from marker (or the start) to the
@@ -286,6 +307,16 @@ return 1
 // apply writes one partition's writes and moves its marker from prev to
 // upto; ok is false when the script refused (see applyScript).
 func (s *State) apply(ctx context.Context, p int32, writes []*stateWrite, prev, upto int64) (ok bool, err error) {
+	keys, args := s.applyArgs(p, writes, prev, upto)
+	res, err := applyScript.Run(ctx, s.rdb, keys, args...).Int()
+	if err != nil {
+		return false, fmt.Errorf("apply %d state writes of %s/%d: %w", len(writes), s.changelog, p, err)
+	}
+	return s.applied1(p, res), nil
+}
+
+// applyArgs are the KEYS and ARGV of applyScript for one partition.
+func (s *State) applyArgs(p int32, writes []*stateWrite, prev, upto int64) ([]string, []any) {
 	keys := make([]string, 0, len(writes)+1)
 	args := make([]any, 0, 3*len(writes)+2)
 	keys = append(keys, s.markerKey(p))
@@ -304,16 +335,66 @@ func (s *State) apply(ctx context.Context, p int32, writes []*stateWrite, prev, 
 		}
 		keys, args = append(keys, s.dataKey(p, w.key)), append(args, w.value, w.expiresAt, del)
 	}
-	res, err := applyScript.Run(ctx, s.rdb, keys, args...).Int()
-	if err != nil {
-		return false, fmt.Errorf("apply %d state writes of %s/%d: %w", len(writes), s.changelog, p, err)
-	}
+	return keys, args
+}
+
+// applied1 reads applyScript's answer for partition p.
+func (s *State) applied1(p int32, res int) bool {
 	if res == -1 {
 		// Redis is behind what this process knew: replay before the next
 		// batch reads.
 		s.Revoked([]int32{p})
 	}
-	return res == 1, nil
+	return res == 1
+}
+
+// partitionApply is one partition's share of a batch's apply.
+type partitionApply struct {
+	p          int32
+	writes     []*stateWrite
+	prev, upto int64
+	keys       []string
+	args       []any
+	cmd        *redis.Cmd
+}
+
+// applyAll runs the applies of every partition of a batch in one pipeline:
+// one round trip, where one call per partition cost as many as the batch had
+// partitions. A Redis that does not know the script yet (restarted, or the
+// first batch) answers NOSCRIPT to each; those go again with the script's
+// body, which loads it.
+func (s *State) applyAll(ctx context.Context, parts []*partitionApply) error {
+	for _, pa := range parts {
+		pa.keys, pa.args = s.applyArgs(pa.p, pa.writes, pa.prev, pa.upto)
+	}
+	pipe := s.rdb.Pipeline()
+	for _, pa := range parts {
+		pa.cmd = applyScript.EvalSha(ctx, pipe, pa.keys, pa.args...)
+	}
+	_, _ = pipe.Exec(ctx) // each command's error is read below
+	var again []*partitionApply
+	for _, pa := range parts {
+		if redis.HasErrorPrefix(pa.cmd.Err(), "NOSCRIPT") {
+			again = append(again, pa)
+		}
+	}
+	if len(again) > 0 {
+		pipe = s.rdb.Pipeline()
+		for _, pa := range again {
+			pa.cmd = applyScript.Eval(ctx, pipe, pa.keys, pa.args...)
+		}
+		_, _ = pipe.Exec(ctx)
+	}
+	var errs []error
+	for _, pa := range parts {
+		res, err := pa.cmd.Int()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("apply %d state writes of %s/%d: %w", len(pa.writes), s.changelog, pa.p, err))
+			continue
+		}
+		s.applied1(pa.p, res)
+	}
+	return errors.Join(errs...)
 }
 
 // StateKey names one value: the input partition it belongs to and its key
@@ -344,44 +425,108 @@ type StateTxn struct {
 // Prefetch reads keys from Redis in one round trip, so that Get does not
 // pay one each. Keys the batch has written are not read.
 func (t *StateTxn) Prefetch(ctx context.Context, keys ...StateKey) error {
-	p := t.s.rdb.Pipeline()
-	cmds := map[StateKey]*redis.StringCmd{}
-	markers := map[int32]*redis.StringCmd{}
+	behind, err := t.prefetch(ctx, keys)
+	if err != nil || len(behind) == 0 {
+		return err
+	}
+	// Redis lost state since this process last applied (restarted empty,
+	// failed over, or an apply failed): replay the changelog into it, then
+	// read those partitions' keys again.
+	for part, marker := range behind {
+		if err := t.s.restore(ctx, part, marker); err != nil {
+			return err
+		}
+	}
+	again := make([]StateKey, 0, len(keys))
 	for _, k := range keys {
-		if t.fetched[k] || t.writes[k] != nil || cmds[k] != nil {
-			continue
-		}
-		cmds[k] = p.Get(ctx, t.s.dataKey(k.Partition, k.Key))
-	}
-	if len(cmds) == 0 {
-		return nil
-	}
-	// The markers are read after the data, in the same pipeline: Redis
-	// runs it in order, so a marker still in place vouches for the reads
-	// before it. Redis emptied between Begin and here would otherwise look
-	// like state that was never written.
-	for k := range cmds {
-		if markers[k.Partition] == nil {
-			markers[k.Partition] = p.Get(ctx, t.s.markerKey(k.Partition))
+		if _, ok := behind[k.Partition]; ok {
+			again = append(again, k)
 		}
 	}
-	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("read %d state keys of %s: %w", len(cmds), t.s.stage, err)
+	if behind, err = t.prefetch(ctx, again); err != nil {
+		return err
 	}
-	for part, c := range markers {
-		base, ok := t.base[part]
-		if m, err := c.Int64(); !ok || err != nil || m < base {
-			t.s.Revoked([]int32{part})
-			return fmt.Errorf("state of %s partition %d: redis lost it during the batch (marker %q, want ≥ %d); retrying restores it", t.s.stage, part, c.Val(), base)
-		}
-	}
-	for k, c := range cmds {
-		t.fetched[k] = true
-		if b, err := c.Bytes(); err == nil {
-			t.read[k] = b
-		}
+	for part, marker := range behind {
+		t.s.Revoked([]int32{part})
+		return fmt.Errorf("state of %s partition %d: redis lost it again during the restore (marker %d, want ≥ %d); retrying restores it", t.s.stage, part, marker, t.base[part])
 	}
 	return nil
+}
+
+// prefetch reads keys and the markers of their partitions in one pipeline:
+// one MGET per partition, its marker last. The partitions whose marker is
+// behind the batch's base come back with the marker found, their keys left
+// unread.
+func (t *StateTxn) prefetch(ctx context.Context, keys []StateKey) (behind map[int32]int64, err error) {
+	byPart := map[int32][]StateKey{}
+	var parts []int32
+	seen := map[StateKey]bool{}
+	for _, k := range keys {
+		if t.fetched[k] || t.writes[k] != nil || seen[k] {
+			continue
+		}
+		seen[k] = true
+		if byPart[k.Partition] == nil {
+			parts = append(parts, k.Partition)
+		}
+		byPart[k.Partition] = append(byPart[k.Partition], k)
+	}
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	// The marker is read after the values, in the same MGET (one hash
+	// tag, so one slot even on Redis Cluster): still in place, it vouches
+	// for the reads before it. This is also the batch's check that Redis
+	// still reflects the changelog (Begin reads no marker of a partition
+	// it knows): Redis emptied since the last apply would otherwise look
+	// like state that was never written. MGET costs Redis about 40 % less
+	// CPU per key than as many GETs.
+	p := t.s.rdb.Pipeline()
+	cmds := make(map[int32]*redis.SliceCmd, len(parts))
+	for _, part := range parts {
+		if _, ok := t.base[part]; !ok {
+			return nil, fmt.Errorf("state key of %s partition %d, which the batch did not begin with", t.s.stage, part)
+		}
+		names := make([]string, 0, len(byPart[part])+1)
+		for _, k := range byPart[part] {
+			names = append(names, t.s.dataKey(part, k.Key))
+		}
+		cmds[part] = p.MGet(ctx, append(names, t.s.markerKey(part))...)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read %d state keys of %s: %w", len(seen), t.s.stage, err)
+	}
+	for _, part := range parts {
+		vals := cmds[part].Val()
+		ks := byPart[part]
+		if len(vals) != len(ks)+1 {
+			return nil, fmt.Errorf("read state keys of %s partition %d: %d values for %d keys", t.s.stage, part, len(vals), len(ks)+1)
+		}
+		if m := markerValue(vals[len(ks)]); m < t.base[part] {
+			if behind == nil {
+				behind = map[int32]int64{}
+			}
+			behind[part] = m
+			continue
+		}
+		for i, k := range ks {
+			t.fetched[k] = true
+			if v, ok := vals[i].(string); ok {
+				t.read[k] = []byte(v)
+			}
+		}
+	}
+	return behind, nil
+}
+
+// markerValue reads a marker from an MGET: -1 when Redis has none.
+func markerValue(v any) int64 {
+	if s, ok := v.(string); ok {
+		if m, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return m
+		}
+	}
+	return -1
 }
 
 // Get returns the value of k as this batch sees it; ok is false when
@@ -452,6 +597,7 @@ func (t *StateTxn) Commit(ctx context.Context, produced []*kgo.Record) error {
 		byPart[k.Partition] = append(byPart[k.Partition], t.writes[k])
 	}
 	var errs []error
+	parts := make([]*partitionApply, 0, len(byPart))
 	for p, writes := range byPart {
 		to, ok := upto[p]
 		prev, began := t.base[p]
@@ -464,9 +610,10 @@ func (t *StateTxn) Commit(ctx context.Context, produced []*kgo.Record) error {
 		}
 		// What Redis should show now, whether or not this apply lands.
 		t.s.setApplied(p, to)
-		if _, err := t.s.apply(ctx, p, writes, prev, to); err != nil {
-			errs = append(errs, err)
-		}
+		parts = append(parts, &partitionApply{p: p, writes: writes, prev: prev, upto: to})
+	}
+	if len(parts) > 0 {
+		errs = append(errs, t.s.applyAll(ctx, parts))
 	}
 	return errors.Join(errs...)
 }

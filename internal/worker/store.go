@@ -79,16 +79,25 @@ type Part struct {
 	Msgs      []Message
 }
 
-// RunStore consumes topics (unprefixed) with read_committed and writes them to
-// store, committing offsets only after the write succeeded. On assignment it
-// resumes from the store's NextOffset when that is ahead of the committed
-// offset, so a crash between write and commit does not write twice.
-//
-// linger is how long a batch may wait for more records once its first has
-// arrived (see collect); 0 writes whatever each poll returns.
-func RunStore(ctx context.Context, cfg Config, name string, topics []string, store Store, linger time.Duration, log *slog.Logger, reg *prometheus.Registry, ready *Readiness) error {
-	full := make([]string, len(topics))
-	for i, t := range topics {
+// StoreStage is what a store stage hands to RunStore.
+type StoreStage struct {
+	Name   string   // e.g. "sink"; used in the client ID and metrics
+	Inputs []string // unprefixed topic names to consume
+	Store  Store
+	// Linger is how long a batch may wait for more records once its first
+	// has arrived (see collect); 0 writes whatever each poll returns.
+	Linger time.Duration
+}
+
+// RunStore consumes stage.Inputs with read_committed and writes them to
+// stage.Store, committing offsets only after the write succeeded. On
+// assignment it resumes from the store's NextOffset when that is ahead of
+// the committed offset, so a crash between write and commit does not write
+// twice.
+func RunStore(ctx context.Context, cfg Config, stage StoreStage, log *slog.Logger, reg *prometheus.Registry, ready *Readiness) error {
+	name, store := stage.Name, stage.Store
+	full := make([]string, len(stage.Inputs))
+	for i, t := range stage.Inputs {
 		full[i] = cfg.Topic(t)
 	}
 	opts, err := commonOpts(cfg, name, log, reg,
@@ -135,7 +144,7 @@ func RunStore(ctx context.Context, cfg Config, name string, topics []string, sto
 
 	m := newMetrics(reg, name)
 	for {
-		recs, closed := collect(ctx, cl, cfg.BatchMax, linger, func(f kgo.Fetches) {
+		recs, closed := collect(ctx, cl, cfg.BatchMax, stage.Linger, func(f kgo.Fetches) {
 			f.EachError(func(topic string, p int32, err error) {
 				if !errors.Is(err, context.DeadlineExceeded) { // the linger ending
 					log.Warn("fetch error", "topic", topic, "partition", p, "err", err)

@@ -71,7 +71,7 @@ func TestRunStoreRidesOutRefusedCommits(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- RunStore(ctx, cfg, "sink", []string{schemas.TopicUnique}, store, 0,
+		done <- RunStore(ctx, cfg, StoreStage{Name: "sink", Inputs: []string{schemas.TopicUnique}, Store: store},
 			slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), &Readiness{})
 	}()
 	var runErr error
@@ -139,7 +139,7 @@ func TestRunStoreSkipsWhatAnotherMemberWrote(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- RunStore(ctx, cfg, "sink", []string{schemas.TopicUnique}, store, 0,
+		done <- RunStore(ctx, cfg, StoreStage{Name: "sink", Inputs: []string{schemas.TopicUnique}, Store: store},
 			slog.New(slog.NewTextHandler(io.Discard, nil)), reg, &Readiness{})
 	}()
 	for deadline := time.Now().Add(30 * time.Second); store.count() < n-30 && time.Now().Before(deadline); {

@@ -76,7 +76,7 @@ func TestRunStore(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- RunStore(ctx, cfg, "sink", []string{schemas.TopicUnique, schemas.TopicCommissions}, store, 50*time.Millisecond,
+		done <- RunStore(ctx, cfg, StoreStage{Name: "sink", Inputs: []string{schemas.TopicUnique, schemas.TopicCommissions}, Store: store, Linger: 50 * time.Millisecond},
 			slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), &Readiness{})
 	}()
 	for deadline := time.Now().Add(30 * time.Second); store.count() < n && time.Now().Before(deadline); {

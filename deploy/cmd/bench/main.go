@@ -1,10 +1,13 @@
 // Command bench measures the pipeline against its limits on one machine:
 // the dev broker, Redis, ClickHouse and the six workers as separate
 // processes. It pre-loads N generated events, measures a plain consumer and a
-// plain ClickHouse insert as the limits, then the pipeline end to end, per
-// stage, its ingest→ClickHouse latency at a fixed open-loop rate, and each
-// worker's peak RSS and CPU time. Results go to stdout, to
-// bench/results/<time>.json and as a line in BENCHMARKS.md.
+// plain ClickHouse insert as the limits, then the pipeline end to end (the
+// box's capacity) and per stage, its ingest→ClickHouse latency at an
+// open-loop rate of half that capacity, each worker's peak RSS, and the CPU
+// each process (workers, broker, Redis, ClickHouse) spent per event. Boxes
+// differ about 2× in speed; CPU per event is the figure that carries from
+// one to another. Results go to stdout, to bench/results/<time>.json and as
+// a line in BENCHMARKS.md.
 package main
 
 import (
@@ -18,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +33,7 @@ import (
 	"github.com/reftrack/reftrack/deploy/devstack"
 	"github.com/reftrack/reftrack/deploy/sample"
 	"github.com/reftrack/reftrack/internal/cli"
+	"github.com/reftrack/reftrack/internal/devports"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 	"github.com/reftrack/reftrack/sink"
@@ -43,32 +48,78 @@ type Results struct {
 	Machine string    `json:"machine"`
 	Events  int       `json:"events"`
 
-	LimitConsumeRate float64            `json:"limit_consume_records_per_s"`
-	LimitInsertRate  float64            `json:"limit_clickhouse_rows_per_s"`
-	PreloadRate      float64            `json:"preload_produce_records_per_s"`
-	PipelineRate     float64            `json:"pipeline_events_per_s"`
-	PipelineSeconds  float64            `json:"pipeline_seconds"`
-	RatioVsConsume   float64            `json:"pipeline_over_consume_limit"`
-	RatioVsInsert    float64            `json:"pipeline_over_insert_limit"`
-	StageRates       map[string]float64 `json:"stage_records_per_s"`
-	OfferedRate      int                `json:"latency_offered_events_per_s"`
-	OfferedSeconds   int                `json:"latency_offered_seconds"`
-	LatencyP50       float64            `json:"latency_p50_s"`
-	LatencyP95       float64            `json:"latency_p95_s"`
-	LatencyP99       float64            `json:"latency_p99_s"`
-	PeakRSSMB        map[string]float64 `json:"peak_rss_mb"`
-	CPUSeconds       map[string]float64 `json:"cpu_seconds"`
+	LimitConsumeRate float64 `json:"limit_consume_records_per_s"`
+	LimitInsertRate  float64 `json:"limit_clickhouse_rows_per_s"`
+	PreloadRate      float64 `json:"preload_produce_records_per_s"`
+	// PipelineRate is the capacity: events/s through the whole pipeline
+	// with all of them waiting at the start.
+	PipelineRate    float64            `json:"pipeline_events_per_s"`
+	PipelineSeconds float64            `json:"pipeline_seconds"`
+	RatioVsConsume  float64            `json:"pipeline_over_consume_limit"`
+	RatioVsInsert   float64            `json:"pipeline_over_insert_limit"`
+	StageRates      map[string]float64 `json:"stage_records_per_s"`
+	OfferedRate     int                `json:"latency_offered_events_per_s"`
+	OfferedSeconds  int                `json:"latency_offered_seconds"`
+	OfferedEvents   int                `json:"latency_offered_events,omitempty"`
+	LatencyP50      float64            `json:"latency_p50_s"`
+	LatencyP95      float64            `json:"latency_p95_s"`
+	LatencyP99      float64            `json:"latency_p99_s"`
+	PeakRSSMB       map[string]float64 `json:"peak_rss_mb"`
+	CPUSeconds      map[string]float64 `json:"cpu_seconds"`
 	// ServiceCPUSeconds is what the broker, ClickHouse and Redis spent
 	// while the workers ran (both phases): the other half of the budget
 	// on a box that holds everything.
 	ServiceCPUSeconds map[string]float64 `json:"service_cpu_seconds,omitempty"`
-	OracleAgreed      bool               `json:"oracle_agreed"`
+	// CPUMicros is CPU per event, µs, of each process over both phases
+	// (every event offered: the bulk's and the latency phase's).
+	CPUMicros CPUPerEvent `json:"cpu_us_per_event"`
+	// ClickHouse is what the sink made ClickHouse do, per event.
+	ClickHouse   *ClickHouseCost `json:"clickhouse,omitempty"`
+	OracleAgreed bool            `json:"oracle_agreed"`
+}
+
+// CPUPerEvent is CPU time per event in µs: per process, and summed over
+// the workers, the services and everything.
+type CPUPerEvent struct {
+	Process  map[string]float64 `json:"process"`
+	Workers  float64            `json:"workers"`
+	Services float64            `json:"services"`
+	Total    float64            `json:"total"`
+}
+
+// cpuPerEvent divides the CPU seconds of workers and services by events.
+func cpuPerEvent(workers, services map[string]float64, events int) CPUPerEvent {
+	c := CPUPerEvent{Process: map[string]float64{}}
+	if events <= 0 {
+		return c
+	}
+	per := func(sec float64) float64 { return sec * 1e6 / float64(events) }
+	for name, sec := range workers {
+		c.Process[name] = per(sec)
+		c.Workers += per(sec)
+	}
+	for name, sec := range services {
+		c.Process[name] = per(sec)
+		c.Services += per(sec)
+	}
+	c.Total = c.Workers + c.Services
+	return c
+}
+
+// offeredRate is the latency phase's rate: the one asked for, or half the
+// capacity measured (a fixed rate saturates a slow box and idles a fast
+// one, so its latency says nothing that carries between boxes).
+func offeredRate(asked int, capacity float64) int {
+	if asked > 0 {
+		return asked
+	}
+	return max(int(capacity/2), 1)
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	n := fs.Int("events", 1_000_000, "events to pre-load")
-	rate := fs.Int("rate", 10_000, "offered events/s in the latency phase")
+	rate := fs.Int("rate", 0, "offered events/s in the latency phase (0: half the capacity the bulk phase measured)")
 	dur := fs.Duration("duration", 60*time.Second, "length of the latency phase")
 	root := fs.String("root", ".", "repository root (bin/ must hold the binaries)")
 	wait := fs.Duration("wait", 20*time.Minute, "how long the pipeline may take")
@@ -81,11 +132,11 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		}
 		return err
 	}
-	if *n < 1000 || *rate < 1 || *dur < time.Second {
-		return errors.New("--events ≥ 1000, --rate ≥ 1 and --duration ≥ 1s")
+	if *n < 1000 || *rate < 0 || *dur < time.Second {
+		return errors.New("--events ≥ 1000, --rate ≥ 0 and --duration ≥ 1s")
 	}
 	res := &Results{Time: time.Now().UTC(), Events: *n, Machine: machine(), Commit: commit(*root),
-		OfferedRate: *rate, OfferedSeconds: int(dur.Seconds())}
+		OfferedSeconds: int(dur.Seconds())}
 	bin := filepath.Join(*root, "bin")
 	tmp, err := os.MkdirTemp("", "reftrack-bench-")
 	if err != nil {
@@ -101,8 +152,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if out, err := up.CombinedOutput(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {
 		return fmt.Errorf("stack.sh up: %w\n%s", err, out)
 	}
-	_ = exec.Command("redis-cli", "-p", envOr("REDIS_PORT", "16379"), "flushall").Run()
-	chAddr := "127.0.0.1:" + envOr("CLICKHOUSE_TCP_PORT", "19000")
+	_ = exec.Command("redis-cli", "-p", devports.Port(devports.Redis), "flushall").Run()
+	chAddr := devports.Loopback(devports.ClickHouseTCP)
 	db := "reftrack_bench"
 	admin, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}})
 	if err != nil {
@@ -177,7 +228,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	logDir := filepath.Join(*root, ".dev", "logs", "bench")
 	_ = os.RemoveAll(logDir)
 	st, err := devstack.Start(ctx, devstack.Config{
-		BinDir: bin, LogDir: logDir, Brokers: brokers, Redis: "127.0.0.1:" + envOr("REDIS_PORT", "16379"),
+		BinDir: bin, LogDir: logDir, Brokers: brokers, Redis: devports.Loopback(devports.Redis),
 		RedisPrefix: "bench:", ClickHouse: "clickhouse://" + chAddr + "/" + db, Rules: filepath.Join(*root, "deploy", "dev", "rules.json"),
 		Extra: []string{"REFTRACK_LOG_LEVEL=warn", fmt.Sprintf("REFTRACK_PPROF=%t", *profDir != "")},
 	})
@@ -205,6 +256,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	services := map[string]int{"devbroker": broker.Process.Pid,
 		"clickhouse": pidFile(filepath.Join(*root, ".dev", "clickhouse", "clickhouse.pid")),
 		"redis":      pidFile(filepath.Join(*root, ".dev", "redis", "redis.pid"))}
+	chBefore, err := readEvents(ctx, conn)
+	if err != nil {
+		return err
+	}
 	serviceCPU := map[string]float64{}
 	for name, pid := range services {
 		if _, cpu, err := procStats(pid); err == nil {
@@ -260,8 +315,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err := <-profiled; err != nil {
 		return err
 	}
-	progress(fmt.Sprintf("latency: offering %d events/s for %s", *rate, *dur))
-	if err := latency(ctx, st, cl, conn, res, rules, *rate, *dur); err != nil {
+	res.OfferedRate = offeredRate(*rate, res.PipelineRate)
+	progress(fmt.Sprintf("latency: offering %d events/s for %s", res.OfferedRate, *dur))
+	if err := latency(ctx, st, cl, conn, res, rules, res.OfferedRate, *dur); err != nil {
 		return err
 	}
 	res.PeakRSSMB, res.CPUSeconds = map[string]float64{}, map[string]float64{}
@@ -276,6 +332,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		if _, cpu, err := procStats(services[name]); err == nil {
 			res.ServiceCPUSeconds[name] = cpu + before
 		}
+	}
+	res.CPUMicros = cpuPerEvent(res.CPUSeconds, res.ServiceCPUSeconds, len(ds.Records)+res.OfferedEvents)
+	if res.ClickHouse, err = clickhouseCost(ctx, conn, db, chBefore, len(ds.Records)+res.OfferedEvents); err != nil {
+		return err
 	}
 	fmt.Fprint(os.Stderr, "\r\033[K")
 	report(os.Stdout, res)
@@ -302,6 +362,7 @@ func latency(ctx context.Context, st *devstack.Stack, cl *kgo.Client, conn drive
 	if err != nil {
 		return err
 	}
+	res.OfferedEvents = len(ds.Records)
 	before, err := scrape(st.MetricsURL("sink"))
 	if err != nil {
 		return err
@@ -407,7 +468,7 @@ func insertLimit(ctx context.Context, admin driver.Conn, ds *sample.Dataset, n i
 		return 0, err
 	}
 	defer admin.Exec(context.Background(), "DROP DATABASE IF EXISTS reftrack_bench_limit")
-	opt := &clickhouse.Options{Addr: []string{"127.0.0.1:" + envOr("CLICKHOUSE_TCP_PORT", "19000")}, Auth: clickhouse.Auth{Database: "reftrack_bench_limit"}}
+	opt := &clickhouse.Options{Addr: []string{devports.Loopback(devports.ClickHouseTCP)}, Auth: clickhouse.Auth{Database: "reftrack_bench_limit"}}
 	if err := sink.Migrate(ctx, opt, discard()); err != nil {
 		return 0, err
 	}
@@ -472,18 +533,32 @@ func report(w *os.File, r *Results) {
 	row("events pre-loaded", float64(r.Events), "")
 	row("limit: plain consumer", r.LimitConsumeRate, "records/s")
 	row("limit: plain ClickHouse insert", r.LimitInsertRate, "rows/s")
-	row("pipeline end to end", r.PipelineRate, "events/s")
+	row("capacity: pipeline end to end", r.PipelineRate, "events/s")
 	fmt.Fprintf(w, "%-44s %14.3f\n%-44s %14.3f\n", "pipeline / consumer limit", r.RatioVsConsume, "pipeline / insert limit", r.RatioVsInsert)
 	for _, s := range devstack.Stages {
 		row("stage "+s, r.StageRates[s], "records/s")
 	}
-	fmt.Fprintf(w, "%-44s %11.3f s / %.3f s / %.3f s\n", fmt.Sprintf("latency p50/p95/p99 at %d/s", r.OfferedRate), r.LatencyP50, r.LatencyP95, r.LatencyP99)
+	fmt.Fprintf(w, "%-44s %11.3f s / %.3f s / %.3f s\n", fmt.Sprintf("latency p50/p95/p99 at %d/s (½ capacity)", r.OfferedRate), r.LatencyP50, r.LatencyP95, r.LatencyP99)
 	for _, s := range devstack.Stages {
-		fmt.Fprintf(w, "%-44s %11.0f MB  %8.1f s CPU\n", "worker "+s+" peak RSS", r.PeakRSSMB[s], r.CPUSeconds[s])
+		fmt.Fprintf(w, "%-44s %11.0f MB  %8.1f s CPU %8.1f µs/event\n", "worker "+s+" peak RSS", r.PeakRSSMB[s], r.CPUSeconds[s], r.CPUMicros.Process[s])
 	}
 	for _, name := range []string{"devbroker", "clickhouse", "redis"} {
 		if cpu, ok := r.ServiceCPUSeconds[name]; ok {
-			fmt.Fprintf(w, "%-44s %11s     %8.1f s CPU\n", "service "+name, "", cpu)
+			fmt.Fprintf(w, "%-44s %11s     %8.1f s CPU %8.1f µs/event\n", "service "+name, "", cpu, r.CPUMicros.Process[name])
+		}
+	}
+	fmt.Fprintf(w, "%-44s %14.1f µs (workers %.1f + services %.1f)\n", "CPU per event, whole box", r.CPUMicros.Total, r.CPUMicros.Workers, r.CPUMicros.Services)
+	if c := r.ClickHouse; c != nil {
+		fmt.Fprintf(w, "%-44s %8.3f INSERTs %8.2f rows %8.0f bytes %8.3f merges %8.2f rows merged\n", "ClickHouse per event",
+			c.PerEvent["InsertQuery"], c.PerEvent["InsertedRows"], c.PerEvent["InsertedBytes"], c.PerEvent["Merge"], c.PerEvent["MergedRows"])
+		names := make([]string, 0, len(c.Tables))
+		for n := range c.Tables {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			t := c.Tables[n]
+			fmt.Fprintf(w, "%-44s %8.3f rows/event %6.0f B/row on disk %5d parts\n", "  table "+n, t.RowsPerEvent, t.BytesPerRow, t.Parts)
 		}
 	}
 	fmt.Fprintf(w, "%-44s %14v\n", "ClickHouse matched the oracle", r.OracleAgreed)
@@ -501,8 +576,7 @@ func save(root string, r *Results) error {
 	}
 	md := filepath.Join(root, "BENCHMARKS.md")
 	if _, err := os.Stat(md); err != nil {
-		head := "# Benchmarks\n\nOne line per `make bench` run (`bench/results/*.json` has the details). Rates in events/s.\n\n" +
-			"| time | commit | machine | events | consumer limit | insert limit | pipeline | ratio | p50/p95/p99 s at rate | max RSS MB | oracle |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+		head := "# Benchmarks\n\nOne line per `make bench` run (`bench/results/*.json` has the details). Rates in events/s.\n\n" + tableHead
 		if err := os.WriteFile(md, []byte(head), 0o644); err != nil {
 			return err
 		}
@@ -516,12 +590,18 @@ func save(root string, r *Results) error {
 		return err
 	}
 	defer f.Close()
-	_, err = fmt.Fprintf(f, "| %s | %s | %s | %d | %.0f | %.0f | %.0f | %.3f | %.3f/%.3f/%.3f at %d | %.0f | %v |\n",
+	_, err = fmt.Fprintf(f, "| %s | %s | %s | %d | %.0f | %.0f | %.0f | %.1f | %.1f | %.1f | %.3f/%.3f/%.3f at %d | %.0f | %v |\n",
 		r.Time.Format("2006-01-02 15:04"), r.Commit, r.Machine, r.Events, r.LimitConsumeRate, r.LimitInsertRate,
-		r.PipelineRate, r.RatioVsConsume, r.LatencyP50, r.LatencyP95, r.LatencyP99, r.OfferedRate, maxRSS, r.OracleAgreed)
+		r.PipelineRate, r.CPUMicros.Workers, r.CPUMicros.Services, r.CPUMicros.Total,
+		r.LatencyP50, r.LatencyP95, r.LatencyP99, r.OfferedRate, maxRSS, r.OracleAgreed)
 	fmt.Printf("\nsaved %s and a line in BENCHMARKS.md\n", path)
 	return err
 }
+
+// tableHead is the head of the table of runs that save appends to; the
+// table ends BENCHMARKS.md.
+const tableHead = "| time | commit | machine | events | consumer limit | insert limit | capacity | µs CPU/event workers | services | total | p50/p95/p99 s at ½ capacity | max RSS MB | oracle |\n" +
+	"|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
 
 func machine() string {
 	model := runtime.GOARCH
@@ -543,11 +623,4 @@ func commit(root string) string {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(out))
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }

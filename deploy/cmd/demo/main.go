@@ -20,6 +20,7 @@ import (
 	"github.com/reftrack/reftrack/deploy/sample"
 	"github.com/reftrack/reftrack/ingest/auth"
 	"github.com/reftrack/reftrack/internal/cli"
+	"github.com/reftrack/reftrack/internal/devports"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
@@ -33,10 +34,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	fs.Uint64Var(&opts.Seed, "seed", uint64(time.Now().UnixNano()), "generator seed (the same seed makes the same sample)")
 	fs.Float64Var(&opts.SharedLeadFraction, "shared-leads", opts.SharedLeadFraction, "share of lead ids a second partner uses too, for a lead of its own")
 	fs.Float64Var(&opts.SharedEventIDFraction, "shared-event-ids", opts.SharedEventIDFraction, "share of such a second lead's events reusing the first partner's event ids")
-	brokers := fs.String("brokers", "127.0.0.1:19092", "Kafka seed brokers")
+	brokers := fs.String("brokers", devports.Loopback(devports.Broker), "Kafka seed brokers")
 	prefix := fs.String("topic-prefix", "", "topic prefix of the stack")
-	api := fs.String("ingest-url", "http://127.0.0.1:18080", "base URL of the ingest HTTP API")
-	dsn := fs.String("clickhouse", "clickhouse://127.0.0.1:19000/reftrack", "ClickHouse DSN of the sink's database")
+	api := fs.String("ingest-url", "http://"+devports.Loopback(devports.API), "base URL of the ingest HTTP API")
+	dsn := fs.String("clickhouse", "clickhouse://"+devports.Loopback(devports.ClickHouseTCP)+"/reftrack", "ClickHouse DSN of the sink's database")
 	rulesPath := fs.String("rules", "deploy/dev/rules.json", "the commission rules the stack runs with")
 	wait := fs.Duration("wait", 3*time.Minute, "how long to wait for everything to land")
 	secret := fs.String("jwt-hs256-secret", devstack.DevJWTSecret, "HS256 secret to sign the demo's admin token (as ingest's --jwt-hs256-secret)")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/reftrack/reftrack/deploy/devbroker"
 	"github.com/reftrack/reftrack/internal/cli"
+	"github.com/reftrack/reftrack/internal/devports"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
@@ -28,7 +29,7 @@ func main() { cli.Main("devbroker", run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("devbroker", flag.ContinueOnError)
-	port := fs.Int("port", 19092, "TCP port to listen on (127.0.0.1 and all interfaces kfake binds)")
+	port := fs.Int("port", devports.Default(devports.Broker), "TCP port to listen on (127.0.0.1 and all interfaces kfake binds)")
 	dataDir := fs.String("data-dir", "", "directory persisting the log across restarts (empty: memory only)")
 	partitions := fs.Int("partitions", 4, "partitions per reftrack topic")
 	prefix := fs.String("topic-prefix", "", "topic prefix, as the workers' --topic-prefix")

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/reftrack/reftrack/internal/devports"
+
 	"errors"
 	"flag"
 	"fmt"
@@ -41,7 +43,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	var phases, checkpoints, over string
 	fs := flag.NewFlagSet("edgeprobe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.URL, "url", "http://127.0.0.1:18080", "base URL of the ingest API (loopback only)")
+	fs.StringVar(&c.URL, "url", "http://"+devports.Loopback(devports.API), "base URL of the ingest API (loopback only)")
 	fs.StringVar(&c.Token, "token", "", "partner bearer token (default: one signed with the dev stack's dev-only secret)")
 	fs.StringVar(&c.Partner, "partner", "edgeprobe", "partner_id of the signed token and of the normal batch")
 	fs.StringVar(&c.PIDFile, "pid-file", ".dev/pids/ingest.pid", "ingest's pid file, for its RSS (empty or missing: pgrep -x ingest)")

@@ -20,8 +20,9 @@ import (
 	"github.com/reftrack/reftrack/attribute/datadriven"
 	"github.com/reftrack/reftrack/commission/ops"
 	"github.com/reftrack/reftrack/internal/cli"
+	"github.com/reftrack/reftrack/internal/dlq"
+	"github.com/reftrack/reftrack/internal/pii"
 	"github.com/reftrack/reftrack/sink"
-	"github.com/reftrack/reftrack/validate/dlq"
 )
 
 // command is one subcommand: run gets the arguments from its own name on.
@@ -42,7 +43,10 @@ var commands = []command{
 	{"verify", "check the hash chains of the commission journal", ops.Verify},
 	{"explain", "the derivation of one commission journal entry", ops.Explain},
 	{"decide", "approve or decline one accrual of the commission journal", ops.Decide},
+	{"erase", "crypto-shred one lead's personal data (its data key destroyed, audited)", pii.EraseCommand},
+	{"pii", "rewrap|keys|add-kek|activate: the keys of the leads' personal data", pii.PIICommand},
 	{"migrate", "apply pending ClickHouse migrations and exit", sink.MigrateCommand},
+	{"retention", "drop monthly ClickHouse partitions older than an age (money kept)", pii.RetentionCommand},
 }
 
 // Exit codes.

@@ -55,7 +55,7 @@ func reftrack(t *testing.T, args ...string) (code int, stdout, stderr string) {
 
 // wantCommands are the subcommands issue #12 asks for; dropping one from
 // the dispatcher fails TestUsage.
-var wantCommands = []string{"dlq", "statements", "whatif", "adjust", "close-period", "verify", "explain", "decide", "datadriven", "migrate"}
+var wantCommands = []string{"dlq", "statements", "whatif", "adjust", "close-period", "verify", "explain", "decide", "datadriven", "migrate", "erase", "pii", "retention"}
 
 // TestUsage (issue #12): -h lists every subcommand on stdout and succeeds;
 // no or an unknown subcommand prints the usage on stderr and exits 2.
@@ -113,6 +113,11 @@ func TestSubcommandHelp(t *testing.T) {
 		{[]string{"decide", "-h"}, "-decline"},
 		{[]string{"datadriven", "-h"}, "-by"},
 		{[]string{"migrate", "-h"}, "-clickhouse"},
+		{[]string{"erase", "-h"}, "-lead"},
+		{[]string{"pii", "-h"}, "rewrap"},
+		{[]string{"pii", "rewrap", "-h"}, "-keyring"},
+		{[]string{"pii", "add-kek", "-h"}, "-current"},
+		{[]string{"retention", "-h"}, "-include-money"},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

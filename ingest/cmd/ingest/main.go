@@ -4,23 +4,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/reftrack/reftrack/ingest"
 	"github.com/reftrack/reftrack/internal/worker"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// No inputs here: ingest.App chooses them from its flags (Subscription).
-	err := worker.Main(ctx, os.Args, os.Getenv, "ingest", nil, &ingest.App{})
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ingest:", err)
-		os.Exit(1)
-	}
-}
+func main() { worker.Exec(ingest.Stage()) }

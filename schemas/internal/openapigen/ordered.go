@@ -29,19 +29,6 @@ func (o *object) set(k string, v any) {
 	o.vals[k] = v
 }
 
-func (o *object) del(k string) {
-	if _, ok := o.vals[k]; !ok {
-		return
-	}
-	delete(o.vals, k)
-	for i, key := range o.keys {
-		if key == k {
-			o.keys = append(o.keys[:i:i], o.keys[i+1:]...)
-			return
-		}
-	}
-}
-
 // parse decodes JSON into *object, []any, string, json.Number, bool and nil.
 func parse(b []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))

@@ -1,4 +1,4 @@
-package validate
+package validation
 
 import (
 	"strings"
@@ -8,7 +8,7 @@ import (
 // TestNastyInputs: each hostile input gets a clear reason, none a panic.
 func TestNastyInputs(t *testing.T) {
 	t.Parallel()
-	v, err := NewValidator()
+	v, err := New(DefaultConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/reftrack/reftrack/internal/cli"
-	"github.com/reftrack/reftrack/validate/dlq"
+	"github.com/reftrack/reftrack/internal/dlq"
 )
 
 func main() { cli.Main("dlq", dlq.Command) }

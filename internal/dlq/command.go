@@ -50,7 +50,7 @@ type commandFlags struct {
 
 func command(ctx context.Context, args []string, getenv func(string) string, out, errOut io.Writer) error {
 	if len(args) < 2 {
-		return errors.New(Usage)
+		return fmt.Errorf("no subcommand\n%s", Usage)
 	}
 	sub := args[1]
 	switch sub {
