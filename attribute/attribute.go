@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,6 +34,11 @@ type Config struct {
 	PaidModelByLine  map[string]string // product line → model
 	ExcludeReferrers []string          // referrer types that never get credit
 	KeepConversions  time.Duration     // how long conversions are kept for cancellations
+	// DataDriven is the trained model paying as markov or shapley (nil
+	// when none is loaded); DataDrivenFallback pays a conversion none of
+	// whose channels it credits.
+	DataDriven         *TrainedModel
+	DataDrivenFallback string
 }
 
 // Attributor is the stage's Processor, a worker.Stateful: its touchpoints
@@ -43,6 +49,8 @@ type Attributor struct {
 	Prefix  string
 	Config  Config
 	Metrics *Metrics
+	// trained is the trained model a reload swapped in (see trainedModel).
+	trained atomic.Pointer[TrainedModel]
 }
 
 // conversion is what is kept of a policy.issued so that a late touch can
@@ -288,6 +296,9 @@ func (a *Attributor) attribute(c *conversion, all []Touch) (out worker.Output, o
 	if att.PaidModel == AgentOfRecord {
 		a.Metrics.agentOfRecord.Inc()
 	}
+	if slices.Contains(DataDrivenNames, a.paidModel(*c)) && att.PaidModel == a.Config.DataDrivenFallback {
+		a.Metrics.dataDrivenFallbacks.Inc()
+	}
 	c.Version, c.Digest = att.Version, digest
 	return out, true, nil
 }
@@ -325,9 +336,10 @@ func (a *Attributor) weigh(c conversion, all []Touch) (schemas.AttributionCalcul
 		}
 		tps = append(tps, touchpoint(t, w, true))
 	}
-	paid := a.Config.PaidModel
-	if m, ok := a.Config.PaidModelByLine[c.Policy.ProductLine]; ok {
-		paid = m
+	paid := a.paidModel(c)
+	var version string
+	if slices.Contains(DataDrivenNames, paid) {
+		paid, version = a.dataDriven(paid, counted, tps)
 	}
 	// Renewal commission goes to the agent of record, and so does a sale
 	// no touch is credited for, rather than to nobody.
@@ -335,7 +347,40 @@ func (a *Attributor) weigh(c conversion, all []Touch) (schemas.AttributionCalcul
 		tps = append(tps, agentTouchpoint(c))
 		paid = AgentOfRecord
 	}
-	return schemas.AttributionCalculated{PolicyEventID: c.EventID, Policy: c.Policy, PaidModel: paid, Touchpoints: tps}, latest
+	return schemas.AttributionCalculated{PolicyEventID: c.EventID, Policy: c.Policy, PaidModel: paid, ModelVersion: version,
+		Touchpoints: tps}, latest
+}
+
+// paidModel is the model configured to pay c: --paid-model, or its
+// product line's.
+func (a *Attributor) paidModel(c conversion) string {
+	if m, ok := a.Config.PaidModelByLine[c.Policy.ProductLine]; ok {
+		return m
+	}
+	return a.Config.PaidModel
+}
+
+// dataDriven adds the trained model's weights, under its method's name
+// paid, to the touchpoints tps (counted first, in order, then the
+// excluded, which get 0) and returns paid and the model's version. When the
+// model credits none of the counted touches' channels it adds nothing and
+// returns the fallback model and no version.
+func (a *Attributor) dataDriven(paid string, counted []Touch, tps []schemas.Touchpoint) (string, string) {
+	m := a.trainedModel()
+	if m == nil || m.Method != paid { // config refuses this; never pay by a model not loaded
+		return a.Config.DataDrivenFallback, ""
+	}
+	w, ok := m.Weigh(counted)
+	if !ok {
+		return a.Config.DataDrivenFallback, ""
+	}
+	for i := range tps {
+		tps[i].Weights[paid] = 0
+		if i < len(w) {
+			tps[i].Weights[paid] = w[i]
+		}
+	}
+	return paid, m.Version
 }
 
 // nextVersion is the version of a changed attribution: what the touch set

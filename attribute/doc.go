@@ -31,6 +31,14 @@
 // is known: named by the policy.issued (v2) or remembered in the lead's
 // policy state from an earlier issue or a policy.agent_changed.
 //
+// A trained data-driven model (markov or shapley, published by the
+// datadriven command) may be the paid model: its channel credits become
+// exact per-touch basis points (payout.go) and the attribution records the
+// model's version; a conversion none of whose channels it credits is paid by
+// the configured fallback model. The model file is validated at start and
+// polled for new versions; a batch redone after a reload is weighed by the
+// model then in force, as with any reconfiguration.
+//
 // All state is tenant-scoped: a lead id or event id means nothing without
 // its partner, so another partner's touch of a lead with the same id never
 // takes credit. Cross-partner credit, where wanted, may come only through a

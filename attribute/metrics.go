@@ -14,6 +14,11 @@ type Metrics struct {
 	parked prometheus.Counter
 	// resends (by event type) of a conversion or cancellation already seen
 	resent *prometheus.CounterVec
+	// data-driven paid conversions whose channels the trained model does not know
+	dataDrivenFallbacks prometheus.Counter
+	// the trained model in force (value 1), and its reloads by result
+	trainedInfo    *prometheus.GaugeVec
+	trainedReloads *prometheus.CounterVec
 }
 
 // NewMetrics registers the attribute metrics on reg.
@@ -43,7 +48,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "reftrack", Subsystem: "attribute", Name: "resends_total",
 			Help: "policy.issued of a conversion already kept, or policy.cancelled already forwarded, under another event id: the same ids, re-emitted only when the attribution changed.",
 		}, []string{"event_type"}),
+		dataDrivenFallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "reftrack", Subsystem: "attribute", Name: "datadriven_fallbacks_total",
+			Help: "Attributions to be paid by the trained data-driven model whose touches' channels it credits none of: paid by --datadriven-fallback.",
+		}),
 	}
-	reg.MustRegister(m.unattributed, m.pruned, m.reattributed, m.parked, m.agentOfRecord, m.resent)
+	m.trainedInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "reftrack", Subsystem: "attribute", Name: "datadriven_model_info",
+		Help: "1 for the trained data-driven model in force, by method and version.",
+	}, []string{"method", "version"})
+	m.trainedReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "reftrack", Subsystem: "attribute", Name: "datadriven_reloads_total",
+		Help: "Changed trained model files read by the reloader, by result: ok (swapped in) or refused (the running model stays).",
+	}, []string{"result"})
+	reg.MustRegister(m.unattributed, m.pruned, m.reattributed, m.parked, m.agentOfRecord, m.resent, m.dataDrivenFallbacks,
+		m.trainedInfo, m.trainedReloads)
 	return m
 }

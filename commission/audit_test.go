@@ -62,7 +62,7 @@ const entryColumns = `entry_id, kind, payee_id, payee_type, currency, amount_min
 	attribution_id, attribution_version, policy_id, partner_id, lead_id, product_line, sale_type, model, weight_bp,
 	rule_set_version, rule_id, premium_minor, base_minor, rate, band, min_applied, cap_applied, residue_minor, override_level,
 	source_entry_id, cancelled_on, actor, reason, chain, chain_seq, prev_hash, hash, hold_until, decision,
-	licence_check, payout_currency, payout_amount_minor, fx_rate, fx_source, fx_as_of,
+	licence_check, payout_currency, payout_amount_minor, fx_rate, fx_source, fx_as_of, model_version,
 	kafka_topic, kafka_partition, kafka_offset`
 
 // writeThroughSink writes outs as rows of commission_entries, as the sink
@@ -108,7 +108,7 @@ func entryRow(t *testing.T, o worker.Output, offset int64) []any {
 		e.AttributionID, e.AttributionVersion, e.PolicyID, e.PartnerID, e.LeadID, e.ProductLine, e.SaleType, e.Model, uint16(e.WeightBP),
 		e.RuleSetVersion, e.RuleID, e.PremiumMinor, e.BaseMinor, e.Rate, e.Band, boolU8(e.MinApplied), boolU8(e.CapApplied), e.ResidueMinor,
 		uint8(e.OverrideLevel), e.SourceEntryID, e.CancelledOn, e.Actor, e.Reason, e.Chain, e.ChainSeq, e.PrevHash, e.Hash, e.HoldUntil,
-		e.Decision, e.LicenceCheck, e.PayoutCurrency, e.PayoutAmountMinor, e.FXRate, e.FXSource, e.FXAsOf,
+		e.Decision, e.LicenceCheck, e.PayoutCurrency, e.PayoutAmountMinor, e.FXRate, e.FXSource, e.FXAsOf, e.ModelVersion,
 		"p." + schemas.TopicCommissions, int32(0), offset}
 }
 

@@ -395,3 +395,39 @@ func TestFXHoldOnce(t *testing.T) {
 		t.Errorf("held without a missing rate: %+v", got)
 	}
 }
+
+// TestModelVersionOnEntries (issue #18, data-driven payouts): an
+// attribution paid by a trained model names its version, and every entry
+// computed from it carries that version, hashed like any field, so
+// ClickHouse must give it back (migration 0012, audit.Read) for verify.
+func TestModelVersionOnEntries(t *testing.T) {
+	t.Parallel()
+	s := newStage(t, licenceRules(t))
+	env, att := attEnvelope("auto", "new_business", "1000.00", "USD", 1, tp{"A-2", "agent", 5000}, tp{"A-3", "agent", 5000})
+	att.PaidModel, att.ModelVersion = "markov", "mk-2026-11-30"
+	for i := range att.Touchpoints {
+		att.Touchpoints[i].Weights["markov"] = att.Touchpoints[i].Weights["linear"]
+	}
+	env.Payload, _ = json.Marshal(att)
+	b, _ := json.Marshal(env)
+	var outs []worker.Output
+	for _, r := range s.batch(worker.Message{Partition: leadPartition, Key: schemas.LeadKey("acme", "L-1"), Value: b}) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		outs = append(outs, r.Out...)
+	}
+	conn := sinkDB(t, outs)
+	stored, err := audit.Read(context.Background(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.Check(io.Discard, stored); err != nil || len(stored) != len(outs) || len(stored) == 0 {
+		t.Fatalf("%d of %d entries read, %v", len(stored), len(outs), err)
+	}
+	for _, e := range stored {
+		if e.Kind == schemas.EntryAccrual && (e.Model != "markov" || e.ModelVersion != "mk-2026-11-30") {
+			t.Errorf("accrual of %s: model %q version %q, want markov mk-2026-11-30", e.PayeeID, e.Model, e.ModelVersion)
+		}
+	}
+}

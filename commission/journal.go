@@ -135,7 +135,7 @@ func accrualsFor(rs *RuleSet, ref Reference, env schemas.Envelope, att schemas.A
 	base := schemas.JournalEntry{Kind: schemas.EntryAccrual, Currency: p.Currency, Period: periodOf(env),
 		CauseID: env.EventID, AttributionID: env.EventID, AttributionVersion: att.Version, PolicyID: p.PolicyID,
 		PartnerID: env.PartnerID, LeadID: env.LeadID, ProductLine: p.ProductLine, SaleType: p.SaleType,
-		Model: att.PaidModel, RuleSetVersion: rs.Version, PremiumMinor: premium}
+		Model: att.PaidModel, ModelVersion: att.ModelVersion, RuleSetVersion: rs.Version, PremiumMinor: premium}
 	if allExcluded(att) {
 		return unattributed(env, att, base), nil
 	}

@@ -98,6 +98,7 @@ up() {
 	export REFTRACK_CLICKHOUSE="clickhouse://127.0.0.1:$CLICKHOUSE_TCP_PORT/reftrack"
 	export REFTRACK_RULES="$ROOT/deploy/dev/rules.json"
 	export REFTRACK_LICENCES="$ROOT/deploy/dev/licences.json"
+	export REFTRACK_FX_RATES="$ROOT/deploy/dev/rates.json"
 	export REFTRACK_LISTEN="127.0.0.1:$API_PORT"
 	# Dev-only token settings, the same as deploy/devstack's DevJWT*: the demo
 	# signs an admin token with them. Never reuse them anywhere real.
@@ -153,7 +154,8 @@ run)
 	clickhouse-client --port "$CLICKHOUSE_TCP_PORT" -q "DROP DATABASE IF EXISTS reftrack"
 	up
 	"$BIN/demo" --events "${2:-10000}" --brokers "127.0.0.1:$BROKER_PORT" --ingest-url "http://127.0.0.1:$API_PORT" \
-		--clickhouse "clickhouse://127.0.0.1:$CLICKHOUSE_TCP_PORT/reftrack" --rules "$ROOT/deploy/dev/rules.json"
+		--clickhouse "clickhouse://127.0.0.1:$CLICKHOUSE_TCP_PORT/reftrack" --rules "$ROOT/deploy/dev/rules.json" \
+		--licences "$ROOT/deploy/dev/licences.json" --fx-rates "$ROOT/deploy/dev/rates.json"
 	echo
 	echo "data-driven attribution of this run (attribute/cmd/datadriven):"
 	"$BIN/datadriven" --clickhouse "clickhouse://127.0.0.1:$CLICKHOUSE_TCP_PORT/reftrack"

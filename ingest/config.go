@@ -124,7 +124,7 @@ func (a *App) Start(ctx context.Context, _ *slog.Logger, _ *prometheus.Registry)
 		return nil, nil, err
 	}
 	in := &Inbound{Now: time.Now, Tokens: tokens, Sealer: sealer}
-	return worker.Func(in.Process), closeSealer, nil
+	return in, closeSealer, nil
 }
 
 // Serve implements worker.Server: the HTTP API, producing with the

@@ -138,22 +138,39 @@ func (s *Sealer) Seal(ctx context.Context, events []Stamped) (reasons [][]schema
 	if refused {
 		return reasons, nil
 	}
+	return reasons, s.sealLocated(ctx, events, locs)
+}
+
+// SealEach is Seal for events that stand alone (the Kafka path's records):
+// an event with reasons is left as it is, the others are sealed.
+func (s *Sealer) SealEach(ctx context.Context, events []Stamped) (reasons [][]schemas.Reason, err error) {
+	locs := make([]*located, len(events))
+	reasons = make([][]schemas.Reason, len(events))
+	for i, ev := range events {
+		locs[i], reasons[i] = s.prepare(ev)
+	}
+	return reasons, s.sealLocated(ctx, events, locs)
+}
+
+// sealLocated seals the located contacts (nil: none) of events in place,
+// with one KeysFor for them all.
+func (s *Sealer) sealLocated(ctx context.Context, events []Stamped, locs []*located) error {
 	keys, err := s.keysFor(ctx, locs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for i, l := range locs {
 		if l == nil {
 			continue
 		}
 		if err := pii.SealContact(keys[l.subject], &l.contact); err != nil {
-			return nil, fmt.Errorf("seal the contact of event %s: %w", events[i].EventID, err)
+			return fmt.Errorf("seal the contact of event %s: %w", events[i].EventID, err)
 		}
 		if events[i].Value, err = l.rewrite(); err != nil {
-			return nil, fmt.Errorf("rewrite event %s: %w", events[i].EventID, err)
+			return fmt.Errorf("rewrite event %s: %w", events[i].EventID, err)
 		}
 	}
-	return reasons, nil
+	return nil
 }
 
 // keysFor fetches (or creates) the data key of every subject of the batch

@@ -183,7 +183,11 @@ type AttributionCalculated struct {
 	PolicyEventID string       `json:"policy_event_id"`
 	Policy        PolicyIssued `json:"policy"`
 	PaidModel     string       `json:"paid_model"`
-	Touchpoints   []Touchpoint `json:"touchpoints"`
+	// ModelVersion is the version of the trained data-driven model (markov
+	// or shapley, see attribute/README.md) whose weights the touchpoints
+	// carry under its method's name; empty when none does.
+	ModelVersion string       `json:"model_version,omitempty"`
+	Touchpoints  []Touchpoint `json:"touchpoints"`
 }
 
 // AttributionCancelled is the payload of attribution.cancelled: attribute
@@ -277,6 +281,7 @@ type JournalEntry struct {
 	SaleType           string `json:"sale_type,omitempty"`
 
 	Model          string `json:"model,omitempty"`            // the paid attribution model
+	ModelVersion   string `json:"model_version,omitempty"`    // of a trained data-driven paid model
 	WeightBP       int    `json:"weight_bp,omitempty"`        // the payee's credit under it
 	RuleSetVersion string `json:"rule_set_version,omitempty"` // of the rules that paid
 	RuleID         string `json:"rule_id,omitempty"`

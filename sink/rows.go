@@ -28,7 +28,7 @@ var (
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
 	attributions = Table{"attributions", []string{"attribution_id", "version", "policy_event_id", "policy_id", "partner_id", "lead_id",
 		"product_line", "sale_type", "currency", "premium_minor", "term_months", "converted_at", "model", "paid", "touch_count",
-		"touch_event_id", "referrer_id", "referrer_type", "channel", "touched_at", "excluded", "weight_bp",
+		"touch_event_id", "referrer_id", "referrer_type", "channel", "touched_at", "excluded", "weight_bp", "model_version",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
 	commissionLines = Table{"commission_lines", []string{"line_id", "attribution_id", "attribution_version", "policy_id", "partner_id", "lead_id",
 		"payee_id", "payee_type", "product_line", "sale_type", "currency", "premium_minor", "policy_commission_minor",
@@ -39,7 +39,7 @@ var (
 		"product_line", "sale_type", "model", "weight_bp", "rule_set_version", "rule_id", "premium_minor", "base_minor", "rate", "band",
 		"min_applied", "cap_applied", "residue_minor", "override_level", "source_entry_id", "cancelled_on", "actor", "reason",
 		"chain", "chain_seq", "prev_hash", "hash", "hold_until", "decision",
-		"licence_check", "payout_currency", "payout_amount_minor", "fx_rate", "fx_source", "fx_as_of",
+		"licence_check", "payout_currency", "payout_amount_minor", "fx_rate", "fx_source", "fx_as_of", "model_version",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
 	periodCloses = Table{"commission_period_closes", []string{"partner_id", "period", "request_id", "actor", "partitions", "closed_at",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
@@ -209,7 +209,8 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 	n := uint16(len(a.Touchpoints))
 	if n == 0 {
 		// An unattributed conversion still gets a row, so analysts see it.
-		vals := append(append([]any{}, head...), a.PaidModel, uint8(1), n, "", "", "", "", time.Unix(0, 0).UTC(), uint8(0), uint16(0))
+		vals := append(append([]any{}, head...), a.PaidModel, uint8(1), n, "", "", "", "", time.Unix(0, 0).UTC(), uint8(0), uint16(0),
+			a.ModelVersion)
 		return []Row{{attributions, append(vals, src...)}}, nil
 	}
 	var rows []Row
@@ -220,7 +221,7 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 				paid = 1
 			}
 			vals := append(append([]any{}, head...), model, paid, n, tp.EventID, tp.ReferrerID, tp.ReferrerType,
-				tp.Channel, tp.OccurredAt.UTC(), b2u8(tp.Excluded), uint16(w))
+				tp.Channel, tp.OccurredAt.UTC(), b2u8(tp.Excluded), uint16(w), a.ModelVersion)
 			rows = append(rows, Row{attributions, append(vals, src...)})
 		}
 	}
@@ -277,7 +278,7 @@ func entryRows(env schemas.Envelope, src []any) ([]Row, error) {
 		e.ProductLine, e.SaleType, e.Model, uint16(e.WeightBP), e.RuleSetVersion, e.RuleID, e.PremiumMinor, e.BaseMinor, e.Rate, e.Band,
 		b2u8(e.MinApplied), b2u8(e.CapApplied), e.ResidueMinor, uint8(e.OverrideLevel), e.SourceEntryID, e.CancelledOn, e.Actor, e.Reason,
 		e.Chain, e.ChainSeq, e.PrevHash, e.Hash, e.HoldUntil, e.Decision,
-		e.LicenceCheck, e.PayoutCurrency, e.PayoutAmountMinor, e.FXRate, e.FXSource, e.FXAsOf}, src...)}}, nil
+		e.LicenceCheck, e.PayoutCurrency, e.PayoutAmountMinor, e.FXRate, e.FXSource, e.FXAsOf, e.ModelVersion}, src...)}}, nil
 }
 
 func lineRows(env schemas.Envelope, src []any) ([]Row, error) {

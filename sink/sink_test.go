@@ -101,6 +101,15 @@ func TestDecode(t *testing.T) {
 			"licence_check": "unlicensed:US-CA:life", "payout_currency": "EUR", "payout_amount_minor": int64(11506),
 			"fx_rate": "0.92", "fx_source": "ecb", "fx_as_of": "2026-10-01T00:00:00Z",
 		}},
+		// Issue #18 (data-driven payouts): the trained model's version
+		// reaches a column on every row of the attribution and on the
+		// hashed journal entry, which verify reads back.
+		{"attribution paid by a trained model", schemas.TopicAttributions, strings.Replace(strings.ReplaceAll(attribution, `"last_touch"`, `"markov"`),
+			`"paid_model":"markov",`, `"paid_model":"markov","model_version":"2026-11-30.1",`, 1), "attributions", 2, map[string]any{
+			"model": "markov", "paid": uint8(1), "model_version": "2026-11-30.1",
+		}},
+		{"journal entry with its model version", schemas.TopicCommissions, strings.Replace(entry, `"cap_applied":true`,
+			`"cap_applied":true,"model_version":"2026-11-30.1"`, 1), "commission_entries", 1, map[string]any{"model_version": "2026-11-30.1"}},
 		{"journal entry with a bad period", schemas.TopicCommissions, strings.Replace(entry, `"2026-10"`, `"2026-10-01"`, 1), "rejected_events", 1, nil},
 		{"journal entry under another id", schemas.TopicCommissions, strings.Replace(entry, `"entry_id":"j1"`, `"entry_id":"j9"`, 1), "rejected_events", 1, nil},
 		{"wrong type on commissions", schemas.TopicCommissions, strings.Replace(entry, "commission.entry", "policy.issued", 1), "rejected_events", 1, nil},

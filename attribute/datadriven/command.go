@@ -12,22 +12,50 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
+	"github.com/reftrack/reftrack/attribute"
 	"github.com/reftrack/reftrack/internal/cli"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
 )
 
+// usage is the command's help before its flags.
+const usage = `datadriven computes Markov-chain removal-effect and Shapley-value attribution
+per channel (or referrer type) from the conversion paths in ClickHouse,
+prints a table and stores it in attribution_data_driven under a run id.
+
+Publish step: --publish FILE also writes the trained model the attribute
+stage pays by (attribute --paid-model markov|shapley --datadriven-model FILE):
+the --publish-method's channel shares in basis points summing to exactly
+10000 (largest remainder), with its version (--model-version, by default the
+run id, so the shares' floats can be looked up in attribution_data_driven),
+trained_at and dimension. The file is replaced atomically; the attribute
+stage validates it at start and swaps in a new version of the same method
+within its --datadriven-reload (a new method needs a restart with a
+matching --paid-model). Publish a new --model-version for new credits: a
+running version published again with other credits is refused.
+
+Flags:
+`
+
 // Command is the datadriven command: it computes Markov-chain removal-effect and Shapley-value
 // attribution per channel (or referrer type) from the conversion paths in
-// ClickHouse, prints a table and stores the results in
-// attribution_data_driven.
+// ClickHouse, prints a table, stores the results in
+// attribution_data_driven and, with --publish, writes a trained model file
+// for the attribute stage (see usage).
 func Command(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("datadriven", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
 	dsn := fs.String("clickhouse", "clickhouse://127.0.0.1:9000/reftrack", "ClickHouse DSN of the sink's database")
 	dim := fs.String("by", "channel", "path step: channel or referrer_type")
 	var period cli.Period
 	period.Register(fs, "1970-01-01", "2100-01-01")
 	store := fs.Bool("store", true, "write the results to attribution_data_driven")
+	publish := fs.String("publish", "", "also write the trained model file the attribute stage pays by (--datadriven-model) here")
+	method := fs.String("publish-method", "markov", "the model --publish writes: markov or shapley")
+	version := fs.String("model-version", "", "version of the published model (default: this run's id)")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -37,6 +65,9 @@ func Command(ctx context.Context, args []string, getenv func(string) string) err
 	var errs []error
 	if *dim != "channel" && *dim != "referrer_type" {
 		errs = append(errs, fmt.Errorf("--by %q: want channel or referrer_type", *dim))
+	}
+	if *method != "markov" && *method != "shapley" {
+		errs = append(errs, fmt.Errorf("--publish-method %q: want markov or shapley", *method))
 	}
 	from, to, err := period.Parse()
 	errs = append(errs, err)
@@ -77,19 +108,55 @@ func Command(ctx context.Context, args []string, getenv func(string) string) err
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if !*store {
+	run := trainingRun{id: uuid.NewString(), at: time.Now().UTC(), dim: *dim, from: from, to: to, paths: len(paths), converted: converted}
+	if *store {
+		if err := run.store(ctx, conn, markov, shapley); err != nil {
+			return err
+		}
+	}
+	if *publish == "" {
 		return nil
 	}
-	runID := uuid.NewString()
+	credits := map[string][]Credit{"markov": markov, "shapley": shapley}[*method]
+	return run.publish(*publish, *method, *version, credits)
+}
+
+// trainingRun is one computation of the data-driven credits.
+type trainingRun struct {
+	id               string
+	at               time.Time
+	dim              string
+	from, to         time.Time
+	paths, converted int
+}
+
+// publish writes method's credits of the run to path as a trained model,
+// versioned version or else by the run id.
+func (r trainingRun) publish(path, method, version string, credits []Credit) error {
+	if version == "" {
+		version = r.id
+	}
+	m, err := Publish(method, r.dim, version, r.at, credits)
+	if err != nil {
+		return err
+	}
+	if err := attribute.WriteTrainedModel(path, m); err != nil {
+		return err
+	}
+	fmt.Printf("published %s model version %s to %s\n", method, version, path)
+	return nil
+}
+
+// store writes the run's credits to attribution_data_driven.
+func (r trainingRun) store(ctx context.Context, conn driver.Conn, markov, shapley []Credit) error {
 	b, err := conn.PrepareBatch(ctx, "INSERT INTO attribution_data_driven (run_id, run_at, method, dimension, channel, removal_effect, share, conversions, paths, converted, window_start, window_end)")
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", err)
 	}
-	now := time.Now().UTC()
 	for method, credits := range map[string][]Credit{"markov": markov, "shapley": shapley} {
 		for _, c := range credits {
-			if err := b.Append(runID, now, method, *dim, c.Channel, c.RemovalEffect, c.Share, c.Conversions,
-				uint64(len(paths)), uint64(converted), from, to); err != nil {
+			if err := b.Append(r.id, r.at, method, r.dim, c.Channel, c.RemovalEffect, c.Share, c.Conversions,
+				uint64(r.paths), uint64(r.converted), r.from, r.to); err != nil {
 				_ = b.Abort()
 				return fmt.Errorf("append result: %w", err)
 			}
@@ -98,7 +165,7 @@ func Command(ctx context.Context, args []string, getenv func(string) string) err
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("store results: %w", err)
 	}
-	fmt.Printf("\nstored as run %s in attribution_data_driven\n", runID)
+	fmt.Printf("\nstored as run %s in attribution_data_driven\n", r.id)
 	return nil
 }
 

@@ -140,7 +140,7 @@ func fx(e schemas.JournalEntry) []Step {
 // premium share it earns on, and the rule that priced it.
 func accrual(e schemas.JournalEntry, amt func(int64) string) []Step {
 	steps := []Step{
-		{"attribution", fmt.Sprintf("%s version %d, model %s", e.AttributionID, e.AttributionVersion, e.Model)},
+		{"attribution", fmt.Sprintf("%s version %d, model %s%s", e.AttributionID, e.AttributionVersion, e.Model, modelVersion(e.ModelVersion))},
 		{"credit", fmt.Sprintf("%d bp (%s %%) of the policy", e.WeightBP, bpPercent(e.WeightBP))},
 		{"premium", fmt.Sprintf("%s, policy %s (%s, %s)", amt(e.PremiumMinor), e.PolicyID, e.ProductLine, e.SaleType)},
 		{"base", fmt.Sprintf("%s: the premium's share by credit, rounding residue %+d minor units", amt(e.BaseMinor), e.ResidueMinor)},
@@ -218,4 +218,13 @@ func (x *Explanation) table(w io.Writer, indent string) {
 		fmt.Fprintf(w, "%sshare of\t\n", indent)
 		x.ShareOf.table(w, deeper)
 	}
+}
+
+// modelVersion names a trained model's version after its name; rule-based
+// models have none.
+func modelVersion(v string) string {
+	if v == "" {
+		return ""
+	}
+	return " (trained, version " + v + ")"
 }

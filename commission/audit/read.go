@@ -19,7 +19,7 @@ const entryColumns = `entry_id, kind, payee_id, payee_type, currency, amount_min
 	attribution_id, attribution_version, policy_id, partner_id, lead_id, product_line, sale_type, model, weight_bp,
 	rule_set_version, rule_id, premium_minor, base_minor, rate, band, min_applied, cap_applied, residue_minor,
 	override_level, source_entry_id, cancelled_on, actor, reason, chain, chain_seq, prev_hash, hash, hold_until, decision,
-	licence_check, payout_currency, payout_amount_minor, fx_rate, fx_source, fx_as_of`
+	licence_check, payout_currency, payout_amount_minor, fx_rate, fx_source, fx_as_of, model_version`
 
 // Read loads every chained entry of commission_entries in chain order.
 // FINAL, because that is what every balance reads: a forged row that
@@ -74,7 +74,7 @@ func scan(rows driver.Rows) (schemas.JournalEntry, error) {
 		&e.SaleType, &e.Model, &weight, &e.RuleSetVersion, &e.RuleID, &e.PremiumMinor, &e.BaseMinor, &e.Rate, &e.Band,
 		&minApplied, &capApplied, &e.ResidueMinor, &level, &e.SourceEntryID, &e.CancelledOn, &e.Actor, &e.Reason,
 		&e.Chain, &e.ChainSeq, &e.PrevHash, &e.Hash, &e.HoldUntil, &e.Decision,
-		&e.LicenceCheck, &e.PayoutCurrency, &e.PayoutAmountMinor, &e.FXRate, &e.FXSource, &e.FXAsOf); err != nil {
+		&e.LicenceCheck, &e.PayoutCurrency, &e.PayoutAmountMinor, &e.FXRate, &e.FXSource, &e.FXAsOf, &e.ModelVersion); err != nil {
 		return e, fmt.Errorf("scan journal entry: %w", err)
 	}
 	if len(period) < len("2006-01") {

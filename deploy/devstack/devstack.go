@@ -60,7 +60,11 @@ type Config struct {
 	ClickHouse  string // DSN with the database
 	TopicPrefix string
 	Rules       string
-	Extra       []string // more KEY=VALUE for every worker
+	// Licences and FXRates, when set, are commission's licence registry
+	// and FX rates (--licences, --fx-rates; issue #18).
+	Licences string
+	FXRates  string
+	Extra    []string // more KEY=VALUE for every worker
 	// PIIKeyring, when set, runs ingest with --pii-mode seal (PRIVACY.md):
 	// the keyring file there is created (one KEK, mode 0600, as `reftrack
 	// pii add-kek` makes it) unless it exists, and the key store is
@@ -72,6 +76,18 @@ type Config struct {
 	// the kernel's ephemeral range (where a listener can collide with an
 	// outbound socket's port): the chaos suite keeps its stacks below 32768.
 	Port func() (int, error)
+}
+
+// referenceEnv is commission's reference data besides the rules.
+func (c Config) referenceEnv() []string {
+	var env []string
+	if c.Licences != "" {
+		env = append(env, "REFTRACK_LICENCES="+c.Licences)
+	}
+	if c.FXRates != "" {
+		env = append(env, "REFTRACK_FX_RATES="+c.FXRates)
+	}
+	return env
 }
 
 // Stack is the running workers.
@@ -232,6 +248,9 @@ func (s *Stack) startNamed(name, st string, apiPort int, extra []string) error {
 	)
 	if st == "ingest" {
 		cmd.Env = append(cmd.Env, s.cfg.piiEnv()...)
+	}
+	if st == "commission" {
+		cmd.Env = append(cmd.Env, s.cfg.referenceEnv()...)
 	}
 	if apiPort != 0 && st == "ingest" {
 		cmd.Env = append(cmd.Env, "REFTRACK_LISTEN=127.0.0.1:"+strconv.Itoa(apiPort))

@@ -26,6 +26,11 @@ type Landed struct {
 	// CommissionByLeadPayee has an entry for every payee with a line on a
 	// partner's lead, keyed by LeadPayeeKey.
 	CommissionByLeadPayee map[string]int64
+	// PayoutByPayee sums each payee's entries as its payout statements
+	// do (commission.PayoutOf): payout_amount_minor in payout_currency for
+	// an entry with an fx_rate, else amount_minor in currency; keyed
+	// "type:id currency".
+	PayoutByPayee map[string]int64
 	// CommissionByState sums the journal by lifecycle state (pending, held,
 	// approved, paid, declined: commission_entry_status) and currency,
 	// keyed "state currency". Reported, not compared with the oracle.
@@ -36,7 +41,7 @@ type Landed struct {
 func ReadLanded(ctx context.Context, conn driver.Conn) (*Landed, error) {
 	l := &Landed{RejectedByStage: map[string]int{}, RejectedByReason: map[string]int{},
 		CommissionTotal: map[string]int64{}, CommissionByPayee: map[string]int64{}, CommissionByLeadPayee: map[string]int64{},
-		CommissionByState: map[string]int64{}}
+		CommissionByState: map[string]int64{}, PayoutByPayee: map[string]int64{}}
 	counts := []struct {
 		q   string
 		dst *int
@@ -67,6 +72,12 @@ func ReadLanded(ctx context.Context, conn driver.Conn) (*Landed, error) {
 		return nil, err
 	}
 	if err := group(ctx, conn, "SELECT concat(status, ' ', currency), toInt64(sum(amount_minor)) FROM commission_entry_status GROUP BY status, currency", func(k string, v int64) { l.CommissionByState[k] = v }); err != nil {
+		return nil, err
+	}
+	const payout = `SELECT concat(payee_type, ':', payee_id, ' ', if(fx_rate != '', payout_currency, currency)),
+		toInt64(sum(if(fx_rate != '', payout_amount_minor, amount_minor)))
+		FROM commission_entries FINAL GROUP BY payee_type, payee_id, if(fx_rate != '', payout_currency, currency)`
+	if err := group(ctx, conn, payout, func(k string, v int64) { l.PayoutByPayee[k] = v }); err != nil {
 		return nil, err
 	}
 	if err := byLeadPayee(ctx, conn, l.CommissionByLeadPayee); err != nil {
@@ -141,7 +152,36 @@ func (w *Expected) Diff(l *Landed) []string {
 			d = append(d, fmt.Sprintf("commission of %s: want %d, got %d", k, w.CommissionByPayee[k], l.CommissionByPayee[k]))
 		}
 	}
+	d = append(d, w.payoutDiff(l)...)
 	return append(d, w.leadPayeeDiff(l)...)
+}
+
+// PayoutTotal is what payout statements total per currency paid: each
+// payee's entries in its payout currency (PayoutByPayee summed by
+// currency). Without payees paid in another currency it is
+// CommissionTotal.
+func (w *Expected) PayoutTotal() map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range w.PayoutByPayee {
+		out[k[strings.LastIndexByte(k, ' ')+1:]] += v
+	}
+	return out
+}
+
+// payoutDiff compares each payee's payout, in its payout currency; a key
+// missing on one side is 0 there (zero lines make keys too). An oracle
+// without payouts (nil) is not compared.
+func (w *Expected) payoutDiff(l *Landed) []string {
+	if w.PayoutByPayee == nil {
+		return nil
+	}
+	var d []string
+	for _, k := range keys(w.PayoutByPayee, l.PayoutByPayee) {
+		if w.PayoutByPayee[k] != l.PayoutByPayee[k] {
+			d = append(d, fmt.Sprintf("payout of %s: want %d, got %d", k, w.PayoutByPayee[k], l.PayoutByPayee[k]))
+		}
+	}
+	return d
 }
 
 // leadPayeeDiff compares money per payee per partner's lead. A line for a
@@ -240,6 +280,9 @@ func (w Expected) Plus(before *Landed) *Expected {
 	out.CommissionTotal = sum(w.CommissionTotal, before.CommissionTotal)
 	out.CommissionByPayee = sum(w.CommissionByPayee, before.CommissionByPayee)
 	out.CommissionByLeadPayee = sum(w.CommissionByLeadPayee, before.CommissionByLeadPayee)
+	if w.PayoutByPayee != nil {
+		out.PayoutByPayee = sum(w.PayoutByPayee, before.PayoutByPayee)
+	}
 	return &out
 }
 

@@ -23,6 +23,18 @@ import (
 // refused rather than ignored.
 type Rules struct {
 	rules []oracleRule
+	// fees are the referral fees by jurisdiction (rules v2
+	// `referral_fees`): what a payee unlicensed there is paid instead.
+	fees map[string]referralFee
+	// banned are the payees ("type:id") a `payee in [...]` hold holds,
+	// mapped to the hold's reason; other kinds of hold are refused.
+	banned map[string]string
+}
+
+// referralFee is one jurisdiction's fee: flat (per currency, in minor
+// units), else capped at cap (per currency), else nothing.
+type referralFee struct {
+	flat, cap map[string]int64
 }
 
 type oracleRule struct {
@@ -44,9 +56,18 @@ type ruleFile struct {
 		When   string                     `json:"when"`
 		Amount map[string]json.RawMessage `json:"amount"`
 	} `json:"rules"`
-	Payees     map[string]any `json:"payees"`
-	PayeeRules []any          `json:"payee_rules"`
-	Overrides  []string       `json:"overrides"`
+	Payees       map[string]any `json:"payees"`
+	ReferralFees map[string]struct {
+		Flat map[string]string `json:"flat"`
+		Cap  map[string]string `json:"cap"`
+	} `json:"referral_fees"`
+	Holds []struct {
+		ID     string `json:"id"`
+		When   string `json:"when"`
+		Reason string `json:"reason"`
+	} `json:"holds"`
+	PayeeRules []any    `json:"payee_rules"`
+	Overrides  []string `json:"overrides"`
 }
 
 // LoadRules reads a rule file, refusing what the oracle cannot follow.
@@ -63,6 +84,9 @@ func LoadRules(path string) (*Rules, error) {
 		return nil, fmt.Errorf("rules %s: %w", path, err)
 	}
 	r := &Rules{}
+	if err := r.readFeesAndHolds(doc); err != nil {
+		return nil, fmt.Errorf("rules %s: %w", path, err)
+	}
 	for _, rule := range doc.Rules {
 		var percent string
 		pctErr := json.Unmarshal(rule.Amount["percent"], &percent)
@@ -127,4 +151,105 @@ func (r *Rules) proRata(amount int64, effective, cancelled time.Time, months int
 	v := new(big.Rat).SetFrac(big.NewInt(amount*unearned), big.NewInt(termDays))
 	v.Add(v, big.NewRat(1, 2))
 	return new(big.Int).Quo(v.Num(), v.Denom()).Int64()
+}
+
+// holdRe is the one kind of hold the oracle follows: a banned-payee list.
+var (
+	holdRe  = regexp.MustCompile(`^payee in \[((?:"[a-z]+:[A-Za-z0-9._-]+"(?:, ?)?)+)\]$`)
+	quoteRe = regexp.MustCompile(`"([^"]+)"`)
+)
+
+// readFeesAndHolds reads the referral fees and the banned-payee holds,
+// refusing a fee with both a flat amount and a cap and any other hold.
+func (r *Rules) readFeesAndHolds(doc ruleFile) error {
+	r.fees, r.banned = map[string]referralFee{}, map[string]string{}
+	for j, f := range doc.ReferralFees {
+		if len(f.Flat) > 0 && len(f.Cap) > 0 {
+			return fmt.Errorf("referral fee %s: flat and cap together are beyond the oracle", j)
+		}
+		flat, err := moneyMap(f.Flat)
+		if err != nil {
+			return fmt.Errorf("referral fee %s: %w", j, err)
+		}
+		capped, err := moneyMap(f.Cap)
+		if err != nil {
+			return fmt.Errorf("referral fee %s: %w", j, err)
+		}
+		fee := referralFee{flat: flat, cap: capped}
+		r.fees[j] = fee
+	}
+	for _, h := range doc.Holds {
+		m := holdRe.FindStringSubmatch(h.When)
+		if m == nil {
+			return fmt.Errorf("hold %s (when %q) is beyond the oracle: only `payee in [...]`", h.ID, h.When)
+		}
+		for _, q := range quoteRe.FindAllStringSubmatch(m[1], -1) {
+			if _, ok := r.banned[q[1]]; !ok { // the first hold that holds names it
+				r.banned[q[1]] = h.Reason
+			}
+		}
+	}
+	return nil
+}
+
+// moneyMap reads per-currency money literals in minor units.
+func moneyMap(lits map[string]string) (map[string]int64, error) {
+	out := map[string]int64{}
+	for cur, lit := range lits {
+		v, err := minorUnits(cur, lit)
+		if err != nil {
+			return nil, err
+		}
+		out[cur] = v
+	}
+	return out, nil
+}
+
+// minorDigits are the minor-unit digits of the currencies the generator
+// sells; a literal in another currency is refused.
+var minorDigits = map[string]int{"USD": 2, "EUR": 2, "GBP": 2, "JPY": 0}
+
+// minorUnits reads a money literal ("25.00", or "2500" for yen) in cur's
+// minor units, refusing one with more digits than cur has.
+func minorUnits(cur, lit string) (int64, error) {
+	digits, ok := minorDigits[cur]
+	v, ratOK := new(big.Rat).SetString(lit)
+	if !ok || !ratOK || v.Sign() < 0 {
+		return 0, fmt.Errorf("money %s %q is beyond the oracle", cur, lit)
+	}
+	for range digits {
+		v.Mul(v, big.NewRat(10, 1))
+	}
+	if !v.IsInt() {
+		return 0, fmt.Errorf("money %s %q has more than %d decimals", cur, lit, digits)
+	}
+	return v.Num().Int64(), nil
+}
+
+// directShare is what payee is paid of a policy's commission when it has
+// all the credit: the commission when licensed (or the policy has no
+// jurisdiction, or no registry is given), else the jurisdiction's referral
+// fee — flat, the commission capped, or nothing.
+func (r *Rules) directShare(ref *Reference, payee string, p policyTerms, commission int64) int64 {
+	if ref == nil || p.jurisdiction == "" || ref.licensed(payee, p.jurisdiction, p.product, p.effective) {
+		return commission
+	}
+	fee, ok := r.fees[p.jurisdiction]
+	switch {
+	case !ok:
+		return 0
+	case len(fee.flat) > 0:
+		v, ok := fee.flat[p.currency]
+		if !ok {
+			panic("sample: referral fee of " + p.jurisdiction + " has no " + p.currency + " (the pipeline dead-letters it)")
+		}
+		return v
+	case len(fee.cap) > 0:
+		c, ok := fee.cap[p.currency]
+		if !ok {
+			panic("sample: referral fee cap of " + p.jurisdiction + " has no " + p.currency + " (the pipeline dead-letters it)")
+		}
+		return min(commission, c)
+	}
+	return 0
 }

@@ -7,12 +7,23 @@
 // Options.SharedEventIDFraction): the oracle keys every lead by (partner_id,
 // lead_id) and every event by (partner_id, event_id), so a pipeline that mixes
 // two partners' leads up pays the wrong referrers and disagrees with it.
+//
+// With the reference data commission runs with (Options.Reference,
+// LoadReference: licences and FX rates), it also makes the cases of issue
+// #18 — v2 policies renewed to their agent of record, referrers unlicensed
+// in the policy's jurisdiction paid the referral fee, a banned referrer's
+// accruals held by name, a payee paid out in another currency — priced by
+// the oracle's own reading of commission/README.md, never by package
+// commission.
 package sample
 
 import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,14 +52,31 @@ type Options struct {
 	// lead carries, as its own event_id (and idempotency key, if the first
 	// had one), the id of the first lead's event of the same type and rank.
 	SharedEventIDFraction float64
+	// Reference is the licence registry and FX rates commission runs with
+	// (LoadReference); nil runs the generator without the cases of issue
+	// #18 below, whatever their fractions.
+	Reference *Reference
+	// V2Fraction is the chance that a converted lead's policy.issued is v2:
+	// in USD, written in a jurisdiction of the registry, naming one of its
+	// agents agent of record, and renewed (v2, sale_type renewal) 100 days
+	// after the lead's last event, past every touch's lookback, so the
+	// renewal is paid to the agent of record. Its referrers are in no
+	// registry: the last touch is paid the jurisdiction's referral fee.
+	V2Fraction float64
+	// BannedFraction is the chance that a referred lead's last touch is a
+	// payee the rules' holds ban (`payee in [...]`): its accruals are held
+	// by name, a decision entry each, and still journaled.
+	BannedFraction float64
 }
 
 // DefaultOptions are the demo's: 10 000 records, ~5 % duplicates, ~2 % invalid,
-// one lead id in twenty also used by a second partner.
+// one lead id in twenty also used by a second partner; with a Reference, one
+// policy in ten v2 and renewed, one referred lead in fifty a banned
+// referrer's.
 func DefaultOptions() Options {
 	return Options{Events: 10_000, DuplicateRate: 0.05, InvalidRate: 0.02, HTTPShare: 0.2, Seed: 1,
 		Start: time.Date(2026, 10, 1, 8, 0, 0, 0, time.UTC), LeadPrefix: "L-",
-		SharedLeadFraction: 0.05, SharedEventIDFraction: 0.3}
+		SharedLeadFraction: 0.05, SharedEventIDFraction: 0.3, V2Fraction: 0.1, BannedFraction: 0.02}
 }
 
 // Record is one message to send.
@@ -87,8 +115,15 @@ type Expected struct {
 	CommissionByLeadPayee map[string]int64 `json:"commission_by_lead_payee_minor"`
 	SharedLeads           int              `json:"shared_leads"`     // lead ids a second partner uses too
 	SharedEventIDs        int              `json:"shared_event_ids"` // events whose id the other partner's lead used first
-
-	lastAmount int64
+	// PayoutByPayee is keyed "type:id currency" like CommissionByPayee, in
+	// each payee's payout currency (converted half to even per entry) for
+	// a payee paid in another currency than the policy's: what its payout
+	// statements sum to (commission.PayoutOf).
+	PayoutByPayee map[string]int64 `json:"payout_by_payee_minor"`
+	Renewals      int              `json:"renewals"`     // v2 renewals paid to the agent of record
+	Unlicensed    int              `json:"unlicensed"`   // accruals priced as a referral fee
+	Held          int              `json:"held_by_name"` // decision entries of named holds
+	Converted     int              `json:"fx_converted"` // accruals paid in another currency
 }
 
 // Models is how many attribution models the pipeline computes; the sink
@@ -124,6 +159,7 @@ type genLead struct {
 	payees      map[string]bool
 	twin        *genLead // another partner's lead with the same id, sent interleaved
 	second      bool     // l is such a twin: its records go out with its first's
+	banned      bool     // its last touch is a banned referrer's
 }
 
 // Generate builds a data set deterministically from opts.Seed. Rules are the
@@ -134,7 +170,7 @@ func Generate(opts Options, rules *Rules) (*Dataset, error) {
 	}
 	g := &gen{opts: opts, partners: opts.Partners, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)), rules: rules,
 		ds: &Dataset{Want: Expected{RejectedByStage: map[string]int{}, CommissionTotal: map[string]int64{},
-			CommissionByPayee: map[string]int64{}, CommissionByLeadPayee: map[string]int64{}}}}
+			CommissionByPayee: map[string]int64{}, CommissionByLeadPayee: map[string]int64{}, PayoutByPayee: map[string]int64{}}}}
 	if len(g.partners) == 0 {
 		g.partners = demoPartners
 	}
@@ -197,6 +233,12 @@ func (o Options) check() error {
 	if o.SharedLeadFraction < 0 || o.SharedLeadFraction > 1 || o.SharedEventIDFraction < 0 || o.SharedEventIDFraction > 1 {
 		return fmt.Errorf("sample: shared lead and event id fractions must be in [0, 1]")
 	}
+	if o.V2Fraction < 0 || o.V2Fraction > 1 || o.BannedFraction < 0 || o.BannedFraction > 1 {
+		return fmt.Errorf("sample: v2 and banned fractions must be in [0, 1]")
+	}
+	if o.Reference != nil && o.V2Fraction > 0 && (len(o.Reference.Agents) == 0 || len(o.Reference.Jurisdictions) == 0) {
+		return fmt.Errorf("sample: v2 policies take a licence registry with an agent and a jurisdiction")
+	}
 	if o.SharedLeadFraction > 0 && len(o.Partners) == 1 {
 		return fmt.Errorf("sample: sharing lead ids takes at least two partners")
 	}
@@ -255,12 +297,16 @@ func (g *gen) lead(l, first *genLead, clock *time.Time, budget int) int {
 			return false
 		}
 		*clock = clock.Add(time.Duration(1+g.rng.IntN(600)) * time.Second)
+		version := 1
+		if p, ok := payload.(v2Payload); ok {
+			version, payload = 2, map[string]any(p)
+		}
 		env := map[string]any{
-			"event_type": typ, "schema_version": 1, "occurred_at": clock.Format(time.RFC3339),
+			"event_type": typ, "schema_version": version, "occurred_at": clock.Format(time.RFC3339),
 			"partner_id": l.partner, "lead_id": l.id, "payload": payload,
 		}
 		e := event{typ: typ}
-		if g.rng.IntN(10) != 0 { // one in ten lets ingest derive the id
+		if g.rng.IntN(10) != 0 || version == 2 { // one v1 event in ten lets ingest derive the id; v2 envelopes must carry it
 			e.id = g.uuid()
 		}
 		if g.rng.IntN(7) == 0 {
@@ -286,8 +332,14 @@ func (g *gen) lead(l, first *genLead, clock *time.Time, budget int) int {
 	direct := g.rng.IntN(50) == 0 // a sale nobody referred
 	var last string               // payee "type:id" of the last touch
 	if !direct {
-		for range 1 + g.rng.IntN(3) {
+		banned := g.bannedReferrer(first)
+		n := 1 + g.rng.IntN(3)
+		for i := range n {
 			typ, rid := g.referrer(first)
+			if banned != "" && i == n-1 {
+				typ, rid, _ = strings.Cut(banned, ":")
+				l.banned = true
+			}
 			payload := map[string]any{
 				"referrer": map[string]any{"id": rid, "type": typ},
 				"channel":  channels[g.rng.IntN(len(channels))],
@@ -321,6 +373,37 @@ func (g *gen) lead(l, first *genLead, clock *time.Time, budget int) int {
 	}
 	g.policy(l, last, clock, emit)
 	return len(l.events)
+}
+
+// jurisdictions are those v2 policies are written in: where the registry
+// licenses anybody, and where the rules name a referral fee, sorted.
+func (g *gen) jurisdictions() []string {
+	js := slices.Clone(g.opts.Reference.Jurisdictions)
+	for j := range g.rules.fees {
+		if !slices.Contains(js, j) {
+			js = append(js, j)
+		}
+	}
+	slices.Sort(js)
+	return js
+}
+
+// bannedReferrer draws, for a first partner's referred lead, whether its
+// last touch is a banned referrer's, and returns that payee ("" if not).
+// Never for a second partner's lead: its referrers are none of its first's.
+func (g *gen) bannedReferrer(first *genLead) string {
+	if g.opts.Reference == nil || g.opts.BannedFraction == 0 || first != nil || len(g.rules.banned) == 0 {
+		return ""
+	}
+	if g.rng.Float64() >= g.opts.BannedFraction {
+		return ""
+	}
+	payees := make([]string, 0, len(g.rules.banned))
+	for p := range g.rules.banned {
+		payees = append(payees, p)
+	}
+	sort.Strings(payees)
+	return payees[g.rng.IntN(len(payees))]
 }
 
 // referrer draws a touch's referrer; for another partner's lead with the
@@ -357,8 +440,21 @@ func (g *gen) borrow(first *genLead, typ string, rank int) (event, bool) {
 	return event{}, false
 }
 
-// policy issues l's policy, maybe cancels it, and books what the pipeline
-// must pay for it. last is the payee of the lead's last touch, "" if none.
+// v2Payload is the payload of a schema_version 2 event.
+type v2Payload map[string]any
+
+// policyTerms are what prices a conversion.
+type policyTerms struct {
+	product, sale, currency string
+	premiumMinor            int64
+	effective               string // YYYY-MM-DD
+	jurisdiction            string // "" for a v1 policy
+	agent                   string // agent of record, payee "agent:id"; "" if none
+}
+
+// policy issues l's policy — v1, maybe cancelled, or v2 and renewed — and
+// books what the pipeline must pay for it. last is the payee of the lead's
+// last touch, "" if none.
 func (g *gen) policy(l *genLead, last string, clock *time.Time, emit func(string, any) bool) {
 	product := products[g.rng.IntN(len(products))]
 	currency := currencies[g.rng.IntN(len(currencies))]
@@ -367,6 +463,13 @@ func (g *gen) policy(l *genLead, last string, clock *time.Time, emit func(string
 		sale = "renewal"
 	}
 	minor := int64(20_000 + g.rng.IntN(480_000)) // 200.00 .. 5000.00
+	ref := g.opts.Reference
+	v2 := ref != nil && g.opts.V2Fraction > 0 && !l.banned && g.rng.Float64() < g.opts.V2Fraction
+	if v2 {
+		// In USD, a currency every dev referral fee names; a new sale, so
+		// that its touches are paid and its renewal the agent of record.
+		currency, sale = "USD", "new_business"
+	}
 	premium := fmt.Sprintf("%d.%02d", minor/100, minor%100)
 	if currency == "JPY" {
 		minor *= 100 // yen have no minor unit: 20 000 .. 500 000 yen
@@ -376,50 +479,131 @@ func (g *gen) policy(l *genLead, last string, clock *time.Time, emit func(string
 	// the clock, sometimes past midnight.
 	effective := clock.Add(24 * time.Hour)
 	policyID := "POL-" + l.id[len(g.opts.LeadPrefix):]
-	if !emit("policy.issued", map[string]any{
+	t := policyTerms{product: product, sale: sale, currency: currency, premiumMinor: minor, effective: effective.Format("2006-01-02")}
+	payload := map[string]any{
 		"policy_id": policyID, "product_line": product, "annual_premium": premium, "currency": currency,
-		"term_months": 12, "effective_date": effective.Format("2006-01-02"), "sale_type": sale,
-	}) {
+		"term_months": 12, "effective_date": t.effective, "sale_type": sale,
+	}
+	var body any = payload
+	if v2 {
+		js := g.jurisdictions()
+		t.jurisdiction = js[g.rng.IntN(len(js))]
+		t.agent = ref.Agents[g.rng.IntN(len(ref.Agents))]
+		payload["jurisdiction"], payload["agent_of_record"] = t.jurisdiction, strings.TrimPrefix(t.agent, "agent:")
+		body = v2Payload(payload)
+	}
+	if !emit("policy.issued", body) {
 		return
 	}
-	w := &g.ds.Want
-	w.Policies++
 	touches := 0
 	for _, e := range l.events {
 		if e.typ == "referral.created" {
 			touches++
 		}
 	}
-	if touches == 0 {
-		w.AttributionRows++
-	} else {
-		amount := g.rules.commission(product, sale, minor)
-		w.AttributionRows += touches * Models
-		// Paid by last touch: the last referrer gets it all, every other
-		// referrer of the lead a zero line.
-		w.CommissionLines += len(l.payees)
-		for p := range l.payees {
-			w.CommissionByLeadPayee[LeadPayeeKey(l.partner, l.id, p, currency)] += 0
-		}
-		w.pay(l, last, currency, amount)
-		w.lastAmount = amount
+	paid := g.convert(l, last, t, touches)
+	if v2 {
+		g.renew(l, payload, t, clock, emit)
+		return
 	}
 	if g.rng.IntN(10) == 0 {
 		cancelledOn := clock.Add(30 * 24 * time.Hour)
 		if emit("policy.cancelled", map[string]any{"policy_id": policyID, "cancelled_on": cancelledOn.Format("2006-01-02")}) && touches > 0 {
 			// The paid line is clawed back pro rata to the unearned days of
 			// the 12-month term, well inside every chargeback window.
-			w.CommissionLines++
-			w.pay(l, last, currency, -g.rules.proRata(w.lastAmount, effective, cancelledOn, 12))
+			g.ds.Want.CommissionLines++
+			g.ds.Want.pay(l, last, currency, -g.rules.proRata(paid, effective, cancelledOn, 12), nil)
 		}
 	}
 }
 
+// convert books a conversion of l under terms t: its attribution rows and
+// its accruals. Credit goes wholly to the last touch; to the agent of
+// record when no touch counts (none, or a renewal past their lookback).
+// It returns the credited payee's accrual.
+func (g *gen) convert(l *genLead, last string, t policyTerms, touches int) int64 {
+	w := &g.ds.Want
+	w.Policies++
+	credited := last
+	switch {
+	case touches > 0:
+		w.AttributionRows += touches * Models
+		// Every other referrer of the lead gets a zero line.
+		for p := range l.payees {
+			if p != last {
+				w.CommissionLines++
+				w.CommissionByLeadPayee[LeadPayeeKey(l.partner, l.id, p, t.currency)] += 0
+				w.payoutLine(g.opts.Reference, p, t.currency, 0)
+			}
+		}
+	case t.agent != "":
+		// One touchpoint, the agent of record, weighed by its model only.
+		w.AttributionRows++
+		credited = t.agent
+	default:
+		w.AttributionRows++ // unattributed: one row, nothing paid
+		return 0
+	}
+	amount := g.rules.commission(t.product, t.sale, t.premiumMinor)
+	share := g.rules.directShare(g.opts.Reference, credited, t, amount)
+	if t.jurisdiction != "" && !g.opts.Reference.licensed(credited, t.jurisdiction, t.product, t.effective) {
+		w.Unlicensed++
+	}
+	w.CommissionLines++
+	w.pay(l, credited, t.currency, share, g.opts.Reference)
+	if _, banned := g.rules.banned[credited]; banned && share > 0 {
+		w.CommissionLines++ // the hold's decision entry
+		w.Held++
+	} else if _, _, held := g.opts.Reference.payoutOf(credited, t.currency, share); held && share > 0 {
+		w.CommissionLines++ // held fx:missing_rate
+		w.Held++
+	}
+	return share
+}
+
+// renew issues the renewal of a v2 policy a year after its term began, 100
+// days after l's last event: past the lookback of every touch, so the
+// agent of record is credited. The clock of the leads that follow is not
+// moved.
+func (g *gen) renew(l *genLead, payload map[string]any, t policyTerms, clock *time.Time, emit func(string, any) bool) {
+	eff, _ := time.Parse("2006-01-02", t.effective) // formatted above
+	t.sale, t.effective = "renewal", eff.AddDate(1, 0, 0).Format("2006-01-02")
+	renewal := v2Payload{}
+	for k, v := range payload {
+		renewal[k] = v
+	}
+	renewal["sale_type"], renewal["effective_date"] = t.sale, t.effective
+	now := *clock
+	*clock = now.Add(100 * 24 * time.Hour)
+	ok := emit("policy.issued", renewal)
+	*clock = now
+	if ok {
+		g.ds.Want.Renewals++
+		g.convert(l, "", t, 0)
+	}
+}
+
 // pay books one line of amount to payee on l.
-func (w *Expected) pay(l *genLead, payee, currency string, amount int64) {
+func (w *Expected) pay(l *genLead, payee, currency string, amount int64, ref *Reference) {
 	w.CommissionTotal[currency] += amount
 	w.CommissionByPayee[payee+" "+currency] += amount
 	w.CommissionByLeadPayee[LeadPayeeKey(l.partner, l.id, payee, currency)] += amount
+	w.payoutLine(ref, payee, currency, amount)
+}
+
+// payoutLine books an entry of amount in currency in the payee's payout.
+// Only accruals are converted here: the generator never cancels a policy
+// whose payee is paid in another currency (a correction's payout is the
+// change of the conversion of what stands, not its own conversion).
+func (w *Expected) payoutLine(ref *Reference, payee, currency string, amount int64) {
+	cur, v, _ := ref.payoutOf(payee, currency, amount)
+	if cur != currency {
+		if amount < 0 {
+			panic("sample: a correction paid in another currency is beyond the oracle")
+		}
+		w.Converted++
+	}
+	w.PayoutByPayee[payee+" "+cur] += v
 }
 
 // LeadPayeeKey is the key of Expected.CommissionByLeadPayee and

@@ -1340,6 +1340,8 @@ type ClientInterface interface {
 	//
 	// One event or a non-empty array. Events are stamped (`received_at`, a derived `event_id` when absent) and accepted; their schema is checked asynchronously by the validate stage, and failures land on the dead-letter topic rather than in this response.
 	//
+	// The lead's contact (`payload.lead`: `name`, `email`, `phone`) is the exception where the deployment seals personal data (ingest `--pii-mode seal`): it is checked and normalized here, by the validate stage's rules, and a contact that cannot be sealed answers 422 with a reason per field (`invalid_phone`, `schema_violation`, `invalid_contact` for a `lead` that is not an object or a field that is not a string, `sealed_value_from_partner` for a value already starting with `enc:`, `contact_without_subject` for a contact on an event without `partner_id` or `lead_id`); nothing of the request is produced then. While the key store is unavailable the answer is 503 with `Retry-After`, never an event with the clear contact.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/events (the `SubmitEvents` operationId).
@@ -1348,6 +1350,8 @@ type ClientInterface interface {
 	// SubmitEvents Submit raw events of any type
 	//
 	// One event or a non-empty array. Events are stamped (`received_at`, a derived `event_id` when absent) and accepted; their schema is checked asynchronously by the validate stage, and failures land on the dead-letter topic rather than in this response.
+	//
+	// The lead's contact (`payload.lead`: `name`, `email`, `phone`) is the exception where the deployment seals personal data (ingest `--pii-mode seal`): it is checked and normalized here, by the validate stage's rules, and a contact that cannot be sealed answers 422 with a reason per field (`invalid_phone`, `schema_violation`, `invalid_contact` for a `lead` that is not an object or a field that is not a string, `sealed_value_from_partner` for a value already starting with `enc:`, `contact_without_subject` for a contact on an event without `partner_id` or `lead_id`); nothing of the request is produced then. While the key store is unavailable the answer is 503 with `Retry-After`, never an event with the clear contact.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1455,6 +1459,8 @@ func (c *Client) GetOpenAPI(ctx context.Context, reqEditors ...RequestEditorFn) 
 //
 // One event or a non-empty array. Events are stamped (`received_at`, a derived `event_id` when absent) and accepted; their schema is checked asynchronously by the validate stage, and failures land on the dead-letter topic rather than in this response.
 //
+// The lead's contact (`payload.lead`: `name`, `email`, `phone`) is the exception where the deployment seals personal data (ingest `--pii-mode seal`): it is checked and normalized here, by the validate stage's rules, and a contact that cannot be sealed answers 422 with a reason per field (`invalid_phone`, `schema_violation`, `invalid_contact` for a `lead` that is not an object or a field that is not a string, `sealed_value_from_partner` for a value already starting with `enc:`, `contact_without_subject` for a contact on an event without `partner_id` or `lead_id`); nothing of the request is produced then. While the key store is unavailable the answer is 503 with `Retry-After`, never an event with the clear contact.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/events (the `SubmitEvents` operationId).
@@ -1473,6 +1479,8 @@ func (c *Client) SubmitEventsWithBody(ctx context.Context, params *SubmitEventsP
 // SubmitEvents Submit raw events of any type
 //
 // One event or a non-empty array. Events are stamped (`received_at`, a derived `event_id` when absent) and accepted; their schema is checked asynchronously by the validate stage, and failures land on the dead-letter topic rather than in this response.
+//
+// The lead's contact (`payload.lead`: `name`, `email`, `phone`) is the exception where the deployment seals personal data (ingest `--pii-mode seal`): it is checked and normalized here, by the validate stage's rules, and a contact that cannot be sealed answers 422 with a reason per field (`invalid_phone`, `schema_violation`, `invalid_contact` for a `lead` that is not an object or a field that is not a string, `sealed_value_from_partner` for a value already starting with `enc:`, `contact_without_subject` for a contact on an event without `partner_id` or `lead_id`); nothing of the request is produced then. While the key store is unavailable the answer is 503 with `Retry-After`, never an event with the clear contact.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2043,6 +2051,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// One event or a non-empty array. Events are stamped (`received_at`, a derived `event_id` when absent) and accepted; their schema is checked asynchronously by the validate stage, and failures land on the dead-letter topic rather than in this response.
 	//
+	// The lead's contact (`payload.lead`: `name`, `email`, `phone`) is the exception where the deployment seals personal data (ingest `--pii-mode seal`): it is checked and normalized here, by the validate stage's rules, and a contact that cannot be sealed answers 422 with a reason per field (`invalid_phone`, `schema_violation`, `invalid_contact` for a `lead` that is not an object or a field that is not a string, `sealed_value_from_partner` for a value already starting with `enc:`, `contact_without_subject` for a contact on an event without `partner_id` or `lead_id`); nothing of the request is produced then. While the key store is unavailable the answer is 503 with `Retry-After`, never an event with the clear contact.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/events (the `SubmitEvents` operationId).
@@ -2051,6 +2061,8 @@ type ClientWithResponsesInterface interface {
 	// SubmitEventsWithResponse Submit raw events of any type
 	//
 	// One event or a non-empty array. Events are stamped (`received_at`, a derived `event_id` when absent) and accepted; their schema is checked asynchronously by the validate stage, and failures land on the dead-letter topic rather than in this response.
+	//
+	// The lead's contact (`payload.lead`: `name`, `email`, `phone`) is the exception where the deployment seals personal data (ingest `--pii-mode seal`): it is checked and normalized here, by the validate stage's rules, and a contact that cannot be sealed answers 422 with a reason per field (`invalid_phone`, `schema_violation`, `invalid_contact` for a `lead` that is not an object or a field that is not a string, `sealed_value_from_partner` for a value already starting with `enc:`, `contact_without_subject` for a contact on an event without `partner_id` or `lead_id`); nothing of the request is produced then. While the key store is unavailable the answer is 503 with `Retry-After`, never an event with the clear contact.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3472,6 +3484,8 @@ func (c *ClientWithResponses) GetOpenAPIWithResponse(ctx context.Context, reqEdi
 //
 // One event or a non-empty array. Events are stamped (`received_at`, a derived `event_id` when absent) and accepted; their schema is checked asynchronously by the validate stage, and failures land on the dead-letter topic rather than in this response.
 //
+// The lead's contact (`payload.lead`: `name`, `email`, `phone`) is the exception where the deployment seals personal data (ingest `--pii-mode seal`): it is checked and normalized here, by the validate stage's rules, and a contact that cannot be sealed answers 422 with a reason per field (`invalid_phone`, `schema_violation`, `invalid_contact` for a `lead` that is not an object or a field that is not a string, `sealed_value_from_partner` for a value already starting with `enc:`, `contact_without_subject` for a contact on an event without `partner_id` or `lead_id`); nothing of the request is produced then. While the key store is unavailable the answer is 503 with `Retry-After`, never an event with the clear contact.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/events (the `SubmitEvents` operationId).
@@ -3486,6 +3500,8 @@ func (c *ClientWithResponses) SubmitEventsWithBodyWithResponse(ctx context.Conte
 // SubmitEventsWithResponse Submit raw events of any type
 //
 // One event or a non-empty array. Events are stamped (`received_at`, a derived `event_id` when absent) and accepted; their schema is checked asynchronously by the validate stage, and failures land on the dead-letter topic rather than in this response.
+//
+// The lead's contact (`payload.lead`: `name`, `email`, `phone`) is the exception where the deployment seals personal data (ingest `--pii-mode seal`): it is checked and normalized here, by the validate stage's rules, and a contact that cannot be sealed answers 422 with a reason per field (`invalid_phone`, `schema_violation`, `invalid_contact` for a `lead` that is not an object or a field that is not a string, `sealed_value_from_partner` for a value already starting with `enc:`, `contact_without_subject` for a contact on an event without `partner_id` or `lead_id`); nothing of the request is produced then. While the key store is unavailable the answer is 503 with `Retry-After`, never an event with the clear contact.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -55,4 +56,25 @@ func reasons(err error) []schemas.Reason {
 		return r.Reasons
 	}
 	return []schemas.Reason{{Code: "permanent", Pointer: "", Message: err.Error()}}
+}
+
+// Original is what a dead letter keeps of the record it stands for, in
+// place of the record's own key and bytes.
+type Original struct {
+	Key   []byte
+	Value []byte
+	// Withheld keeps none of the bytes, only the size and SHA-256 of the
+	// record's: for a record whose personal data cannot be found to be
+	// protected (not JSON, no subject to seal it for).
+	Withheld bool
+}
+
+// OriginalKeeper is implemented by a Processor whose inputs carry personal
+// data that its dead letters must not copy as it came (ingest, in front of
+// which the partners' records are still clear): the runtime asks it, once
+// per batch, what to keep of the records it dead-letters. An error aborts
+// the batch for a retry: a dead letter never falls back to the clear
+// original.
+type OriginalKeeper interface {
+	DeadLetterOriginals(ctx context.Context, msgs []Message) ([]Original, error)
 }

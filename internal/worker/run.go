@@ -57,7 +57,20 @@ func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *pr
 	if state != nil {
 		defer state.Close()
 	}
+	m := newMetrics(reg, stage.Name)
+	forget := func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+		if state != nil {
+			for _, parts := range lost {
+				state.Revoked(parts)
+			}
+		}
+		if ctx.Err() == nil { // leaving at shutdown: the last scrape may still read them
+			m.forgetPartitions(lost)
+		}
+	}
 	opts, err := commonOpts(cfg, stage.Name, log, reg, append(append(subscribe, stateOpts...),
+		kgo.OnPartitionsRevoked(forget),
+		kgo.OnPartitionsLost(forget),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // a new group must not skip records
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -84,7 +97,7 @@ func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *pr
 	ready.Set(true)
 	log.Info("worker started", "inputs", inputs, "group", cfg.Group)
 
-	w := &txnWorker{cfg: cfg, stage: stage, log: log, m: newMetrics(reg, stage.Name), sess: sess, ready: ready, state: state}
+	w := &txnWorker{cfg: cfg, stage: stage, log: log, m: m, sess: sess, ready: ready, state: state}
 	for {
 		fetches := sess.PollRecords(ctx, cfg.BatchMax)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -202,15 +215,21 @@ func (w *txnWorker) process(ctx context.Context, recs []*kgo.Record) (outs []*kg
 	if len(results) != len(msgs) {
 		return nil, nil, nil, fmt.Errorf("processor returned %d results for %d records", len(results), len(msgs))
 	}
-	for i, res := range results {
-		if res.Err == nil {
-			res.Err = w.tooLarge(res.Out)
+	for i := range results {
+		if results[i].Err == nil {
+			results[i].Err = w.tooLarge(results[i].Out)
 		}
+		if err := results[i].Err; err != nil && !IsPermanent(err) {
+			return nil, nil, nil, fmt.Errorf("record %s/%d@%d: %w", msgs[i].Topic, msgs[i].Partition, msgs[i].Offset, err)
+		}
+	}
+	originals, err := w.originals(ctx, msgs, results)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for i, res := range results {
 		if res.Err != nil {
-			if !IsPermanent(res.Err) {
-				return nil, nil, nil, fmt.Errorf("record %s/%d@%d: %w", msgs[i].Topic, msgs[i].Partition, msgs[i].Offset, res.Err)
-			}
-			dl, code, err := w.deadLetter(msgs[i], res.Err)
+			dl, code, err := w.deadLetter(msgs[i], originals[i], res.Err)
 			if err != nil {
 				return nil, nil, nil, err
 			}
@@ -259,7 +278,37 @@ func (w *txnWorker) tooLarge(outs []Output) error {
 	return nil
 }
 
-func (w *txnWorker) deadLetter(m Message, cause error) (*kgo.Record, string, error) {
+// originals is what each dead letter of the batch keeps of its record: the
+// record itself, unless the processor is an OriginalKeeper, which is asked
+// once for all of them.
+func (w *txnWorker) originals(ctx context.Context, msgs []Message, results []Result) ([]Original, error) {
+	out := make([]Original, len(msgs))
+	var dead []Message
+	var at []int
+	for i, m := range msgs {
+		out[i] = Original{Key: m.Key, Value: m.Value}
+		if results[i].Err != nil {
+			dead, at = append(dead, m), append(at, i)
+		}
+	}
+	keeper, ok := w.stage.Processor.(OriginalKeeper)
+	if !ok || len(dead) == 0 {
+		return out, nil
+	}
+	kept, err := keeper.DeadLetterOriginals(ctx, dead)
+	if err != nil {
+		return nil, fmt.Errorf("what to keep of %d dead letters: %w", len(dead), err)
+	}
+	if len(kept) != len(dead) {
+		return nil, fmt.Errorf("processor kept %d originals of %d dead letters", len(kept), len(dead))
+	}
+	for j, i := range at {
+		out[i] = kept[j]
+	}
+	return out, nil
+}
+
+func (w *txnWorker) deadLetter(m Message, orig Original, cause error) (*kgo.Record, string, error) {
 	now := time.Now().UTC()
 	rej := schemas.Rejection{
 		Stage:           w.stage.Name,
@@ -267,18 +316,27 @@ func (w *txnWorker) deadLetter(m Message, cause error) (*kgo.Record, string, err
 		SourceTopic:     m.Topic,
 		SourcePartition: m.Partition,
 		SourceOffset:    m.Offset,
-		Key:             m.Key,
-		Original:        m.Value,
+		Key:             orig.Key,
+		Original:        orig.Value,
 		FailedAt:        now,
 	}
+	if orig.Withheld {
+		// What identifies the record, so that the partner can be asked
+		// for it; a re-drive needs the partner to resend.
+		sum := sha256.Sum256(m.Value)
+		rej.Original = nil
+		rej.OriginalSize, rej.OriginalSHA256, rej.OriginalTruncated = int64(len(m.Value)), hex.EncodeToString(sum[:]), true
+	}
 	v, err := json.Marshal(rej)
-	if err == nil && len(v)+len(m.Key) > w.cfg.maxRecordBytes() {
+	if err == nil && len(v)+len(rej.Key) > w.cfg.maxRecordBytes() {
 		// The dead letter must fit where the record did not: keep a
 		// prefix, and what identifies the whole.
-		sum := sha256.Sum256(m.Value)
-		rej.Original = m.Value[:min(len(m.Value), MaxDeadLetterOriginal)]
-		rej.OriginalSize, rej.OriginalSHA256, rej.OriginalTruncated = int64(len(m.Value)), hex.EncodeToString(sum[:]), true
-		rej.Key = m.Key[:min(len(m.Key), 1024)]
+		if !orig.Withheld {
+			sum := sha256.Sum256(rej.Original)
+			rej.OriginalSize, rej.OriginalSHA256, rej.OriginalTruncated = int64(len(rej.Original)), hex.EncodeToString(sum[:]), true
+			rej.Original = rej.Original[:min(len(rej.Original), MaxDeadLetterOriginal)]
+		}
+		rej.Key = rej.Key[:min(len(rej.Key), 1024)]
 		v, err = json.Marshal(rej)
 	}
 	if err != nil {
@@ -424,6 +482,19 @@ func addByTopic(c *prometheus.CounterVec, recs []*kgo.Record) {
 	}
 	if n > 0 {
 		c.WithLabelValues(topic).Add(float64(n))
+	}
+}
+
+// forgetPartitions drops the gauges of partitions this worker no longer
+// owns: a gauge is only set by a fetch, so one left behind would report its
+// last lag forever, beside the new owner's, to an autoscaler that sums them.
+func (m *metrics) forgetPartitions(lost map[string][]int32) {
+	for topic, parts := range lost {
+		for _, p := range parts {
+			part := strconv.Itoa(int(p))
+			m.lag.DeleteLabelValues(topic, part)
+			m.end.DeleteLabelValues(topic, part)
+		}
 	}
 }
 

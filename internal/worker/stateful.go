@@ -45,16 +45,8 @@ func stateOf(cfg Config, stage Stage, log *slog.Logger, reg prometheus.Registere
 			ConstLabels: prometheus.Labels{"stage": stage.Name},
 		}, func() float64 { return float64(st.restores.Load()) }))
 	}
-	forget := func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
-		for _, parts := range lost {
-			st.Revoked(parts)
-		}
-	}
-	return st, []kgo.Opt{
-		kgo.RecordPartitioner(ChangelogPartitioner(st.Changelog())),
-		kgo.OnPartitionsRevoked(forget),
-		kgo.OnPartitionsLost(forget),
-	}, nil
+	// Run's revoke hook calls st.Revoked: franz-go keeps one hook.
+	return st, []kgo.Opt{kgo.RecordPartitioner(ChangelogPartitioner(st.Changelog()))}, nil
 }
 
 // processState runs a stateful processor on a batch: state checked (and

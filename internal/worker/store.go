@@ -100,7 +100,15 @@ func RunStore(ctx context.Context, cfg Config, stage StoreStage, log *slog.Logge
 	for i, t := range stage.Inputs {
 		full[i] = cfg.Topic(t)
 	}
+	m := newMetrics(reg, name)
+	forget := func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+		if ctx.Err() == nil { // leaving at shutdown: the last scrape may still read them
+			m.forgetPartitions(lost)
+		}
+	}
 	opts, err := commonOpts(cfg, name, log, reg,
+		kgo.OnPartitionsRevoked(forget),
+		kgo.OnPartitionsLost(forget),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(full...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -142,7 +150,6 @@ func RunStore(ctx context.Context, cfg Config, stage StoreStage, log *slog.Logge
 	ready.Set(true)
 	log.Info("store worker started", "inputs", full, "group", cfg.Group)
 
-	m := newMetrics(reg, name)
 	for {
 		recs, closed := collect(ctx, cl, cfg.BatchMax, stage.Linger, func(f kgo.Fetches) {
 			f.EachError(func(topic string, p int32, err error) {

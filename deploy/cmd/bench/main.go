@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -47,6 +48,9 @@ type Results struct {
 	Commit  string    `json:"commit"`
 	Machine string    `json:"machine"`
 	Events  int       `json:"events"`
+	// Sealed: ingest ran with --pii-mode seal (--seal), every lead's
+	// contact sealed under its data key (PRIVACY.md).
+	Sealed bool `json:"sealed,omitempty"`
 
 	LimitConsumeRate float64 `json:"limit_consume_records_per_s"`
 	LimitInsertRate  float64 `json:"limit_clickhouse_rows_per_s"`
@@ -106,6 +110,14 @@ func cpuPerEvent(workers, services map[string]float64, events int) CPUPerEvent {
 	return c
 }
 
+// keyringFor is the keyring devstack seals with (created there), or none.
+func keyringFor(seal bool, dir string) string {
+	if !seal {
+		return ""
+	}
+	return filepath.Join(dir, "keyring.json")
+}
+
 // offeredRate is the latency phase's rate: the one asked for, or half the
 // capacity measured (a fixed rate saturates a slow box and idles a fast
 // one, so its latency says nothing that carries between boxes).
@@ -126,6 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	profDir := fs.String("profile", "", "directory for CPU profiles of the six workers and the broker, taken during the bulk phase (empty: none)")
 	profFor := fs.Duration("profile-seconds", 20*time.Second, "length of those profiles")
 	settleWait := fs.Duration("settle", time.Minute, "how long ClickHouse may take to agree with the oracle once the sink has written enough")
+	seal := fs.Bool("seal", false, "run ingest with --pii-mode seal (a fresh keyring, the key store in Redis database 1), to compare CPU per event with sealing on and off")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -136,7 +149,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return errors.New("--events ≥ 1000, --rate ≥ 0 and --duration ≥ 1s")
 	}
 	res := &Results{Time: time.Now().UTC(), Events: *n, Machine: machine(), Commit: commit(*root),
-		OfferedSeconds: int(dur.Seconds())}
+		OfferedSeconds: int(dur.Seconds()), Sealed: *seal}
 	bin := filepath.Join(*root, "bin")
 	tmp, err := os.MkdirTemp("", "reftrack-bench-")
 	if err != nil {
@@ -230,7 +243,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	st, err := devstack.Start(ctx, devstack.Config{
 		BinDir: bin, LogDir: logDir, Brokers: brokers, Redis: devports.Loopback(devports.Redis),
 		RedisPrefix: "bench:", ClickHouse: "clickhouse://" + chAddr + "/" + db, Rules: filepath.Join(*root, "deploy", "dev", "rules.json"),
-		Extra: []string{"REFTRACK_LOG_LEVEL=warn", fmt.Sprintf("REFTRACK_PPROF=%t", *profDir != "")},
+		Extra:      []string{"REFTRACK_LOG_LEVEL=warn", fmt.Sprintf("REFTRACK_PPROF=%t", *profDir != "")},
+		PIIKeyring: keyringFor(*seal, tmp), PIIRedisDB: 1,
 	})
 	if err != nil {
 		return err
@@ -528,6 +542,9 @@ func progress(s string) { fmt.Fprintf(os.Stderr, "\r\033[Kbench: %s", s) }
 
 func report(w *os.File, r *Results) {
 	fmt.Fprintf(w, "reftrack bench, %s, commit %s, %s\n\n", r.Time.Format(time.RFC3339), r.Commit, r.Machine)
+	if r.Sealed {
+		fmt.Fprintf(w, "ingest sealed every contact (--seal)\n\n")
+	}
 	fmt.Fprintf(w, "%-44s %14s\n", "measure", "value")
 	row := func(k string, v float64, unit string) { fmt.Fprintf(w, "%-44s %14.0f %s\n", k, v, unit) }
 	row("events pre-loaded", float64(r.Events), "")
@@ -590,8 +607,12 @@ func save(root string, r *Results) error {
 		return err
 	}
 	defer f.Close()
-	_, err = fmt.Fprintf(f, "| %s | %s | %s | %d | %.0f | %.0f | %.0f | %.1f | %.1f | %.1f | %.3f/%.3f/%.3f at %d | %.0f | %v |\n",
-		r.Time.Format("2006-01-02 15:04"), r.Commit, r.Machine, r.Events, r.LimitConsumeRate, r.LimitInsertRate,
+	events := strconv.Itoa(r.Events)
+	if r.Sealed {
+		events += " sealed" // the table's columns stay as they are
+	}
+	_, err = fmt.Fprintf(f, "| %s | %s | %s | %s | %.0f | %.0f | %.0f | %.1f | %.1f | %.1f | %.3f/%.3f/%.3f at %d | %.0f | %v |\n",
+		r.Time.Format("2006-01-02 15:04"), r.Commit, r.Machine, events, r.LimitConsumeRate, r.LimitInsertRate,
 		r.PipelineRate, r.CPUMicros.Workers, r.CPUMicros.Services, r.CPUMicros.Total,
 		r.LatencyP50, r.LatencyP95, r.LatencyP99, r.OfferedRate, maxRSS, r.OracleAgreed)
 	fmt.Printf("\nsaved %s and a line in BENCHMARKS.md\n", path)

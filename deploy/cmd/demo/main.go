@@ -39,6 +39,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	api := fs.String("ingest-url", "http://"+devports.Loopback(devports.API), "base URL of the ingest HTTP API")
 	dsn := fs.String("clickhouse", "clickhouse://"+devports.Loopback(devports.ClickHouseTCP)+"/reftrack", "ClickHouse DSN of the sink's database")
 	rulesPath := fs.String("rules", "deploy/dev/rules.json", "the commission rules the stack runs with")
+	licences := fs.String("licences", "", "commission's licence registry (issue #18: with it the sample has v2 policies, renewals, unlicensed and banned referrers)")
+	fxRates := fs.String("fx-rates", "", "commission's FX rates (needs --licences)")
 	wait := fs.Duration("wait", 3*time.Minute, "how long to wait for everything to land")
 	secret := fs.String("jwt-hs256-secret", devstack.DevJWTSecret, "HS256 secret to sign the demo's admin token (as ingest's --jwt-hs256-secret)")
 	issuer := fs.String("jwt-issuer", devstack.DevJWTIssuer, "issuer of the demo's token (as ingest's --jwt-issuer)")
@@ -51,6 +53,11 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	rules, err := sample.LoadRules(*rulesPath)
 	if err != nil {
 		return err
+	}
+	if *licences != "" {
+		if opts.Reference, err = sample.LoadReference(*licences, *fxRates); err != nil {
+			return err
+		}
 	}
 	ds, err := sample.Generate(opts, rules)
 	if err != nil {
@@ -80,6 +87,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	fmt.Printf("sending %d records (%d duplicates, %d invalid) for %d policies, seed %d;\n"+
 		"%d lead ids and %d event ids are used by two partners, whose leads and money must stay apart\n",
 		len(ds.Records), ds.Want.Duplicates, ds.Want.Rejected, ds.Want.Policies, opts.Seed, ds.Want.SharedLeads, ds.Want.SharedEventIDs)
+	if opts.Reference != nil {
+		fmt.Printf("%d renewals paid to the agent of record, %d accruals to referrers unlicensed in the policy's jurisdiction, %d held by name, %d paid out in another currency\n",
+			ds.Want.Renewals, ds.Want.Unlicensed, ds.Want.Held, ds.Want.Converted)
+	}
 	tok, err := auth.Sign([]byte(*secret), *issuer, "reftrack-ingest", auth.Claims{Role: auth.RoleAdmin}, time.Hour)
 	if err != nil {
 		return err
