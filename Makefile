@@ -10,7 +10,7 @@ FUZZTIME ?= 10s
 TEST_FUZZTIME ?= 4s
 GOTEST ?= go test
 
-.PHONY: all build test fuzz vet lint staticcheck fmt-check lint-openapi tidy run up down bench bench-go chaos clean images ops-check
+.PHONY: all build test fuzz vet lint staticcheck fmt-check lint-openapi tidy run up down status bench bench-go chaos clean images ops-check
 
 all: build
 
@@ -19,7 +19,7 @@ build:
 	@for s in $(STAGES); do (cd $$s && go build -o ../bin/$$s ./cmd/$$s) || exit 1; done
 	@cd attribute && go build -o ../bin/datadriven ./cmd/datadriven
 	@cd commission && go build -o ../bin/statements ./cmd/statements && go build -o ../bin/whatif ./cmd/whatif && go build -o ../bin/adjust ./cmd/adjust && go build -o ../bin/verify ./cmd/verify && go build -o ../bin/explain ./cmd/explain && go build -o ../bin/close-period ./cmd/close-period && go build -o ../bin/decide ./cmd/decide
-	@cd deploy && go build -o ../bin/devbroker ./cmd/devbroker && go build -o ../bin/demo ./cmd/demo && go build -o ../bin/reftrack ./cmd/reftrack && go build -o ../bin/dlq ./cmd/dlq
+	@cd deploy && go build -o ../bin/devbroker ./cmd/devbroker && go build -o ../bin/demo ./cmd/demo && go build -o ../bin/reftrack ./cmd/reftrack && go build -o ../bin/dlq ./cmd/dlq && go build -o ../bin/devstack ./cmd/devstack
 
 vet:
 	go vet $(PKGS)
@@ -63,16 +63,23 @@ tidy:
 	go work sync
 
 # run: start everything, push EVENTS generated events through, print what
-# landed, stop everything.
+# landed, stop everything. deploy/dev.sh wraps bin/devstack, the one launcher
+# (deploy/cmd/devstack); the Go tools start workers through the same package.
 run: build
 	deploy/dev.sh run $(EVENTS)
 
-# up/down: keep the dev stack (broker, Redis, ClickHouse, six workers) running.
+# up/down/status: keep the dev stack (broker, Redis, ClickHouse, six
+# supervised workers) running, stop it, see what runs.
 up: build
 	deploy/dev.sh up
 
 down:
+	@[[ -x bin/devstack ]] || $(MAKE) --no-print-directory build
 	deploy/dev.sh down
+
+status:
+	@[[ -x bin/devstack ]] || $(MAKE) --no-print-directory build
+	deploy/dev.sh status
 
 # bench: the whole pipeline against its limits (see deploy/cmd/bench);
 # `make bench N=100000` for a quick run. bench-go: the Go benchmarks.

@@ -231,45 +231,37 @@ func (a *Attributor) counts(c conversion, t Touch) bool {
 		!t.ReceivedAt.After(c.ReceivedAt.Add(a.Config.Grace))
 }
 
+// decode reads a record of referrals.unique into what attribute acts on.
 func decode(raw []byte) (decoded, error) {
-	var env schemas.Envelope
-	if err := schemas.Decode(raw, &env); err != nil {
+	ev, err := schemas.DecodeEvent(raw)
+	if errors.Is(err, schemas.ErrEnvelope) {
 		return decoded{}, worker.Reject(CodeUndecodable, "", "not an event envelope: %v", err)
 	}
 	// A lead id means nothing without its partner: two partners' leads of
 	// the same id keep apart touches and conversions.
-	d := decoded{lead: schemas.Scoped(env.PartnerID, env.LeadID)}
-	received := env.OccurredAt
-	if env.ReceivedAt != nil {
-		received = *env.ReceivedAt
+	d := decoded{lead: schemas.Scoped(ev.PartnerID, ev.LeadID)}
+	received := ev.OccurredAt
+	if ev.ReceivedAt != nil {
+		received = *ev.ReceivedAt
 	}
-	switch env.EventType {
-	case schemas.TypeReferralCreated:
-		var p schemas.ReferralCreated
-		if err := schemas.Decode(env.Payload, &p); err != nil {
-			return d, worker.Reject(CodeUndecodable, "/payload", "%v", err)
-		}
-		d.touch = &Touch{EventID: env.EventID, ReferrerID: p.Referrer.ID, ReferrerType: p.Referrer.Type,
-			Channel: p.Channel, OccurredAt: env.OccurredAt.UTC(), ReceivedAt: received.UTC()}
-	case schemas.TypePolicyCancelled:
-		var p schemas.PolicyCancelled
-		if err := schemas.Decode(env.Payload, &p); err != nil {
-			return d, worker.Reject(CodeUndecodable, "/payload", "%v", err)
-		}
-		d.cancel = &cancellation{env: env, p: p}
-	case schemas.TypePolicyAgentChanged:
-		var p schemas.PolicyAgentChanged
-		if err := schemas.Decode(env.Payload, &p); err != nil {
-			return d, worker.Reject(CodeUndecodable, "/payload", "%v", err)
-		}
-		d.agent = &agentChange{env: env, p: p}
-	case schemas.TypePolicyIssued:
-		var p schemas.PolicyIssued
-		if err := schemas.Decode(env.Payload, &p); err != nil {
-			return d, worker.Reject(CodeUndecodable, "/payload", "%v", err)
-		}
-		d.conv = &conversion{EventID: env.EventID, OccurredAt: env.OccurredAt.UTC(), ReceivedAt: received.UTC(),
-			PartnerID: env.PartnerID, LeadID: env.LeadID, Policy: p}
+	switch p := ev.Body.(type) {
+	case *schemas.ReferralCreated:
+		d.touch = &Touch{EventID: ev.EventID, ReferrerID: p.Referrer.ID, ReferrerType: p.Referrer.Type,
+			Channel: p.Channel, OccurredAt: ev.OccurredAt.UTC(), ReceivedAt: received.UTC()}
+	case *schemas.PolicyCancelled:
+		d.cancel = &cancellation{env: ev.Envelope, p: *p}
+	case *schemas.PolicyAgentChanged:
+		d.agent = &agentChange{env: ev.Envelope, p: *p}
+	case *schemas.PolicyIssued:
+		d.conv = &conversion{EventID: ev.EventID, OccurredAt: ev.OccurredAt.UTC(), ReceivedAt: received.UTC(),
+			PartnerID: ev.PartnerID, LeadID: ev.LeadID, Policy: *p}
+	default:
+		// Status updates, and types attribute does not act on, pass
+		// without state or output however their payload reads.
+		return d, nil
+	}
+	if err != nil {
+		return d, worker.Reject(CodeUndecodable, "/payload", "%v", err)
 	}
 	return d, nil
 }
@@ -343,7 +335,7 @@ func (a *Attributor) weigh(c conversion, all []Touch) (schemas.AttributionCalcul
 	}
 	// Renewal commission goes to the agent of record, and so does a sale
 	// no touch is credited for, rather than to nobody.
-	if c.Agent != nil && (c.Policy.SaleType == schemas.SaleRenewal || len(counted) == 0) {
+	if c.Agent != nil && (paidToAgent(c.Policy.SaleType) || len(counted) == 0) {
 		tps = append(tps, agentTouchpoint(c))
 		paid = AgentOfRecord
 	}
@@ -532,11 +524,10 @@ func agentFor(l *lead, c conversion) *agentSpell {
 // AgentOfRecord model and under no touch model, which do not know it. Its
 // event id is the event that named the agent, its times the conversion's.
 func agentTouchpoint(c conversion) schemas.Touchpoint {
-	return schemas.Touchpoint{EventID: c.Agent.EventID, ReferrerID: c.Agent.Agent, ReferrerType: schemas.ReferrerAgent,
-		Channel: AgentOfRecord, OccurredAt: c.OccurredAt, ReceivedAt: c.ReceivedAt, Weights: map[string]int{AgentOfRecord: TotalBP}}
+	return schemas.Touchpoint{Touch: Touch{EventID: c.Agent.EventID, ReferrerID: c.Agent.Agent, ReferrerType: schemas.ReferrerAgent,
+		Channel: AgentOfRecord, OccurredAt: c.OccurredAt, ReceivedAt: c.ReceivedAt}, Weights: map[string]int{AgentOfRecord: TotalBP}}
 }
 
 func touchpoint(t Touch, w map[string]int, excluded bool) schemas.Touchpoint {
-	return schemas.Touchpoint{EventID: t.EventID, ReferrerID: t.ReferrerID, ReferrerType: t.ReferrerType,
-		Channel: t.Channel, OccurredAt: t.OccurredAt, ReceivedAt: t.ReceivedAt, Excluded: excluded, Weights: w}
+	return schemas.Touchpoint{Touch: t, Excluded: excluded, Weights: w}
 }

@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"sort"
 	"time"
+
+	"github.com/reftrack/reftrack/schemas"
 )
 
 // TotalBP is the whole credit of a conversion in basis points.
@@ -23,15 +25,10 @@ const (
 // ModelNames lists every rule-based model, in a fixed order.
 var ModelNames = []string{FirstTouch, LastTouch, Linear, TimeDecay, PositionBased}
 
-// Touch is a touchpoint as the models see it.
-type Touch struct {
-	EventID      string    `json:"event_id"`
-	ReferrerID   string    `json:"referrer_id"`
-	ReferrerType string    `json:"referrer_type"`
-	Channel      string    `json:"channel"`
-	OccurredAt   time.Time `json:"occurred_at"`
-	ReceivedAt   time.Time `json:"received_at"`
-}
+// Touch is a touchpoint as the models see it: schemas.Touch, the one type
+// for it, which the attribution's touchpoints embed and the lead's state
+// stores.
+type Touch = schemas.Touch
 
 // Order sorts touches by time, then event id, so every model sees one
 // deterministic sequence whatever order Redis or Kafka returned them in.

@@ -56,14 +56,53 @@ func sinkDB(t *testing.T, outs []worker.Output) driver.Conn {
 }
 
 // entryColumns are the columns of commission_entries a journal entry
-// fills, in entryRow's order: every field of the hashed form, so verify
-// can recompute each hash from its row.
-const entryColumns = `entry_id, kind, payee_id, payee_type, currency, amount_minor, period, posted_at, corrects, cause_id,
-	attribution_id, attribution_version, policy_id, partner_id, lead_id, product_line, sale_type, model, weight_bp,
-	rule_set_version, rule_id, premium_minor, base_minor, rate, band, min_applied, cap_applied, residue_minor, override_level,
-	source_entry_id, cancelled_on, actor, reason, chain, chain_seq, prev_hash, hash, hold_until, decision,
-	licence_check, payout_currency, payout_amount_minor, fx_rate, fx_source, fx_as_of, model_version,
-	kafka_topic, kafka_partition, kafka_offset`
+// fills, in entryRow's order: the sink's own list.
+var entryColumns = strings.Join(schemas.CommissionEntryColumns(), ", ")
+
+// filledByClickHouse are commission_entries' columns no writer gives.
+var filledByClickHouse = map[string]bool{"inserted_at": true} // DEFAULT now()
+
+// TestEntryColumnsAreTheMigrations: the one column list (the sink's, this
+// file's) names only columns the migrations give commission_entries, and
+// every one of them but those ClickHouse fills at insert: a migration
+// adding a column (each has a DEFAULT, so inserts without it still work)
+// fails here until the list has it and the sink writes it.
+func TestEntryColumnsAreTheMigrations(t *testing.T) {
+	t.Parallel()
+	conn, db := testenv.ClickHouse(t, "commission_columns", true)
+	rows, err := conn.Query(context.Background(),
+		"SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'commission_entries'")
+	if err != nil {
+		t.Fatalf("columns of %s: %v", db, err)
+	}
+	defer rows.Close()
+	inTable := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		inTable[name] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, c := range schemas.CommissionEntryColumns() {
+		if listed[c] {
+			t.Errorf("column %s listed twice", c)
+		}
+		listed[c] = true
+		if !inTable[c] {
+			t.Errorf("column %s listed but not in the migrated table", c)
+		}
+	}
+	for c := range inTable {
+		if !listed[c] && !filledByClickHouse[c] {
+			t.Errorf("the migrated table has %s, which schemas.CommissionEntryColumns lacks", c)
+		}
+	}
+}
 
 // writeThroughSink writes outs as rows of commission_entries, as the sink
 // stores the records of commissions from offset first on. Written here

@@ -123,29 +123,24 @@ func (e *event) keys(partition int32) []worker.StateKey {
 // decodeEvent decodes a record of the attributions topic; the error is a
 // permanent rejection.
 func decodeEvent(value []byte) (*event, error) {
-	var e event
-	if err := schemas.Decode(value, &e.env); err != nil {
+	ev, err := schemas.DecodeEvent(value)
+	if errors.Is(err, schemas.ErrEnvelope) {
 		return nil, worker.Reject(CodeUndecodable, "", "not an event envelope: %v", err)
 	}
-	var err error
-	switch e.env.EventType {
-	case schemas.TypeAttributionCalculated:
-		e.att = &schemas.AttributionCalculated{}
-		err = schemas.Decode(e.env.Payload, e.att)
-	case schemas.TypeAttributionCancelled:
-		e.cancel = &schemas.AttributionCancelled{}
-		err = schemas.Decode(e.env.Payload, e.cancel)
-	case schemas.TypeAdjustmentRequested:
-		e.adj = &schemas.AdjustmentRequested{}
-		err = schemas.Decode(e.env.Payload, e.adj)
-	case schemas.TypePeriodClosed:
-		e.close = &schemas.PeriodClosed{}
-		err = schemas.Decode(e.env.Payload, e.close)
-	case schemas.TypeDecisionRequested:
-		e.dec = &schemas.DecisionRequested{}
-		err = schemas.Decode(e.env.Payload, e.dec)
+	e := event{env: ev.Envelope}
+	switch p := ev.Body.(type) {
+	case *schemas.AttributionCalculated:
+		e.att = p
+	case *schemas.AttributionCancelled:
+		e.cancel = p
+	case *schemas.AdjustmentRequested:
+		e.adj = p
+	case *schemas.PeriodClosed:
+		e.close = p
+	case *schemas.DecisionRequested:
+		e.dec = p
 	default:
-		return nil, worker.Reject(CodeUndecodable, "/event_type", "unexpected event type %q", e.env.EventType)
+		return nil, worker.Reject(CodeUndecodable, "/event_type", "unexpected event type %q", ev.EventType)
 	}
 	if err != nil {
 		return nil, worker.Reject(CodeUndecodable, "/payload", "%v", err)

@@ -174,7 +174,7 @@ func attEnvelope(line, sale, premium, currency string, version int64, tps ...tp)
 		Policy: schemas.PolicyIssued{PolicyID: "P-1", ProductLine: line, AnnualPremium: premium, Currency: currency,
 			TermMonths: 12, EffectiveDate: "2026-01-01", SaleType: sale}}
 	for _, t := range tps {
-		att.Touchpoints = append(att.Touchpoints, schemas.Touchpoint{EventID: "e-" + t.id, ReferrerID: t.id, ReferrerType: t.typ,
+		att.Touchpoints = append(att.Touchpoints, schemas.Touchpoint{Touch: schemas.Touch{EventID: "e-" + t.id, ReferrerID: t.id, ReferrerType: t.typ},
 			Weights: map[string]int{"linear": t.w, "last_touch": 0}})
 	}
 	payload, _ := json.Marshal(att)

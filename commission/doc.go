@@ -38,7 +38,11 @@
 // like the rules), a payee not licensed for a policy's jurisdiction and
 // product line on its effective date is paid the jurisdiction's referral
 // fee instead of commission (licence_check says why; v1 policies, without
-// jurisdiction, are not checked). An accrual of a payee paid in another
+// jurisdiction, are not checked), and so is one licensed but not appointed
+// by the policy's carrier (policy.issued v2 carrier) on that date
+// (not_appointed:<carrier>). A payee whose id is the policy's
+// policyholder_ref referred itself: hold rules read that as self_referral.
+// An accrual of a payee paid in another
 // currency records the rate snapshot (Rates: rate, source, as-of) and its
 // amount in that currency, half even; its corrections record the change of
 // the converted standing amount, so payout-currency balances are exact

@@ -114,6 +114,22 @@ func Lines(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculated)
 	return envelopes(env, es)
 }
 
+// LinesFor is Lines with the reference data the stage runs with: the
+// licence registry's referral fees (licences and carrier appointments) and
+// each accrual's conversion to its payee's payout currency at the rate as
+// of the attribution's receipt, as the stage posts them. What-if prices
+// history with it; holds are not its concern (they move no money).
+func LinesFor(rs *RuleSet, ref Reference, env schemas.Envelope, att schemas.AttributionCalculated) ([]schemas.Envelope, error) {
+	es, err := accrualsFor(rs, ref, env, att)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ref.convertAccruals(es, receivedAt(env)); err != nil {
+		return nil, worker.Reject(CodeBadRule, "/payload/policy", "%v", err)
+	}
+	return envelopes(env, es)
+}
+
 // accruals is Lines before the entries become envelopes.
 func accruals(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculated) ([]schemas.JournalEntry, error) {
 	return accrualsFor(rs, Reference{}, env, att)
@@ -125,9 +141,9 @@ func accruals(rs *RuleSet, env schemas.Envelope, att schemas.AttributionCalculat
 // payout currencies is the caller's (Reference.convertAccruals).
 func accrualsFor(rs *RuleSet, ref Reference, env schemas.Envelope, att schemas.AttributionCalculated) ([]schemas.JournalEntry, error) {
 	p := att.Policy
-	premium, err := money.ParseMinor(p.AnnualPremium, p.Currency)
+	premium, err := commissionBase(p)
 	if err != nil {
-		return nil, worker.Reject(CodeBadPremium, "/payload/policy/annual_premium", "%v", err)
+		return nil, err
 	}
 	if len(att.Touchpoints) == 0 {
 		return nil, nil // unattributed: nobody to pay, counted by attribute
@@ -220,7 +236,8 @@ func paidShares(att schemas.AttributionCalculated) ([]Share, error) {
 // policy's currency leaves the policy unpriced: no_matching_rule.
 func policyCommission(rs *RuleSet, env schemas.Envelope, p schemas.PolicyIssued, premium int64) (*Rule, Derivation, error) {
 	rule, err := rs.Match(PolicyEnv{ProductLine: p.ProductLine, SaleType: p.SaleType, Currency: p.Currency, PremiumMinor: premium,
-		TermMonths: p.TermMonths, PartnerID: env.PartnerID, FirstYear: p.SaleType == schemas.SaleNewBusiness})
+		TermMonths: p.TermMonths, PartnerID: env.PartnerID, FirstYear: p.SaleType == schemas.SaleNewBusiness,
+		InstallmentNumber: installmentNumber(p), InstallmentCount: installmentCount(p)})
 	if err != nil {
 		return nil, Derivation{}, worker.Reject(CodeBadRule, "/payload/policy", "%v", err)
 	}
@@ -254,7 +271,8 @@ func direct(rs *RuleSet, refs Reference, env schemas.Envelope, att schemas.Attri
 	ref := rs.Payees[s.Payee]
 	rule, err := rs.MatchPayee(Env{ProductLine: p.ProductLine, SaleType: p.SaleType, Currency: p.Currency, PremiumMinor: base.PremiumMinor,
 		TermMonths: p.TermMonths, PartnerID: env.PartnerID, PayeeID: e.PayeeID, PayeeType: e.PayeeType, Payee: s.Payee, Tier: ref.Tier,
-		Region: ref.Region, WeightBP: s.WeightBP, FirstYear: p.SaleType == schemas.SaleNewBusiness})
+		Region: ref.Region, WeightBP: s.WeightBP, FirstYear: p.SaleType == schemas.SaleNewBusiness, SelfReferral: selfReferral(p, e.PayeeID),
+		InstallmentNumber: installmentNumber(p), InstallmentCount: installmentCount(p)})
 	if err != nil {
 		return e, worker.Reject(CodeBadRule, "/payload/policy", "%v", err)
 	}
@@ -288,7 +306,7 @@ func direct(rs *RuleSet, refs Reference, env schemas.Envelope, att schemas.Attri
 // payee: overrides[i] percent of it to the payee's i-th upline.
 func overrides(rs *RuleSet, ref Reference, p schemas.PolicyIssued, d schemas.JournalEntry, payee string) []schemas.JournalEntry {
 	var out []schemas.JournalEntry
-	if strings.HasPrefix(d.LicenceCheck, "unlicensed:") {
+	if !paysCommission(d.LicenceCheck) {
 		return nil // a referral fee is not commission: no upline shares it
 	}
 	up := rs.Payees[payee].Upline
@@ -302,7 +320,7 @@ func overrides(rs *RuleSet, ref Reference, p schemas.PolicyIssued, d schemas.Jou
 		o.WeightBP, o.ResidueMinor, o.Band, o.MinApplied, o.CapApplied = 0, 0, "", false, false
 		var licensed bool
 		if o.LicenceCheck, licensed = ref.licenceCheck(up, p); !licensed {
-			o.AmountMinor = 0 // an unlicensed upline earns no commission there
+			o.AmountMinor = 0 // an upline unlicensed or not appointed there earns no commission
 		}
 		out = append(out, o)
 		up = rs.Payees[up].Upline

@@ -471,7 +471,7 @@ func (p *propPolicy) oracleClawed(amount int64) int64 {
 func (p *propPolicy) message(version int64, touches []tp, received time.Time) worker.Message {
 	att := schemas.AttributionCalculated{Version: version, PolicyEventID: "pe-" + p.attID, PaidModel: "linear", Policy: p.policy}
 	for _, x := range touches {
-		att.Touchpoints = append(att.Touchpoints, schemas.Touchpoint{EventID: "e-" + x.id, ReferrerID: x.id, ReferrerType: x.typ,
+		att.Touchpoints = append(att.Touchpoints, schemas.Touchpoint{Touch: schemas.Touch{EventID: "e-" + x.id, ReferrerID: x.id, ReferrerType: x.typ},
 			Weights: map[string]int{"linear": x.w}})
 	}
 	payload, _ := json.Marshal(att)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/reftrack/reftrack/internal/worker"
@@ -38,8 +39,9 @@ type Licensee struct {
 	// (see Rates).
 	PayoutCurrency string    `json:"payout_currency,omitempty"`
 	Licences       []Licence `json:"licences,omitempty"`
-	// Appointments with carriers are kept for the record; policy.issued
-	// names no carrier, so no calculation reads them yet.
+	// Appointments with carriers: on a policy naming its carrier
+	// (policy.issued v2 carrier), a licensed payee is paid commission only
+	// with an appointment by that carrier effective on the sale date.
 	Appointments []Appointment `json:"appointments,omitempty"`
 }
 
@@ -176,6 +178,17 @@ func (l *Licences) Licensed(payee, jurisdiction, line, on string) bool {
 	return false
 }
 
+// Appointed says whether payee holds an appointment by carrier on day on
+// (YYYY-MM-DD, both ends inclusive).
+func (l *Licences) Appointed(payee, carrier, on string) bool {
+	for _, a := range l.Payees[payee].Appointments {
+		if a.Carrier == carrier && a.EffectiveOn <= on && (a.ExpiresOn == "" || on <= a.ExpiresOn) {
+			return true
+		}
+	}
+	return false
+}
+
 // Reference is the reference data a calculation reads besides the rules:
 // the licence registry and the FX rates, each nil when not configured.
 // Like the rules, a batch reads each once.
@@ -187,16 +200,28 @@ type Reference struct {
 // licenceCheck is the licence_check of payee on policy p, and whether it
 // may be paid commission. No registry, or a policy without jurisdiction
 // (policy.issued v1): no check ("", true). A policy without a valid
-// effective date cannot be shown licensed: unlicensed.
+// effective date cannot be shown licensed: unlicensed. The licence is
+// judged first; then, on a policy naming its carrier, a payee not
+// appointed by it that day is paid as if unlicensed (not_appointed), since
+// a carrier pays commission only through the agents it appointed.
 func (r Reference) licenceCheck(payee string, p schemas.PolicyIssued) (string, bool) {
 	if r.Licences == nil || p.Jurisdiction == "" {
 		return "", true
 	}
 	what := p.Jurisdiction + ":" + p.ProductLine
-	if _, err := time.Parse(time.DateOnly, p.EffectiveDate); err == nil && r.Licences.Licensed(payee, p.Jurisdiction, p.ProductLine, p.EffectiveDate) {
-		return "licensed:" + what, true
+	if _, err := time.Parse(time.DateOnly, p.EffectiveDate); err != nil || !r.Licences.Licensed(payee, p.Jurisdiction, p.ProductLine, p.EffectiveDate) {
+		return "unlicensed:" + what, false
 	}
-	return "unlicensed:" + what, false
+	if p.Carrier != "" && !r.Licences.Appointed(payee, p.Carrier, p.EffectiveDate) {
+		return "not_appointed:" + p.Carrier, false
+	}
+	return "licensed:" + what, true
+}
+
+// paysCommission says whether a licence_check lets its payee earn
+// commission (and so its uplines overrides): no check, or licensed.
+func paysCommission(check string) bool {
+	return check == "" || strings.HasPrefix(check, "licensed:")
 }
 
 // compileReferralFees parses the referral fees' money literals.
@@ -216,12 +241,13 @@ func (rs *RuleSet) compileReferralFees() []error {
 	return errs
 }
 
-// referralFee turns direct accrual e of a payee unlicensed for policy p
-// into the jurisdiction's referral fee: rule "referral_fee:<jurisdiction>",
-// rate "flat" (base: the whole fee, paid × weight / 10 000, half away from
-// zero), "capped" (base: the commission share, cap_applied when the cap
-// bit) or "none" (0). The residue of the split stays with nobody's share:
-// a fee is not a share of the policy's commission.
+// referralFee turns direct accrual e of a payee unlicensed (or not
+// appointed) for policy p into the jurisdiction's referral fee: rule
+// "referral_fee:<jurisdiction>", rate "flat" (base: the whole fee, paid ×
+// weight / 10 000, half away from zero), "capped" (base: the commission
+// share, cap_applied when the cap bit) or "none" (0). The residue of the
+// split stays with nobody's share: a fee is not a share of the policy's
+// commission.
 func referralFee(rs *RuleSet, e schemas.JournalEntry, p schemas.PolicyIssued, share int64) (schemas.JournalEntry, error) {
 	f := rs.ReferralFees[p.Jurisdiction]
 	e.RuleID = "referral_fee:" + p.Jurisdiction

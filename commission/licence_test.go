@@ -311,3 +311,113 @@ func FuzzParseLicences(f *testing.F) {
 		}
 	})
 }
+
+// appointmentRegistry licenses agent:A-1 (appointed by acme-life from
+// 2025-06-01), agency:AG-1 (appointed by acme-life through 2025-12-31) and
+// mga:M-1 (no appointment) for life in US-CA.
+func appointmentRegistry(t *testing.T) *Licences {
+	t.Helper()
+	l, err := ParseLicences([]byte(`{"schema_version": 1, "version": "appt-1", "payees": {
+  "agent:A-1": {"licences": [{"jurisdiction": "US-CA", "lines": ["life"], "effective_on": "2025-01-01"}],
+                "appointments": [{"carrier": "acme-life", "effective_on": "2025-06-01"}]},
+  "agency:AG-1": {"licences": [{"jurisdiction": "US-CA", "lines": ["life"], "effective_on": "2020-01-01"}],
+                  "appointments": [{"carrier": "acme-life", "effective_on": "2020-01-01", "expires_on": "2025-12-31"}]},
+  "mga:M-1": {"licences": [{"jurisdiction": "US-CA", "lines": ["life"], "effective_on": "2020-01-01"}]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestAppointmentCheckGolden (issue #18, carrier appointments): on a policy
+// naming its carrier, a licensed payee without an appointment by that
+// carrier effective on the sale date is paid like an unlicensed one — the
+// jurisdiction's referral fee, no overrides; an upline, an override of 0 —
+// and the entry says not_appointed:<carrier>. The licence is judged first.
+// Hand-computed: life 10 000.00 USD pays 1 500.00 (30 %, capped), overrides
+// 10 % and 5 % of it; the US-CA fee is 25.00 flat.
+func TestAppointmentCheckGolden(t *testing.T) {
+	t.Parallel()
+	rs, lic := licenceRules(t), appointmentRegistry(t)
+	tests := []struct {
+		name, carrier, effective, jurisdiction string
+		want                                   string
+	}{
+		{"no carrier named: appointments not checked", "", "2025-03-01", "US-CA",
+			"agency:AG-1=15000/override:1/licensed:US-CA:life agent:A-1=150000/life-first-year/licensed:US-CA:life mga:M-1=7500/override:2/licensed:US-CA:life"},
+		{"appointed; an expired and a missing appointment earn no override", "acme-life", "2026-01-01", "US-CA",
+			"agency:AG-1=0/override:1/not_appointed:acme-life agent:A-1=150000/life-first-year/licensed:US-CA:life mga:M-1=0/override:2/not_appointed:acme-life"},
+		{"last day of an appointment is appointed", "acme-life", "2025-12-31", "US-CA",
+			"agency:AG-1=15000/override:1/licensed:US-CA:life agent:A-1=150000/life-first-year/licensed:US-CA:life mga:M-1=0/override:2/not_appointed:acme-life"},
+		{"before the appointment: the referral fee", "acme-life", "2025-05-31", "US-CA",
+			"agent:A-1=2500/referral_fee:US-CA/not_appointed:acme-life"},
+		{"another carrier: the referral fee", "other-co", "2026-01-01", "US-CA",
+			"agent:A-1=2500/referral_fee:US-CA/not_appointed:other-co"},
+		{"unlicensed says so, whatever the appointment", "acme-life", "2026-01-01", "US-NY",
+			"agent:A-1=5000/referral_fee:US-NY/unlicensed:US-NY:life"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env, att := attEnvelope("life", "new_business", "10000.00", "USD", 1, lifePolicy...)
+			att.Policy.Jurisdiction, att.Policy.EffectiveDate, att.Policy.Carrier = tt.jurisdiction, tt.effective, tt.carrier
+			got, err := accrualsFor(rs, Reference{Licences: lic}, env, att)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := describeChecked(got); s != tt.want {
+				t.Errorf("entries\n got %s\nwant %s", s, tt.want)
+			}
+		})
+	}
+}
+
+// TestAppointmentCheckProperty: for every sale date around the
+// appointments' bounds and every carrier, a payee is paid commission
+// exactly when it is licensed and appointed by the policy's carrier that
+// day, and an accrual not paid commission is the fee (direct) or 0
+// (override), never more than with no registry.
+func TestAppointmentCheckProperty(t *testing.T) {
+	t.Parallel()
+	rs, lic := licenceRules(t), appointmentRegistry(t)
+	for _, carrier := range []string{"acme-life", "other-co"} {
+		for _, day := range []string{"2019-12-31", "2020-01-01", "2025-05-31", "2025-06-01", "2025-12-31", "2026-01-01", "2030-01-01"} {
+			env, att := attEnvelope("life", "new_business", "10000.00", "USD", 1, lifePolicy...)
+			att.Policy.Jurisdiction, att.Policy.EffectiveDate, att.Policy.Carrier = "US-CA", day, carrier
+			got, err := accrualsFor(rs, Reference{Licences: lic}, env, att)
+			if err != nil {
+				t.Fatal(err)
+			}
+			free, _ := accrualsFor(rs, Reference{}, env, att)
+			freeOf := map[string]int64{}
+			for _, e := range free {
+				freeOf[e.PayeeType+":"+e.PayeeID] = e.AmountMinor
+			}
+			for _, e := range got {
+				payee := e.PayeeType + ":" + e.PayeeID
+				ok := lic.Licensed(payee, "US-CA", "life", day) && appointedOn(lic, payee, carrier, day)
+				paidCommission := e.AmountMinor == freeOf[payee] && e.LicenceCheck == "licensed:US-CA:life"
+				if ok != paidCommission {
+					t.Errorf("%s %s: %s paid %d (%s), licensed and appointed %v", carrier, day, payee, e.AmountMinor, e.LicenceCheck, ok)
+				}
+				if !ok && e.OverrideLevel > 0 && e.AmountMinor != 0 {
+					t.Errorf("%s %s: override of %s not appointed: %d", carrier, day, payee, e.AmountMinor)
+				}
+				if e.AmountMinor > freeOf[payee] {
+					t.Errorf("%s %s: %s paid %d, more than without a registry", carrier, day, payee, e.AmountMinor)
+				}
+			}
+		}
+	}
+}
+
+// appointedOn is the test's own reading of an appointment: by carrier,
+// from effective_on through expires_on (inclusive; none: open-ended).
+func appointedOn(l *Licences, payee, carrier, day string) bool {
+	for _, a := range l.Payees[payee].Appointments {
+		if a.Carrier == carrier && a.EffectiveOn <= day && (a.ExpiresOn == "" || day <= a.ExpiresOn) {
+			return true
+		}
+	}
+	return false
+}

@@ -26,9 +26,11 @@ const (
 // DecisionHold is the decision of a named hold: a decision entry (amount 0,
 // correcting the accrual) a hold rule posts with the accrual, its reason
 // the hold's ("fraud:banned_referrer", "manual") and its actor
-// "rule:<hold id>@<rule set version>". Only an admin's approve or decline
+// "rule:<hold id>@<rule set version>"; or one a scheduled fraud rule
+// requests on the decisions topic (velocity: reason "fraud:velocity",
+// actor "rule:velocity@<params>"). Only an admin's approve or decline
 // ends it.
-const DecisionHold = "hold"
+const DecisionHold = schemas.DecisionHold
 
 // CodeBadDecision rejects a decision request that cannot be posted.
 const CodeBadDecision = "invalid_decision"
@@ -102,7 +104,8 @@ func namedHolds(rs *RuleSet, env schemas.Envelope, p schemas.PolicyIssued, accru
 		ref := rs.Payees[payee]
 		h, err := rs.MatchHold(Env{ProductLine: d.ProductLine, SaleType: d.SaleType, Currency: d.Currency, PremiumMinor: d.PremiumMinor,
 			TermMonths: p.TermMonths, PartnerID: env.PartnerID, PayeeID: d.PayeeID, PayeeType: d.PayeeType, Payee: payee,
-			Tier: ref.Tier, Region: ref.Region, WeightBP: d.WeightBP, FirstYear: p.SaleType == schemas.SaleNewBusiness})
+			Tier: ref.Tier, Region: ref.Region, WeightBP: d.WeightBP, FirstYear: p.SaleType == schemas.SaleNewBusiness,
+			SelfReferral: selfReferral(p, d.PayeeID), InstallmentNumber: installmentNumber(p), InstallmentCount: installmentCount(p)})
 		if err != nil {
 			return nil, worker.Reject(CodeBadRule, "/payload/touchpoints", "%v", err)
 		}
@@ -149,9 +152,9 @@ func declineReversalID(accrual, partnerID, requestID string) string {
 	return entryID(schemas.EntryReversal, accrual, schemas.EntryDecision, schemas.Scoped(partnerID, requestID))
 }
 
-// decide posts an admin's decision on a standing accrual, once per
-// request id: a decision entry and, for a decline, the reversal of what
-// stands of the accrual. A decision on a direct accrual covers the
+// decide posts an admin's decision (or a fraud rule's hold) on a standing
+// accrual, once per request id: a decision entry and, for a decline, the
+// reversal of what stands of the accrual. A decision on a direct accrual covers the
 // override accruals derived from it (its uplines' shares of the same line)
 // that still stand: an override declined on its own before is not
 // approved again. A declined accrual leaves the policy's standing
@@ -173,6 +176,11 @@ func (c *Calculator) decide(ctx context.Context, st *worker.StateTxn, part int32
 	if len(targets) == 0 {
 		return nil, worker.Reject(CodeBadDecision, "/payload/entry_id",
 			"accrual %s of attribution %s does not stand (unknown, superseded, of 0 or declined already)", req.EntryID, req.AttributionID)
+	}
+	if req.Decision == DecisionHold {
+		if err := holdable(ctx, st, part, env, p.Standing[targets[0]].Entry); err != nil {
+			return nil, err
+		}
 	}
 	var out []schemas.JournalEntry
 	declined := map[string]bool{}
@@ -229,13 +237,53 @@ func checkDecision(req schemas.DecisionRequested) error {
 	if len(missing) > 0 {
 		errs = append(errs, "without "+strings.Join(missing, ", "))
 	}
-	if req.Decision != schemas.DecisionApprove && req.Decision != schemas.DecisionDecline {
-		errs = append(errs, fmt.Sprintf("decision %q: want %s or %s", req.Decision, schemas.DecisionApprove, schemas.DecisionDecline))
+	switch req.Decision {
+	case schemas.DecisionApprove, schemas.DecisionDecline, schemas.DecisionHold:
+	default:
+		errs = append(errs, fmt.Sprintf("decision %q: want %s, %s or %s", req.Decision, schemas.DecisionApprove, schemas.DecisionDecline, schemas.DecisionHold))
 	}
 	if len(errs) > 0 {
 		return worker.Reject(CodeBadDecision, "/payload", "decision request %s: %s", req.RequestID, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// holdable refuses a requested hold on an accrual its hold_until released
+// into a period before the one the hold posts in (the request's, or the
+// first open one after it): statements pay an accrual in the period it is
+// released in and a hold un-releases it, so a late hold would change a
+// statement that may be delivered, in a period that may be closed. Months
+// order as text. The accrual's period here is the one it was computed in,
+// never later than the one it was posted in, so this errs on refusing.
+func holdable(ctx context.Context, st *worker.StateTxn, part int32, env schemas.Envelope, a schemas.JournalEntry) error {
+	if a.HoldUntil == "" {
+		return nil // pending: never released without a decision
+	}
+	posts, err := openPeriod(ctx, st, part, env.PartnerID, periodOf(env))
+	if err != nil {
+		return err
+	}
+	if released := max(a.Period, a.HoldUntil[:min(len(a.HoldUntil), len("2006-01"))]); released < posts {
+		return worker.Reject(CodeBadDecision, "/payload/entry_id",
+			"hold on accrual %s: released in %s by its hold_until %s, before %s the hold posts in", a.EntryID, released, a.HoldUntil, posts)
+	}
+	return nil
+}
+
+// openPeriod is period, or the first period after it open for partnerID
+// on partition part: where postOpen will post an entry of that period.
+func openPeriod(ctx context.Context, st *worker.StateTxn, part int32, partnerID, period string) (string, error) {
+	closed := map[string]bool{}
+	for _, p := range []string{partnerID, schemas.AllPartners} {
+		ps, err := closedPeriods(ctx, st, closedKey(part, p))
+		if err != nil {
+			return "", err
+		}
+		for _, c := range ps {
+			closed[c] = true
+		}
+	}
+	return firstOpen(period, closed), nil
 }
 
 // decisionEntry records the decision on accrual a (the one requested, or

@@ -156,6 +156,11 @@ type PolicyEnv struct {
 	TermMonths   int    `expr:"term_months"`
 	PartnerID    string `expr:"partner_id"`
 	FirstYear    bool   `expr:"first_year"`
+	// InstallmentNumber and InstallmentCount say which installment an
+	// installment sale pays (e.g. 3 of 12), so that rules can pay as-earned
+	// commission by number; both 0 for other sales.
+	InstallmentNumber int `expr:"installment_number"`
+	InstallmentCount  int `expr:"installment_count"`
 }
 
 // Env is what a payee rule's condition can read: the policy and the payee.
@@ -173,6 +178,11 @@ type Env struct {
 	Region       string `expr:"region"`
 	WeightBP     int    `expr:"weight_bp"`
 	FirstYear    bool   `expr:"first_year"`
+	// SelfReferral says the payee is the insured: its id is the policy's
+	// policyholder_ref (see selfReferral), so a hold can name the fraud.
+	SelfReferral      bool `expr:"self_referral"`
+	InstallmentNumber int  `expr:"installment_number"` // as in PolicyEnv
+	InstallmentCount  int  `expr:"installment_count"`
 }
 
 func compileSchema(name string) *jsonschema.Schema {

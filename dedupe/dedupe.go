@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -116,26 +115,27 @@ func (d *Deduper) ProcessState(ctx context.Context, st *worker.StateTxn, batch [
 }
 
 // decode reads what dedupe needs of a record: its envelope, and its status
-// when it is a status change.
+// when it is a status change. An event of a type dedupe does not know, or
+// whose payload does not decode, passes on its envelope alone: validate
+// checked it, and dedupe only drops copies.
 func decode(m worker.Message) (*input, error) {
-	var env schemas.Envelope
-	if err := schemas.Decode(m.Value, &env); err != nil || env.EventID == "" {
-		return nil, worker.Reject(CodeUndecodable, "", "not an event envelope: %v", err)
+	ev, err := schemas.DecodeEvent(m.Value)
+	if errors.Is(err, schemas.ErrEnvelope) || ev.EventID == "" {
+		var notEnvelope error
+		if errors.Is(err, schemas.ErrEnvelope) {
+			notEnvelope = err
+		}
+		return nil, worker.Reject(CodeUndecodable, "", "not an event envelope: %v", notEnvelope)
 	}
 	in := &input{
-		lead:  schemas.LeadKey(env.PartnerID, env.LeadID),
-		claim: worker.StateKey{Partition: m.Partition, Key: "claim:" + Key(&env)},
-		byID:  env.IdempotencyKey == "",
-		print: fingerprint(&env),
+		lead:  schemas.LeadKey(ev.PartnerID, ev.LeadID),
+		claim: worker.StateKey{Partition: m.Partition, Key: "claim:" + Key(&ev.Envelope)},
+		byID:  ev.IdempotencyKey == "",
+		print: fingerprint(&ev.Envelope),
 	}
-	if env.EventType == schemas.TypeReferralStatusUpdated {
-		var p schemas.ReferralStatusUpdated
-		// validate checked the payload against its schema; one that still
-		// does not decode is let through unchecked, as before.
-		if schemas.Decode(env.Payload, &p) == nil && p.Status != "" {
-			in.status = p.Status
-			in.log = worker.StateKey{Partition: m.Partition, Key: "status:" + schemas.Scoped(env.PartnerID, env.LeadID)}
-		}
+	if p, ok := ev.Body.(*schemas.ReferralStatusUpdated); ok && err == nil && p.Status != "" {
+		in.status = p.Status
+		in.log = worker.StateKey{Partition: m.Partition, Key: "status:" + schemas.Scoped(ev.PartnerID, ev.LeadID)}
 	}
 	return in, nil
 }
@@ -207,9 +207,7 @@ func (d *Deduper) claim(ctx context.Context, st *worker.StateTxn, k worker.State
 func fingerprint(env *schemas.Envelope) string {
 	h := sha256.New()
 	h.Write([]byte(env.EventType + "\x00" + env.LeadID + "\x00"))
-	var payload any
-	if json.Unmarshal(env.Payload, &payload) == nil {
-		b, _ := json.Marshal(payload) // maps encode with sorted keys
+	if b, err := schemas.Canonical(env.Payload); err == nil {
 		h.Write(b)
 	} else {
 		h.Write(env.Payload)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Container images of the workers, built with buildah (no Docker engine
 # needed) from deploy/Dockerfile.
-#   deploy/images.sh [binary ...]      default: the six stages
+#   deploy/images.sh [binary ...]      default: the six stages and the reftrack CLI (CronJobs)
 # Env: IMAGE_REPO (default reftrack), IMAGE_TAG (default: git describe),
 #      IMAGE_MODE auto|image|prebuilt (default auto: "image" when the Go base
 #      image can be pulled, else "prebuilt": the host's Go builds static
@@ -17,7 +17,7 @@ GO_IMAGE="${GO_IMAGE:-docker.io/library/golang:1.26-bookworm}"
 # Where overlay storage does not work (some unprivileged sandboxes), run
 # with STORAGE_DRIVER=vfs.
 bins=("$@")
-((${#bins[@]})) || bins=(ingest validate dedupe attribute commission sink)
+((${#bins[@]})) || bins=(ingest validate dedupe attribute commission sink reftrack)
 
 say() { echo "images: $*" >&2; }
 
@@ -26,7 +26,7 @@ command -v buildah >/dev/null || { say "buildah missing: apt-get install -y buil
 # module of a binary: the stages are their own; the tools live in a stage's module.
 module_of() {
 	case "$1" in
-	dlq) echo deploy ;;
+	dlq | reftrack) echo deploy ;;
 	statements | whatif) echo commission ;;
 	datadriven) echo attribute ;;
 	*) echo "$1" ;;

@@ -31,8 +31,8 @@ const (
 	// PeriodClosed); it travels on the attributions topic, one record on
 	// every partition, since each partition's state records its own closes.
 	TypePeriodClosed = "commission.period_closed"
-	// TypeDecisionRequested asks the commission stage to approve or decline
-	// one accrual (see DecisionRequested); it travels on the attributions
+	// TypeDecisionRequested asks the commission stage to approve, decline
+	// or hold one accrual (see DecisionRequested); it travels on the attributions
 	// topic, keyed LeadKey(partner, lead of the accrual), since a decline
 	// reverses what stands of the accrual and that state lives in the
 	// lead's partition.
@@ -115,7 +115,19 @@ type ReferralStatusUpdated struct {
 const (
 	SaleNewBusiness = "new_business"
 	SaleRenewal     = "renewal"
+	// SaleInstallment is as-earned commission on one premium installment
+	// collected (v2): PolicyIssued.Installment says which and its premium.
+	SaleInstallment = "installment"
 )
+
+// Installment is the premium installment a policy.issued of sale type
+// installment pays commission on; its EffectiveDate and TermMonths are
+// the period the installment pays for.
+type Installment struct {
+	Number  int    `json:"number"`  // 1 for the first
+	Of      int    `json:"of"`      // how many the policy is paid in, ≥ Number
+	Premium string `json:"premium"` // decimal string like AnnualPremium: the commission's base
+}
 
 // PolicyIssued is the payload of policy.issued: the conversion. One type
 // serves every schema version: fields a version adds are omitempty, so a
@@ -135,6 +147,16 @@ type PolicyIssued struct {
 	// (v2, optional): renewals, and issues no touch is credited for, are
 	// attributed to it.
 	AgentOfRecord string `json:"agent_of_record,omitempty"`
+	// PolicyholderRef is the partner's opaque id of the insured person
+	// (v2, optional), in the id space of its referrer ids: a payee of that
+	// id referred itself. A person identifier: the sink keeps it out of
+	// ClickHouse (PRIVACY.md).
+	PolicyholderRef string `json:"policyholder_ref,omitempty"`
+	// Carrier is the carrier writing the policy (v2, optional): a payee
+	// the licence registry knows needs an appointment with it.
+	Carrier string `json:"carrier,omitempty"`
+	// Installment is set exactly when SaleType is SaleInstallment (v2).
+	Installment *Installment `json:"installment,omitempty"`
 }
 
 // PolicyAgentChanged is the payload of policy.agent_changed: from
@@ -152,15 +174,23 @@ type PolicyCancelled struct {
 	Reason      string `json:"reason,omitempty"`
 }
 
-// Touchpoint is one referral.created of a lead with the credit each model
-// gives it, in basis points.
-type Touchpoint struct {
+// Touch is one referral.created of a lead as attribution sees it: who
+// referred, through which channel, when. attribute keeps a lead's touches
+// in its state in this form and weighs them.
+type Touch struct {
 	EventID      string    `json:"event_id"`
 	ReferrerID   string    `json:"referrer_id"`
 	ReferrerType string    `json:"referrer_type"`
 	Channel      string    `json:"channel"`
 	OccurredAt   time.Time `json:"occurred_at"`
 	ReceivedAt   time.Time `json:"received_at"`
+}
+
+// Touchpoint is a Touch with the credit each model gives it, in basis
+// points. Touch is embedded, so its fields encode inline, first, as they
+// did when Touchpoint spelled them out.
+type Touchpoint struct {
+	Touch
 	// Excluded touches (e.g. a customer's self-referral) are listed for the
 	// audit trail with zero weight in every model.
 	Excluded bool           `json:"excluded,omitempty"`
@@ -243,10 +273,13 @@ const (
 	EntryDecision = "decision"
 )
 
-// Decisions an admin takes on an accrual (JournalEntry.Decision).
+// Decisions on an accrual (JournalEntry.Decision): an admin approves or
+// declines; a hold keeps it from every statement until one of those (a
+// hold rule's, or one a scheduled fraud rule requests, e.g. velocity).
 const (
 	DecisionApprove = "approve"
 	DecisionDecline = "decline"
+	DecisionHold    = "hold"
 )
 
 // JournalEntry is the payload of commission.entry: one change of one
@@ -365,14 +398,14 @@ type AdjustmentRequested struct {
 }
 
 // DecisionRequested is the payload of commission.decision_requested: a
-// person approves or declines the accrual EntryID of AttributionID. The
-// stage posts one decision per (partner, request id), however often the
-// request is sent.
+// person approves or declines the accrual EntryID of AttributionID, or a
+// scheduled fraud rule holds it. The stage posts one decision per
+// (partner, request id), however often the request is sent.
 type DecisionRequested struct {
 	RequestID     string `json:"request_id"`
 	EntryID       string `json:"entry_id"`
 	AttributionID string `json:"attribution_id"`
-	Decision      string `json:"decision"` // DecisionApprove or DecisionDecline
+	Decision      string `json:"decision"` // DecisionApprove, DecisionDecline or DecisionHold
 	Actor         string `json:"actor"`
 	Reason        string `json:"reason"`
 }

@@ -83,6 +83,11 @@ func TestPolicyIssuedVersions(t *testing.T) {
 			t.Errorf("jurisdiction %q accepted = %v, want %v", code, !ok, ok)
 		}
 	}
+	for _, p := range []string{"policyholder_ref", "carrier"} { // additive, optional (issue #18)
+		if _, ok := v2.Properties.Payload.Properties[p]; !ok || slices.Contains(v2.Properties.Payload.Required, p) {
+			t.Errorf("v2 %s: listed %v, want an optional property", p, ok)
+		}
+	}
 	agent := v2.Properties.Payload.Properties["agent_of_record"].Pattern
 	if agent == "" || agent != readSchema(t, SchemaFile(TypePolicyAgentChanged, 1)).Properties.Payload.Properties["agent_of_record"].Pattern {
 		t.Errorf("agent_of_record pattern %q differs between policy.issued v2 and policy.agent_changed", agent)
@@ -97,6 +102,7 @@ func TestPolicyIssuedRoundTrip(t *testing.T) {
 		`{"policy_id":"P-1","product_line":"auto","annual_premium":"100.00","currency":"USD","term_months":12,"effective_date":"2026-10-02","sale_type":"new_business"}`,
 		`{"policy_id":"P-1","product_line":"auto","annual_premium":"100.00","currency":"USD","term_months":12,"effective_date":"2026-10-02","sale_type":"renewal","jurisdiction":"US-CA","agent_of_record":"A-7"}`,
 		`{"policy_id":"P-1","product_line":"auto","annual_premium":"100.00","currency":"USD","term_months":12,"effective_date":"2026-10-02","sale_type":"renewal","jurisdiction":"US-CA"}`,
+		`{"policy_id":"P-1","product_line":"auto","annual_premium":"100.00","currency":"USD","term_months":12,"effective_date":"2026-10-02","sale_type":"new_business","jurisdiction":"US-CA","policyholder_ref":"C-7","carrier":"acme-life"}`,
 	} {
 		var p PolicyIssued
 		if err := Decode([]byte(raw), &p); err != nil {

@@ -2,7 +2,6 @@ package sink
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -19,9 +18,6 @@ func MigrateCommand(ctx context.Context, args []string, getenv func(string) stri
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return fmt.Errorf("parse flags: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {

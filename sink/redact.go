@@ -24,8 +24,9 @@ import (
 const Redacted = "[redacted]"
 
 // piiMembers are the member names whose values are withheld: the lead and
-// its contact fields (schemas.Contact), wherever they appear.
-var piiMembers = map[string]bool{"lead": true, "name": true, "email": true, "phone": true}
+// its contact fields (schemas.Contact), and a policy's policyholder_ref (a
+// person's id), wherever they appear.
+var piiMembers = map[string]bool{"lead": true, "name": true, "email": true, "phone": true, "policyholder_ref": true}
 
 // redactDeadLetter returns the ClickHouse copy of a dead letter's original
 // bytes and reason messages: personal data replaced by Redacted, in the

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,18 +30,16 @@ var (
 	attributions = Table{"attributions", []string{"attribution_id", "version", "policy_event_id", "policy_id", "partner_id", "lead_id",
 		"product_line", "sale_type", "currency", "premium_minor", "term_months", "converted_at", "model", "paid", "touch_count",
 		"touch_event_id", "referrer_id", "referrer_type", "channel", "touched_at", "excluded", "weight_bp", "model_version",
+		"jurisdiction", "carrier", "effective_date", "received_at_ms", "installment_number", "installment_count", "installment_premium_minor",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
 	commissionLines = Table{"commission_lines", []string{"line_id", "attribution_id", "attribution_version", "policy_id", "partner_id", "lead_id",
 		"payee_id", "payee_type", "product_line", "sale_type", "currency", "premium_minor", "policy_commission_minor",
 		"weight_bp", "amount_minor", "rule_set_version", "rule_id", "model", "kind", "source_line_id", "converted_at",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
-	commissionEntries = Table{"commission_entries", []string{"entry_id", "kind", "payee_id", "payee_type", "currency", "amount_minor",
-		"period", "posted_at", "corrects", "cause_id", "attribution_id", "attribution_version", "policy_id", "partner_id", "lead_id",
-		"product_line", "sale_type", "model", "weight_bp", "rule_set_version", "rule_id", "premium_minor", "base_minor", "rate", "band",
-		"min_applied", "cap_applied", "residue_minor", "override_level", "source_entry_id", "cancelled_on", "actor", "reason",
-		"chain", "chain_seq", "prev_hash", "hash", "hold_until", "decision",
-		"licence_check", "payout_currency", "payout_amount_minor", "fx_rate", "fx_source", "fx_as_of", "model_version",
-		"kafka_topic", "kafka_partition", "kafka_offset"}}
+	// The journal's columns are schemas', shared with the tests that write
+	// entries without the sink.
+	commissionEntries = Table{"commission_entries", schemas.CommissionEntryColumns()}
+
 	periodCloses = Table{"commission_period_closes", []string{"partner_id", "period", "request_id", "actor", "partitions", "closed_at",
 		"kafka_topic", "kafka_partition", "kafka_offset"}}
 	sinkOffsets = Table{"sink_offsets", []string{"topic", "partition", "next_offset", "written_at"}}
@@ -96,38 +95,46 @@ func decode(topic string, m worker.Message) ([]Row, *time.Time, error) {
 		return []Row{{rejectedEvents, append([]any{r.Stage, r.SourceTopic, r.SourcePartition, r.SourceOffset,
 			codes, ptrs, msgs, string(r.Key), original, r.FailedAt.UTC()}, src...)}}, nil, nil
 	}
-	var env schemas.Envelope
-	if err := schemas.Decode(m.Value, &env); err != nil {
+	ev, err := schemas.DecodeEvent(m.Value)
+	if errors.Is(err, schemas.ErrEnvelope) {
 		return nil, nil, fmt.Errorf("decode envelope: %w", err)
 	}
-	if env.EventID == "" {
+	if ev.EventID == "" {
 		return nil, nil, fmt.Errorf("envelope without event_id")
 	}
+	// A payload that did not decode (bad) is refused by the table that
+	// would read it: a type a topic does not carry is refused as such, and
+	// a type a table ignores is ignored, whatever its payload.
+	bad := err
 	var rows []Row
-	var err error
 	switch topic {
 	case schemas.TopicUnique:
-		rows, err = referralRows(env, src)
+		rows, err = referralRows(ev, bad, src)
 	case schemas.TopicAttributions:
-		rows, err = attributionRows(env, src)
+		rows, err = attributionRows(ev, bad, src)
 	case schemas.TopicCommissions:
-		rows, err = commissionRows(env, src)
+		rows, err = commissionRows(ev, bad, src)
 	default:
 		err = fmt.Errorf("no table for topic %q", topic)
 	}
-	return rows, env.ReceivedAt, err
+	return rows, ev.ReceivedAt, err
 }
 
-func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
+func referralRows(ev schemas.Event, bad error, src []any) ([]Row, error) {
+	env := ev.Envelope
+	switch ev.Body.(type) {
+	case *schemas.ReferralCreated, *schemas.ReferralStatusUpdated, *schemas.PolicyIssued, *schemas.PolicyCancelled, *schemas.PolicyAgentChanged:
+	default:
+		return nil, fmt.Errorf("unexpected event type %q", env.EventType)
+	}
+	if bad != nil {
+		return nil, fmt.Errorf("decode %s: %w", env.EventType, bad)
+	}
 	var refID, refType, channel, status, policyID, product, currency string
 	var premium int64
 	stored := []byte(env.Payload)
-	switch env.EventType {
-	case schemas.TypeReferralCreated:
-		var p schemas.ReferralCreated
-		if err := schemas.Decode(env.Payload, &p); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
-		}
+	switch p := ev.Body.(type) {
+	case *schemas.ReferralCreated:
 		refID, refType, channel = p.Referrer.ID, p.Referrer.Type, p.Channel
 		// PII stays out of ClickHouse until it is encrypted. Only this
 		// type has a lead; the others' schemas allow no such field.
@@ -135,36 +142,22 @@ func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
 		if stored, err = jsoncheck.Without(env.Payload, "lead"); err != nil {
 			return nil, fmt.Errorf("drop the lead from the payload: %w", err)
 		}
-	case schemas.TypeReferralStatusUpdated:
-		var p schemas.ReferralStatusUpdated
-		if err := schemas.Decode(env.Payload, &p); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
-		}
+	case *schemas.ReferralStatusUpdated:
 		status = p.Status
-	case schemas.TypePolicyIssued:
-		var p schemas.PolicyIssued
-		if err := schemas.Decode(env.Payload, &p); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
-		}
+	case *schemas.PolicyIssued:
 		v, err := money.ParseMinor(p.AnnualPremium, p.Currency)
 		if err != nil {
 			return nil, fmt.Errorf("premium: %w", err)
 		}
 		policyID, product, currency, premium = p.PolicyID, p.ProductLine, p.Currency, v
-	case schemas.TypePolicyCancelled:
-		var p schemas.PolicyCancelled
-		if err := schemas.Decode(env.Payload, &p); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
+		// The policyholder is a person: its id stays out of ClickHouse.
+		if stored, err = jsoncheck.Without(env.Payload, "policyholder_ref"); err != nil {
+			return nil, fmt.Errorf("drop the policyholder from the payload: %w", err)
 		}
+	case *schemas.PolicyCancelled:
 		policyID = p.PolicyID
-	case schemas.TypePolicyAgentChanged:
-		var p schemas.PolicyAgentChanged
-		if err := schemas.Decode(env.Payload, &p); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", env.EventType, err)
-		}
+	case *schemas.PolicyAgentChanged:
 		policyID = p.PolicyID
-	default:
-		return nil, fmt.Errorf("unexpected event type %q", env.EventType)
 	}
 	received := time.Unix(0, 0).UTC()
 	if env.ReceivedAt != nil {
@@ -175,29 +168,31 @@ func referralRows(env schemas.Envelope, src []any) ([]Row, error) {
 		refID, refType, channel, status, policyID, product, currency, premium, string(stored)}, src...)}}, nil
 }
 
-func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
-	switch env.EventType {
-	case schemas.TypeAttributionCancelled:
+func attributionRows(ev schemas.Event, bad error, src []any) ([]Row, error) {
+	env := ev.Envelope
+	var a *schemas.AttributionCalculated
+	switch p := ev.Body.(type) {
+	case *schemas.AttributionCancelled:
 		// Only commission acts on it; the cancellation itself is in
 		// referral_events as the partner's policy.cancelled.
 		return nil, nil
-	case schemas.TypeAdjustmentRequested:
-		// Only commission acts on it; the adjustment entry it posts, with
-		// actor and reason, is the record in commission_entries.
+	case *schemas.AdjustmentRequested, *schemas.DecisionRequested:
+		// Only commission acts on them; the adjustment or decision entry
+		// it posts, with actor and reason, is the record in
+		// commission_entries.
 		return nil, nil
-	case schemas.TypeDecisionRequested:
-		// Only commission acts on it; the decision entry it posts, with
-		// actor and reason, is the record in commission_entries.
-		return nil, nil
-	case schemas.TypePeriodClosed:
-		return periodCloseRows(env, src)
-	}
-	if env.EventType != schemas.TypeAttributionCalculated {
+	case *schemas.PeriodClosed:
+		if bad != nil {
+			return nil, fmt.Errorf("decode period close: %w", bad)
+		}
+		return periodCloseRows(env, p, src)
+	case *schemas.AttributionCalculated:
+		if bad != nil {
+			return nil, fmt.Errorf("decode attribution: %w", bad)
+		}
+		a = p
+	default:
 		return nil, fmt.Errorf("unexpected event type %q on the attributions topic", env.EventType)
-	}
-	var a schemas.AttributionCalculated
-	if err := schemas.Decode(env.Payload, &a); err != nil {
-		return nil, fmt.Errorf("decode attribution: %w", err)
 	}
 	p := a.Policy
 	premium, err := money.ParseMinor(p.AnnualPremium, p.Currency)
@@ -206,11 +201,17 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 	}
 	head := []any{env.EventID, a.Version, a.PolicyEventID, p.PolicyID, env.PartnerID, env.LeadID, p.ProductLine, p.SaleType,
 		p.Currency, premium, uint16(p.TermMonths), env.OccurredAt.UTC()}
+	// What whatif needs to price the policy as the stage did: licences,
+	// appointments and the FX rate as of the attribution's receipt.
+	policy := append([]any{a.ModelVersion, p.Jurisdiction, p.Carrier, p.EffectiveDate, uint64(0)}, installmentValues(p)...)
+	if env.ReceivedAt != nil {
+		policy[4] = uint64(env.ReceivedAt.UnixMilli())
+	}
 	n := uint16(len(a.Touchpoints))
 	if n == 0 {
 		// An unattributed conversion still gets a row, so analysts see it.
-		vals := append(append([]any{}, head...), a.PaidModel, uint8(1), n, "", "", "", "", time.Unix(0, 0).UTC(), uint8(0), uint16(0),
-			a.ModelVersion)
+		vals := append(append([]any{}, head...), a.PaidModel, uint8(1), n, "", "", "", "", time.Unix(0, 0).UTC(), uint8(0), uint16(0))
+		vals = append(vals, policy...)
 		return []Row{{attributions, append(vals, src...)}}, nil
 	}
 	var rows []Row
@@ -221,7 +222,8 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 				paid = 1
 			}
 			vals := append(append([]any{}, head...), model, paid, n, tp.EventID, tp.ReferrerID, tp.ReferrerType,
-				tp.Channel, tp.OccurredAt.UTC(), b2u8(tp.Excluded), uint16(w), a.ModelVersion)
+				tp.Channel, tp.OccurredAt.UTC(), b2u8(tp.Excluded), uint16(w))
+			vals = append(vals, policy...)
 			rows = append(rows, Row{attributions, append(vals, src...)})
 		}
 	}
@@ -230,11 +232,7 @@ func attributionRows(env schemas.Envelope, src []any) ([]Row, error) {
 
 // periodCloseRows records a period close as one partition saw it: the
 // statements command counts partitions to know a close is complete.
-func periodCloseRows(env schemas.Envelope, src []any) ([]Row, error) {
-	var c schemas.PeriodClosed
-	if err := schemas.Decode(env.Payload, &c); err != nil {
-		return nil, fmt.Errorf("decode period close: %w", err)
-	}
+func periodCloseRows(env schemas.Envelope, c *schemas.PeriodClosed, src []any) ([]Row, error) {
 	period, err := time.Parse("2006-01", c.Period)
 	if err != nil {
 		return nil, fmt.Errorf("period close %s: period %q: want YYYY-MM", env.EventID, c.Period)
@@ -244,24 +242,26 @@ func periodCloseRows(env schemas.Envelope, src []any) ([]Row, error) {
 
 // commissionRows reads the commissions topic: journal entries, and the
 // lines the stage wrote before the journal.
-func commissionRows(env schemas.Envelope, src []any) ([]Row, error) {
-	switch env.EventType {
-	case schemas.TypeCommissionEntry:
-		return entryRows(env, src)
-	case schemas.TypeCommissionCalculated:
-		return lineRows(env, src)
+func commissionRows(ev schemas.Event, bad error, src []any) ([]Row, error) {
+	switch p := ev.Body.(type) {
+	case *schemas.JournalEntry:
+		if bad != nil {
+			return nil, fmt.Errorf("decode journal entry: %w", bad)
+		}
+		return entryRows(ev.Envelope, p, src)
+	case *schemas.CommissionCalculated:
+		if bad != nil {
+			return nil, fmt.Errorf("decode commission line: %w", bad)
+		}
+		return lineRows(ev.Envelope, p, src)
 	default:
-		return nil, fmt.Errorf("unexpected event type %q on the commissions topic", env.EventType)
+		return nil, fmt.Errorf("unexpected event type %q on the commissions topic", ev.EventType)
 	}
 }
 
 // entryRows stores every field of the entry, its chain included: verify
 // recomputes each entry's hash from its row alone (see commission/audit).
-func entryRows(env schemas.Envelope, src []any) ([]Row, error) {
-	var e schemas.JournalEntry
-	if err := schemas.Decode(env.Payload, &e); err != nil {
-		return nil, fmt.Errorf("decode journal entry: %w", err)
-	}
+func entryRows(env schemas.Envelope, e *schemas.JournalEntry, src []any) ([]Row, error) {
 	period, err := time.Parse("2006-01", e.Period)
 	if err != nil {
 		return nil, fmt.Errorf("journal entry %s: period %q: want YYYY-MM", e.EntryID, e.Period)
@@ -281,11 +281,7 @@ func entryRows(env schemas.Envelope, src []any) ([]Row, error) {
 		e.LicenceCheck, e.PayoutCurrency, e.PayoutAmountMinor, e.FXRate, e.FXSource, e.FXAsOf, e.ModelVersion}, src...)}}, nil
 }
 
-func lineRows(env schemas.Envelope, src []any) ([]Row, error) {
-	var l schemas.CommissionCalculated
-	if err := schemas.Decode(env.Payload, &l); err != nil {
-		return nil, fmt.Errorf("decode commission line: %w", err)
-	}
+func lineRows(env schemas.Envelope, l *schemas.CommissionCalculated, src []any) ([]Row, error) {
 	return []Row{{commissionLines, append([]any{env.EventID, l.AttributionID, l.AttributionVersion, l.PolicyID, env.PartnerID, env.LeadID,
 		l.PayeeID, l.PayeeType, l.ProductLine, l.SaleType, l.Currency, l.PremiumMinor, l.PolicyCommission,
 		uint16(l.WeightBP), l.AmountMinor, l.RuleSetVersion, l.RuleID, l.Model, l.Kind, l.SourceLineID, env.OccurredAt.UTC()}, src...)}}, nil

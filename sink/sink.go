@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
@@ -74,13 +75,8 @@ func (s *Store) Write(ctx context.Context, parts []worker.Part) error {
 		}
 	}
 	s.uncertain = true // until this Write has succeeded whole
-	for _, name := range order {
-		if len(byTable[name]) == 0 {
-			continue
-		}
-		if err := s.insert(ctx, byTable[name]); err != nil {
-			return err
-		}
+	if err := s.insertAll(ctx, order, byTable); err != nil {
+		return err
 	}
 	if err := s.writeOffsets(ctx, parts); err != nil {
 		return err
@@ -92,6 +88,22 @@ func (s *Store) Write(ctx context.Context, parts []worker.Part) error {
 		s.Metrics.latency.WithLabelValues(l.topic).Observe(now.Sub(l.at).Seconds())
 	}
 	return nil
+}
+
+// insertAll runs one INSERT per table, all at once: a write then waits for
+// its slowest INSERT rather than for the sum of four or five (each a round
+// trip and a part the server writes), which under load was most of the
+// sink's write time and so latency for every record of the batch. One
+// failing leaves the others to land or not: the store is uncertain then,
+// and the retry reads back what landed (dropLanded).
+func (s *Store) insertAll(ctx context.Context, order []string, byTable map[string][]Row) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, name := range order {
+		if rows := byTable[name]; len(rows) > 0 {
+			g.Go(func() error { return s.insert(gctx, rows) })
+		}
+	}
+	return g.Wait()
 }
 
 func (s *Store) insert(ctx context.Context, rows []Row) error {

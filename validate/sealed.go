@@ -2,7 +2,6 @@ package validate
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 
 	"github.com/reftrack/reftrack/internal/worker"
@@ -42,7 +41,8 @@ func unsealed(value []byte) []schemas.Reason {
 			Lead *schemas.Contact `json:"lead"`
 		} `json:"payload"`
 	}
-	if json.Unmarshal(value, &ev) != nil || ev.Payload.Lead == nil {
+	// value is validate's own output, so the pipeline's decoder reads it.
+	if schemas.Decode(value, &ev) != nil || ev.Payload.Lead == nil {
 		return nil
 	}
 	c := ev.Payload.Lead

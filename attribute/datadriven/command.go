@@ -57,9 +57,6 @@ func Command(ctx context.Context, args []string, getenv func(string) string) err
 	method := fs.String("publish-method", "markov", "the model --publish writes: markov or shapley")
 	version := fs.String("model-version", "", "version of the published model (default: this run's id)")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	var errs []error

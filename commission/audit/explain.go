@@ -73,6 +73,10 @@ func Derive(e schemas.JournalEntry) []Step {
 	switch {
 	case e.Kind == schemas.EntryAdjustment:
 		steps = append(steps, Step{"adjustment", fmt.Sprintf("by %s, request %s: %s", e.Actor, e.CauseID, e.Reason)})
+	case e.Kind == schemas.EntryDecision && e.Decision == decisionHold && e.RuleID == "":
+		// Requested by a scheduled fraud rule (velocity): no rule set's rule.
+		steps = append(steps, Step{"decision", fmt.Sprintf("accrual %s held for %s by %s, request %s, until an admin approves (releases) or declines it",
+			e.Corrects, e.Reason, e.Actor, e.CauseID)})
 	case e.Kind == schemas.EntryDecision && e.Decision == decisionHold:
 		steps = append(steps, Step{"decision", fmt.Sprintf("accrual %s held for %s by hold rule %s of rule set %s, until an admin approves (releases) or declines it",
 			e.Corrects, e.Reason, e.RuleID, e.RuleSetVersion)})
@@ -112,11 +116,19 @@ func licence(e schemas.JournalEntry) []Step {
 		return nil
 	}
 	jurisdiction, line, _ := strings.Cut(where, ":")
-	if verdict == "licensed" {
+	var why string
+	switch verdict {
+	case "licensed":
 		return []Step{{"licence", fmt.Sprintf("licensed for %s in %s on the policy's effective date", line, jurisdiction)}}
+	case "not_appointed":
+		why = fmt.Sprintf("not appointed by the policy's carrier %s on the policy's effective date", where)
+	default:
+		why = fmt.Sprintf("not licensed for %s in %s on the policy's effective date", line, jurisdiction)
 	}
-	return []Step{{"licence", fmt.Sprintf("not licensed for %s in %s on the policy's effective date: paid the jurisdiction's referral fee (%s), not commission",
-		line, jurisdiction, e.RuleID)}}
+	if e.OverrideLevel > 0 {
+		return []Step{{"licence", why + ": no override"}}
+	}
+	return []Step{{"licence", fmt.Sprintf("%s: paid the jurisdiction's referral fee (%s), not commission", why, e.RuleID)}}
 }
 
 // fx says how the entry converts to the payee's payout currency.

@@ -42,9 +42,6 @@ func Adjust(ctx context.Context, args []string, getenv func(string) string) erro
 	fs.StringVar(&r.id, "request-id", "", "id of the request (default: a new UUID, printed); reuse it to retry")
 	fs.StringVar(&r.policy, "policy", "", "policy the adjustment is about, if one")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	if r.id == "" {

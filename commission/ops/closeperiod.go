@@ -56,9 +56,6 @@ func ClosePeriod(ctx context.Context, args []string, getenv func(string) string)
 	fs.StringVar(&r.group, "commission-group", "reftrack-commission", "consumer group of the commission stage")
 	fs.DurationVar(&r.wait, "wait", 5*time.Minute, "how long to wait for the stage and the sink to confirm the close (0: send only, not counted closed)")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	if r.id == "" {
@@ -67,7 +64,7 @@ func ClosePeriod(ctx context.Context, args []string, getenv func(string) string)
 	if err := r.check(); err != nil {
 		return err
 	}
-	cl, err := pl.client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl, err := pl.client(ctx, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		return err
 	}
@@ -109,7 +106,7 @@ func (r periodClose) confirm(ctx context.Context, cl *kgo.Client, pl pipeline, c
 		return err
 	}
 	defer conn.Close()
-	w := closeWait{adm: kadm.NewClient(cl), conn: conn, seeds: strings.Split(pl.brokers, ","), group: r.group,
+	w := closeWait{adm: kadm.NewClient(cl), conn: conn, kafka: pl.kafka, group: r.group,
 		commissions: pl.prefix + schemas.TopicCommissions, poll: 500 * time.Millisecond}
 	deadline := time.Now().Add(r.wait)
 	if err := w.await(ctx, r.wait, "period close "+r.id+" read by the commission stage", w.stagePast(closes)); err != nil {

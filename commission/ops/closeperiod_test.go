@@ -125,7 +125,7 @@ func octoberAttribution(t *testing.T, p int32) worker.Message {
 	att := schemas.AttributionCalculated{Version: 1, PolicyEventID: "pe", PaidModel: "linear",
 		Policy: schemas.PolicyIssued{PolicyID: "P", ProductLine: "auto", AnnualPremium: "1000.00", Currency: "USD",
 			TermMonths: 12, EffectiveDate: "2026-10-01", SaleType: schemas.SaleNewBusiness},
-		Touchpoints: []schemas.Touchpoint{{EventID: "t", ReferrerID: "A-1", ReferrerType: "agent", Weights: map[string]int{"linear": 10000}}}}
+		Touchpoints: []schemas.Touchpoint{{Touch: schemas.Touch{EventID: "t", ReferrerID: "A-1", ReferrerType: "agent"}, Weights: map[string]int{"linear": 10000}}}}
 	payload, _ := json.Marshal(att)
 	at := time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC)
 	lead := "L-" + string(rune('a'+p))

@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/reftrack/reftrack/internal/kafkaconn"
 )
 
 // closeWait confirms that a period close is complete: every entry the
@@ -26,7 +28,7 @@ import (
 type closeWait struct {
 	adm         *kadm.Client
 	conn        driver.Conn
-	seeds       []string
+	kafka       kafkaconn.Config
 	group       string // the commission stage's consumer group
 	commissions string // topic, prefix applied
 	poll        time.Duration
@@ -145,10 +147,10 @@ func (w closeWait) sinkOffsets(ctx context.Context) (map[int32]int64, error) {
 // transaction markers (and aborted records) in [from, end): the offsets a
 // read_committed sink never sees, so it never writes them either.
 func (w closeWait) onlyMarkers(ctx context.Context, p int32, from, end int64) (bool, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(w.seeds...), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+	cl, err := w.kafka.NewClient(kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.commissions: {p: kgo.NewOffset().At(from)}}))
 	if err != nil {
-		return false, fmt.Errorf("create kafka client: %w", err)
+		return false, err
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, w.poll+time.Second)

@@ -49,9 +49,6 @@ func Decide(ctx context.Context, args []string, getenv func(string) string) erro
 	fs.StringVar(&d.actor, "actor", "", "who decides (kept on the entry)")
 	fs.StringVar(&d.id, "request-id", "", "id of the request (default: a new UUID, printed); reuse it to retry")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	if d.id == "" {

@@ -2,7 +2,6 @@ package ops
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,9 +28,6 @@ func explain(ctx context.Context, args []string, getenv func(string) string, out
 	dsn := fs.String("clickhouse", "clickhouse://127.0.0.1:9000/reftrack", "ClickHouse DSN of the sink's database")
 	format := fs.String("output", "table", "table or json")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	if fs.NArg() != 1 || (*format != "table" && *format != "json") {

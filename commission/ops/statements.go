@@ -67,9 +67,6 @@ func statements(ctx context.Context, args []string, getenv func(string) string, 
 	fs.StringVar(&f.hookSecret, "webhook-secret", "", "HMAC secret shared with the payout system, at least 32 bytes (prefer REFTRACK_WEBHOOK_SECRET)")
 	fs.StringVar(&f.output, "output", "table", "report format: table or json")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	from, to, err := f.check()

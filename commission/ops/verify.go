@@ -2,7 +2,6 @@ package ops
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"io"
 	"os"
@@ -26,9 +25,6 @@ func verify(ctx context.Context, args []string, getenv func(string) string, out 
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	dsn := fs.String("clickhouse", "clickhouse://127.0.0.1:9000/reftrack", "ClickHouse DSN of the sink's database")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	conn, err := cli.OpenClickHouse(ctx, *dsn)

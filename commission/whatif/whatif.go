@@ -26,6 +26,14 @@ type Row struct {
 	Paid                                                                        uint8
 	TouchEventID, ReferrerID, ReferrerType                                      string
 	WeightBP                                                                    uint16
+	// The policy terms licences, appointments and FX read (migration
+	// 0013): '' and 0 on rows written before, priced unchecked.
+	Jurisdiction, Carrier, EffectiveDate string
+	ReceivedAtMs                         uint64 // of the attribution; 0: unknown, its converted_at stands in
+	// The installment of an installment sale (migration 0014), 0 for
+	// others: commission prices it on its own premium and number.
+	InstallmentNumber, InstallmentCount uint16
+	InstallmentPremiumMinor             int64
 }
 
 // Attributions rebuilds the attribution events behind rows, in id order.
@@ -47,8 +55,16 @@ func Attributions(rows []Row) ([]schemas.Envelope, []schemas.AttributionCalculat
 			a = &acc{touches: map[string]*schemas.Touchpoint{}}
 			a.env = schemas.Envelope{EventID: r.AttributionID, EventType: schemas.TypeAttributionCalculated, SchemaVersion: 1,
 				OccurredAt: r.ConvertedAt, PartnerID: r.PartnerID, LeadID: r.LeadID}
+			if r.ReceivedAtMs > 0 {
+				received := time.UnixMilli(int64(r.ReceivedAtMs)).UTC()
+				a.env.ReceivedAt = &received // the FX rate is the one as of it
+			}
 			a.att = schemas.AttributionCalculated{Version: r.Version, Policy: schemas.PolicyIssued{PolicyID: r.PolicyID,
-				ProductLine: r.ProductLine, AnnualPremium: premium, Currency: r.Currency, TermMonths: int(r.TermMonths), SaleType: r.SaleType}}
+				ProductLine: r.ProductLine, AnnualPremium: premium, Currency: r.Currency, TermMonths: int(r.TermMonths), SaleType: r.SaleType,
+				EffectiveDate: r.EffectiveDate, Jurisdiction: r.Jurisdiction, Carrier: r.Carrier}}
+			if a.att.Policy.Installment, err = installmentOf(r); err != nil {
+				return nil, nil, fmt.Errorf("attribution %s: %w", r.AttributionID, err)
+			}
 			byID[r.AttributionID] = a
 		}
 		if r.Paid == 1 {
@@ -59,7 +75,8 @@ func Attributions(rows []Row) ([]schemas.Envelope, []schemas.AttributionCalculat
 		}
 		tp := a.touches[r.TouchEventID]
 		if tp == nil {
-			tp = &schemas.Touchpoint{EventID: r.TouchEventID, ReferrerID: r.ReferrerID, ReferrerType: r.ReferrerType, Weights: map[string]int{}}
+			tp = &schemas.Touchpoint{Weights: map[string]int{}}
+			tp.EventID, tp.ReferrerID, tp.ReferrerType = r.TouchEventID, r.ReferrerID, r.ReferrerType
 			a.touches[r.TouchEventID] = tp
 			a.order = append(a.order, r.TouchEventID)
 		}
@@ -83,18 +100,22 @@ func Attributions(rows []Row) ([]schemas.Envelope, []schemas.AttributionCalculat
 	return envs, atts, nil
 }
 
-// Amounts is minor units keyed "type:id currency".
+// Amounts is minor units keyed "type:id currency", in the payee's payout
+// currency for an entry converted to it (commission.PayoutOf), so a payee
+// is compared in what its statements pay.
 type Amounts map[string]int64
 
 // Recompute accrues every attribution under rs (direct and override
-// accruals). Clawbacks and reinstatements depend on cancellations and the
-// policies' effective dates, which the attributions table does not hold,
-// so they are left out on both sides (see Read).
-func Recompute(rs *commission.RuleSet, envs []schemas.Envelope, atts []schemas.AttributionCalculated) (Amounts, []error) {
+// accruals) with the reference data ref (licences, appointments and FX as
+// the stage applies them; the zero Reference checks and converts
+// nothing). Clawbacks and reinstatements depend on cancellations, which
+// the attributions table does not hold, so they are left out on both
+// sides (see Read).
+func Recompute(rs *commission.RuleSet, ref commission.Reference, envs []schemas.Envelope, atts []schemas.AttributionCalculated) (Amounts, []error) {
 	out := Amounts{}
 	var errs []error
 	for i := range envs {
-		lines, err := commission.Lines(rs, envs[i], atts[i])
+		lines, err := commission.LinesFor(rs, ref, envs[i], atts[i])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("attribution %s: %w", envs[i].EventID, err))
 			continue
@@ -104,7 +125,8 @@ func Recompute(rs *commission.RuleSet, envs []schemas.Envelope, atts []schemas.A
 			if err != nil {
 				return nil, []error{err}
 			}
-			out[l.PayeeType+":"+l.PayeeID+" "+l.Currency] += l.AmountMinor
+			cur, v := commission.PayoutOf(l)
+			out[l.PayeeType+":"+l.PayeeID+" "+cur] += v
 		}
 	}
 	return out, errs
@@ -148,11 +170,13 @@ func abs(v int64) int64 {
 
 // Read loads the period's attribution rows and what the journal accrued
 // for them, from ClickHouse with FINAL: the accruals still standing (not
-// reversed by a later version), which is what Recompute rebuilds. Clawbacks,
+// reversed by a later version), which is what Recompute rebuilds, keyed
+// like it (in the payout currency when converted). Clawbacks,
 // reinstatements and adjustments are not part of the comparison.
 func Read(ctx context.Context, conn driver.Conn, from, to time.Time) ([]Row, Amounts, error) {
 	rows, err := conn.Query(ctx, `SELECT attribution_id, partner_id, lead_id, policy_id, product_line, sale_type, currency,
-		version, premium_minor, term_months, converted_at, model, paid, touch_event_id, referrer_id, referrer_type, weight_bp
+		version, premium_minor, term_months, converted_at, model, paid, touch_event_id, referrer_id, referrer_type, weight_bp,
+		jurisdiction, carrier, effective_date, received_at_ms, installment_number, installment_count, installment_premium_minor
 		FROM attributions FINAL WHERE converted_at >= ? AND converted_at < ?`, from, to)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read attributions: %w", err)
@@ -162,7 +186,8 @@ func Read(ctx context.Context, conn driver.Conn, from, to time.Time) ([]Row, Amo
 		var r Row
 		if err := rows.Scan(&r.AttributionID, &r.PartnerID, &r.LeadID, &r.PolicyID, &r.ProductLine, &r.SaleType, &r.Currency,
 			&r.Version, &r.PremiumMinor, &r.TermMonths, &r.ConvertedAt, &r.Model, &r.Paid, &r.TouchEventID, &r.ReferrerID,
-			&r.ReferrerType, &r.WeightBP); err != nil {
+			&r.ReferrerType, &r.WeightBP, &r.Jurisdiction, &r.Carrier, &r.EffectiveDate, &r.ReceivedAtMs,
+			&r.InstallmentNumber, &r.InstallmentCount, &r.InstallmentPremiumMinor); err != nil {
 			rows.Close()
 			return nil, nil, fmt.Errorf("read attribution row: %w", err)
 		}
@@ -170,12 +195,13 @@ func Read(ctx context.Context, conn driver.Conn, from, to time.Time) ([]Row, Amo
 	}
 	rows.Close()
 	paid := Amounts{}
-	prows, err := conn.Query(ctx, `SELECT concat(payee_type, ':', payee_id, ' ', currency), toInt64(sum(amount_minor))
+	prows, err := conn.Query(ctx, `SELECT concat(payee_type, ':', payee_id, ' ', if(fx_rate != '', payout_currency, currency)) AS k,
+		toInt64(sum(if(fx_rate != '', payout_amount_minor, amount_minor)))
 		FROM commission_entries FINAL
 		WHERE kind = 'accrual'
 		  AND entry_id NOT IN (SELECT corrects FROM commission_entries FINAL WHERE kind = 'reversal')
 		  AND attribution_id IN (SELECT attribution_id FROM attributions FINAL WHERE converted_at >= ? AND converted_at < ?)
-		GROUP BY payee_type, payee_id, currency`, from, to)
+		GROUP BY k`, from, to)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read standing accruals: %w", err)
 	}

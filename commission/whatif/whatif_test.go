@@ -1,6 +1,7 @@
 package whatif
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -46,11 +47,11 @@ func TestWhatIf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, errs := Recompute(current, envs, atts)
+	old, errs := Recompute(current, commission.Reference{}, envs, atts)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	next, errs := Recompute(candidate, envs, atts)
+	next, errs := Recompute(candidate, commission.Reference{}, envs, atts)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -59,5 +60,76 @@ func TestWhatIf(t *testing.T) {
 	d := Compare(old, next)
 	if len(d) != 2 || d[0] != (Diff{"broker:B-1 USD", 10000, 15000}) || d[1] != (Diff{"agent:A-1 USD", 0, 0}) {
 		t.Errorf("diff %+v", d)
+	}
+}
+
+// TestWhatIfAppliesLicencesAndFX (issue #18): what-if prices history with
+// the licence registry and FX rates the stage ran with, from the policy
+// terms the attributions table keeps (jurisdiction, carrier, effective
+// date, receipt): a payee not appointed by the carrier gets the referral
+// fee, a payee paid in EUR is compared in EUR at the rate as of the
+// attribution's receipt (none yet: unconverted, in USD, as the stage held
+// it), and without a registry nothing is checked. Hand-computed: 10 % of
+// 1000.00 USD = 100.00, halves of 50.00; the US-CA fee 25.00 × 5000 bp =
+// 12.50; 50.00 USD × 0.925 = 46.25 EUR.
+func TestWhatIfAppliesLicencesAndFX(t *testing.T) {
+	t.Parallel()
+	received := time.Date(2026, 10, 5, 9, 30, 0, 0, time.UTC)
+	base := Row{AttributionID: "att-1", PartnerID: "acme", LeadID: "L1", PolicyID: "P1", ProductLine: "auto", SaleType: "new_business",
+		Currency: "USD", Version: 3, PremiumMinor: 100000, TermMonths: 12, ConvertedAt: received.Add(-time.Hour), Model: "linear", Paid: 1,
+		Jurisdiction: "US-CA", Carrier: "acme-life", EffectiveDate: "2026-10-06", ReceivedAtMs: uint64(received.UnixMilli())}
+	a, b := base, base
+	a.TouchEventID, a.ReferrerID, a.ReferrerType, a.WeightBP = "t1", "A-1", "agent", 5000
+	b.TouchEventID, b.ReferrerID, b.ReferrerType, b.WeightBP = "t2", "B-1", "broker", 5000
+	envs, atts, err := Attributions([]Row{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := atts[0].Policy
+	if p.Jurisdiction != "US-CA" || p.Carrier != "acme-life" || p.EffectiveDate != "2026-10-06" || envs[0].ReceivedAt == nil || !envs[0].ReceivedAt.Equal(received) {
+		t.Fatalf("rebuilt policy %+v received %v", p, envs[0].ReceivedAt)
+	}
+	rs, err := commission.ParseRules([]byte(`{"schema_version":2,"version":"v2","rules":[{"id":"all","when":"true","amount":{"percent":"10"}}],
+		"referral_fees":{"US-CA":{"flat":{"USD":"25.00"}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lic, err := commission.ParseLicences([]byte(`{"schema_version":1,"version":"l1","payees":{
+		"agent:A-1":{"payout_currency":"EUR","licences":[{"jurisdiction":"US-CA","lines":["auto"],"effective_on":"2025-01-01"}],
+		             "appointments":[{"carrier":"acme-life","effective_on":"2025-01-01"}]},
+		"broker:B-1":{"licences":[{"jurisdiction":"US-CA","lines":["auto"],"effective_on":"2025-01-01"}]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rates := func(asOf string) *commission.Rates {
+		r, err := commission.ParseRates([]byte(`{"schema_version":1,"version":"r1","source":"test",
+			"rates":[{"from":"USD","to":"EUR","rate":"0.925","as_of":"` + asOf + `"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	tests := []struct {
+		name string
+		ref  commission.Reference
+		want Amounts
+	}{
+		{"no registry: unchecked, unconverted", commission.Reference{}, Amounts{"agent:A-1 USD": 5000, "broker:B-1 USD": 5000}},
+		{"licences and a rate before the receipt", commission.Reference{Licences: lic, Rates: rates("2026-10-05T09:29:59Z")},
+			Amounts{"agent:A-1 EUR": 4625, "broker:B-1 USD": 1250}},
+		{"the rate is after the receipt: held unconverted", commission.Reference{Licences: lic, Rates: rates("2026-10-05T09:30:01Z")},
+			Amounts{"agent:A-1 USD": 5000, "broker:B-1 USD": 1250}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, errs := Recompute(rs, tt.ref, envs, atts)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("amounts %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -18,31 +18,26 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrack/reftrack/deploy/devstack"
 	"github.com/reftrack/reftrack/schemas"
 )
 
 // Broker is a scenario's Kafka: the dev broker as a process of its own
-// (bin/devbroker, what `make run` uses), which can be stopped and started
-// again on its data dir, or kfake in this process when a scenario needs its
-// control hooks to time a fault against the protocol (R2).
+// (bin/devbroker, started by package devstack as for `make run`), which can
+// be stopped and started again on its data dir, or kfake in this process
+// when a scenario needs its control hooks to time a fault against the
+// protocol (R2).
 type Broker struct {
 	Addr    string
-	bin     string
-	args    []string
-	logPath string
-	cmd     *exec.Cmd
+	proc    *devstack.Broker
 	Cluster *kfake.Cluster // in-process only
 }
 
 // StartBrokerProcess runs bin/devbroker on port with the scenario's topics;
 // dataDir "" keeps the log in memory.
 func StartBrokerProcess(ctx context.Context, bin string, port int, prefix, dataDir, logPath string) (*Broker, error) {
-	b := &Broker{Addr: addr(port), bin: bin, logPath: logPath,
-		args: []string{"--port", strconv.Itoa(port), "--partitions", "4", "--topic-prefix", prefix}}
-	if dataDir != "" {
-		b.args = append(b.args, "--data-dir", dataDir)
-	}
-	return b, b.Start(ctx)
+	p, err := devstack.StartBroker(ctx, devstack.BrokerConfig{Bin: bin, Port: port, TopicPrefix: prefix, DataDir: dataDir, LogPath: logPath})
+	return &Broker{Addr: p.Addr, proc: p}, err
 }
 
 // StartBrokerInProcess runs kfake here, with the topics the dev broker
@@ -63,17 +58,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	if b.Cluster != nil {
 		return errors.New("an in-process broker cannot be restarted")
 	}
-	logf, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("open broker log: %w", err)
-	}
-	defer logf.Close() // the child holds its own descriptor
-	b.cmd = exec.Command(b.bin, b.args...)
-	b.cmd.Stdout, b.cmd.Stderr = logf, logf
-	if err := b.cmd.Start(); err != nil {
-		return fmt.Errorf("start devbroker: %w", err)
-	}
-	return waitBroker(ctx, b.Addr)
+	return b.proc.Start(ctx)
 }
 
 // Stop ends the broker process with sig (SIGTERM: a clean shutdown,
@@ -83,19 +68,7 @@ func (b *Broker) Stop(sig syscall.Signal) {
 		b.Cluster.Close()
 		return
 	}
-	if b.cmd == nil {
-		return
-	}
-	_ = b.cmd.Process.Signal(sig)
-	done := make(chan struct{})
-	go func() { _ = b.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = b.cmd.Process.Kill()
-		<-done
-	}
-	b.cmd = nil
+	b.proc.Stop(sig)
 }
 
 func waitBroker(ctx context.Context, address string) error {

@@ -299,17 +299,7 @@ func (s *Stack) supervise() {
 
 // exited tells a dead process (gone, or a zombie nobody reaped yet) from a
 // live or stopped one.
-func exited(pid int) bool {
-	if pid == 0 {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z' || b[i+2] == 'X'
-}
+func exited(pid int) bool { return devstack.Exited(pid) }
 
 // Kill SIGKILLs a worker and starts it again at once, as a crash and a
 // reschedule would.

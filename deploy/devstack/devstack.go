@@ -1,11 +1,14 @@
-// Package devstack builds the six worker binaries and runs them as separate
-// processes against given Kafka, Redis and ClickHouse addresses: the same
-// shape as production, used by the end-to-end test and benchmarks.
+// Package devstack is the one launcher of the pipeline's processes: it
+// builds the six worker binaries and runs them as separate processes
+// against given Kafka, Redis and ClickHouse addresses (the same shape as
+// production), starts the dev broker, and supervises the workers. The dev
+// stack (deploy/dev.sh → cmd/devstack), the end-to-end test, the benchmark
+// and the chaos suite all start workers through it, so a worker's flags
+// and ports are set here and nowhere else.
 package devstack
 
 import (
 	"context"
-
 	"errors"
 	"fmt"
 	"net"
@@ -76,6 +79,12 @@ type Config struct {
 	// the kernel's ephemeral range (where a listener can collide with an
 	// outbound socket's port): the chaos suite keeps its stacks below 32768.
 	Port func() (int, error)
+	// APIPort and OpsBase, when set, fix the ports as the dev stack's
+	// ports.env does: ingest's API on APIPort, stage i (1-based, pipeline
+	// order) with its ops server on OpsBase+i. Fixed ports survive a
+	// restart, so a supervised worker comes back where it was.
+	APIPort int
+	OpsBase int
 }
 
 // referenceEnv is commission's reference data besides the rules.
@@ -106,9 +115,12 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := EnsureKeyring(cfg.PIIKeyring); err != nil {
 		return nil, err
 	}
-	apiPort, err := s.freePort()
-	if err != nil {
-		return nil, err
+	apiPort := cfg.APIPort
+	if apiPort == 0 {
+		var err error
+		if apiPort, err = s.freePort(); err != nil {
+			return nil, err
+		}
 	}
 	s.IngestURL = "http://127.0.0.1:" + strconv.Itoa(apiPort)
 	for _, st := range Stages {
@@ -213,7 +225,7 @@ func (s *Stack) start(st string, apiPort int) error {
 }
 
 func (s *Stack) startNamed(name, st string, apiPort int, extra []string) error {
-	port, err := s.freePort()
+	port, err := s.opsPort(name)
 	if err != nil {
 		return err
 	}
@@ -221,7 +233,7 @@ func (s *Stack) startNamed(name, st string, apiPort int, extra []string) error {
 	if err := os.MkdirAll(s.cfg.LogDir, 0o755); err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(filepath.Join(s.cfg.LogDir, strings.ReplaceAll(name, "#", "-")+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(s.logPath(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -355,6 +367,25 @@ func waitReady(ctx context.Context, port int, deadline time.Time) error {
 		}
 	}
 	return last
+}
+
+// logPath is the file worker name logs to.
+func (s *Stack) logPath(name string) string {
+	return filepath.Join(s.cfg.LogDir, strings.ReplaceAll(name, "#", "-")+".log")
+}
+
+// opsPort is where worker name serves /metrics and /readyz: OpsBase+i for
+// stage i when the ports are fixed (replicas, named stage#instance, take
+// free ones), else a free port.
+func (s *Stack) opsPort(name string) (int, error) {
+	if s.cfg.OpsBase != 0 {
+		for i, st := range Stages {
+			if st == name {
+				return s.cfg.OpsBase + i + 1, nil
+			}
+		}
+	}
+	return s.freePort()
 }
 
 // freePort asks the kernel for a free port. The listener is closed before

@@ -184,8 +184,17 @@ func TestPipeline(t *testing.T) {
 	if len(atts) != ds.Want.Policies {
 		t.Fatalf("what-if rebuilt %d attributions of %d", len(atts), ds.Want.Policies)
 	}
-	envs, atts, paid = withoutJurisdiction(ctx, t, conn, envs, atts, paid)
-	again, errs := whatif.Recompute(running, envs, atts)
+	// With the registry and rates the stage ran with, referral fees,
+	// appointments and FX are rebuilt too (issue #18).
+	lic, err := commission.LoadLicences(p.licences)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rates, err := commission.LoadRates(p.rates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, errs := whatif.Recompute(running, commission.Reference{Licences: lic, Rates: rates}, envs, atts)
 	if len(errs) > 0 {
 		t.Fatalf("what-if: %v", errs)
 	}
@@ -211,70 +220,6 @@ func TestPipeline(t *testing.T) {
 	if int(raw) != ds.Want.CommissionLines {
 		t.Errorf("commission_entries without FINAL: %d rows, want %d", raw, ds.Want.CommissionLines)
 	}
-}
-
-// withoutJurisdiction leaves out of a what-if the attributions of policies
-// with a jurisdiction (policy.issued v2), and their standing accruals from
-// what was paid: what-if prices by the rules alone, and the attributions
-// table keeps neither the jurisdiction nor the effective date a licence
-// check needs, so it cannot rebuild a referral fee. Their accruals are the
-// ones with a licence_check.
-func withoutJurisdiction(ctx context.Context, t *testing.T, conn driver.Conn, envs []schemas.Envelope, atts []schemas.AttributionCalculated,
-	paid whatif.Amounts) ([]schemas.Envelope, []schemas.AttributionCalculated, whatif.Amounts) {
-	t.Helper()
-	checked := map[string]bool{}
-	rows, err := conn.Query(ctx, "SELECT DISTINCT attribution_id FROM commission_entries FINAL WHERE licence_check != ''")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		checked[id] = true
-	}
-	rows.Close()
-	var keptEnvs []schemas.Envelope
-	var keptAtts []schemas.AttributionCalculated
-	for i := range atts {
-		if !checked[envs[i].EventID] { // what-if names an attribution by its id
-			keptEnvs, keptAtts = append(keptEnvs, envs[i]), append(keptAtts, atts[i])
-		}
-	}
-	var standing []struct {
-		Key string
-		V   int64
-	}
-	prows, err := conn.Query(ctx, `SELECT concat(payee_type, ':', payee_id, ' ', currency), toInt64(sum(amount_minor))
-		FROM commission_entries FINAL
-		WHERE kind = 'accrual' AND licence_check != ''
-		  AND entry_id NOT IN (SELECT corrects FROM commission_entries FINAL WHERE kind = 'reversal')
-		GROUP BY payee_type, payee_id, currency`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for prows.Next() {
-		var k string
-		var v int64
-		if err := prows.Scan(&k, &v); err != nil {
-			t.Fatal(err)
-		}
-		standing = append(standing, struct {
-			Key string
-			V   int64
-		}{k, v})
-	}
-	prows.Close()
-	out := whatif.Amounts{}
-	for k, v := range paid {
-		out[k] = v
-	}
-	for _, s := range standing {
-		out[s.Key] -= s.V
-	}
-	t.Logf("what-if leaves out %d attributions of policies with a jurisdiction", len(atts)-len(keptAtts))
-	return keptEnvs, keptAtts, out
 }
 
 // pipeline is the six workers as processes over a fresh kfake cluster, a

@@ -2,6 +2,7 @@ package k8s
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,10 +73,42 @@ func TestCheckCatches(t *testing.T) {
 		}, `the stage reads "staging.referrals.ingested"`},
 		{"rules through subPath", func(o *objects) {
 			o.statefulSets["reftrack-commission"].Spec.Template.Spec.Containers[0].VolumeMounts[0].SubPath = "rules.json"
-		}, "never see ConfigMap updates"},
+		}, "never sees ConfigMap updates"},
 		{"rule set that does not load", func(o *objects) {
 			o.configMaps["reftrack-commission-rules"].Data["rules.json"] = `{"version": "x", "rules": []}`
-		}, "the mounted rule set does not load"},
+		}, "the mounted rules.json does not load"},
+		{"v1 rule set", func(o *objects) {
+			o.configMaps["reftrack-commission-rules"].Data["rules.json"] = `{"version": "x", "rules": [{"id": "all", "when": "true", "amount": {"percent": "5"}}]}`
+		}, "schema_version 0: deploy a v2 rule set"},
+		{"licences flag dropped", func(o *objects) {
+			setEnv(o, "commission", "REFTRACK_LICENCES", corev1.EnvVar{Name: "GOGC", Value: "200"})
+		}, "--licences is not set"},
+		{"rates not mounted", func(o *objects) {
+			c := container(o, "commission")
+			c.VolumeMounts = slices.DeleteFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "fx-rates" })
+		}, "--fx-rates /etc/reftrack/fx-rates/rates.json: no ConfigMap volume mounted at /etc/reftrack/fx-rates"},
+		{"licence registry that does not load", func(o *objects) {
+			o.configMaps["reftrack-commission-licences"].Data["licences.json"] = `{"schema_version": 1, "version": "x", "payees": {"agent:A-1": {"licences": [{"jurisdiction": "US-CA", "lines": ["auto"], "effective_on": "2025-01-01", "expiry": "2026-01-01"}]}}}`
+		}, "the mounted licences.json does not load"},
+		{"velocity argument it does not take", func(o *objects) {
+			cronContainer(o).Args = append(cronContainer(o).Args, "--since=1h")
+		}, "flag provided but not defined: -since"},
+		{"velocity setting it refuses", func(o *objects) {
+			cronContainer(o).Args = []string{"fraud", "velocity", "--max=0"}
+		}, "the command refuses this configuration: --max 0"},
+		{"velocity variable no flag reads", func(o *objects) {
+			c := cronContainer(o)
+			c.Env = append(c.Env, corev1.EnvVar{Name: "REFTRACK_REDIS", Value: "x:6379"})
+		}, "REFTRACK_REDIS names no flag of fraud velocity"},
+		{"velocity without its database", func(o *objects) {
+			delete(o.secrets, secretName(o, "reftrack-clickhouse"))
+		}, "reftrack-fraud-velocity: REFTRACK_CLICKHOUSE: Secret reftrack-clickhouse-"},
+		{"a CronJob running a stage image", func(o *objects) {
+			cronContainer(o).Image = "localhost/reftrack/commission:dev"
+		}, "want the reftrack CLI"},
+		{"overlapping runs", func(o *objects) {
+			o.cronJobs["reftrack-fraud-velocity"].Spec.ConcurrencyPolicy = "Allow"
+		}, `concurrencyPolicy "Allow", want Forbid`},
 		{"service to a missing port", func(o *objects) {
 			o.services[0].Spec.Ports[0].TargetPort = intstr.FromString("metrics")
 		}, "targetPort metrics is no port"},
@@ -118,6 +151,10 @@ func TestDecodeStrict(t *testing.T) {
 			}
 		})
 	}
+}
+
+func cronContainer(o *objects) *corev1.Container {
+	return &o.cronJobs["reftrack-fraud-velocity"].Spec.JobTemplate.Spec.Template.Spec.Containers[0]
 }
 
 func container(o *objects, stage string) *corev1.Container {

@@ -6,15 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -130,6 +129,7 @@ var kafkaTriggerKeys = []string{
 type objects struct {
 	statefulSets map[string]*appsv1.StatefulSet
 	deployments  map[string]*appsv1.Deployment
+	cronJobs     map[string]*batchv1.CronJob
 	services     []*corev1.Service
 	configMaps   map[string]*corev1.ConfigMap
 	secrets      map[string]*corev1.Secret
@@ -140,7 +140,7 @@ type objects struct {
 // decodeAll decodes every document of a rendering strictly into its type.
 func decodeAll(rendered []byte) (*objects, error) {
 	o := &objects{statefulSets: map[string]*appsv1.StatefulSet{}, deployments: map[string]*appsv1.Deployment{},
-		configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}}
+		cronJobs: map[string]*batchv1.CronJob{}, configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}}
 	var errs []error
 	for i, doc := range bytes.Split(rendered, []byte("\n---\n")) {
 		if len(bytes.TrimSpace(doc)) == 0 {
@@ -164,6 +164,8 @@ func (o *objects) decode(tm metav1.TypeMeta, doc []byte) error {
 		return decodeInto(doc, func(v *appsv1.StatefulSet) { o.statefulSets[v.Name] = v })
 	case "apps/v1 Deployment":
 		return decodeInto(doc, func(v *appsv1.Deployment) { o.deployments[v.Name] = v })
+	case "batch/v1 CronJob":
+		return decodeInto(doc, func(v *batchv1.CronJob) { o.cronJobs[v.Name] = v })
 	case "v1 Service":
 		return decodeInto(doc, func(v *corev1.Service) { o.services = append(o.services, v) })
 	case "v1 ConfigMap":
@@ -231,6 +233,7 @@ func check(o *objects, complete bool) []error {
 		}
 	}
 	errs = append(errs, o.checkServices()...)
+	errs = append(errs, o.checkCronJobs(complete)...)
 	return errs
 }
 
@@ -253,7 +256,7 @@ func (o *objects) checkWorkload(w workload, complete bool) []error {
 	errs = append(errs, o.checkPDB(w)...)
 	errs = append(errs, o.checkScaledObject(w, b, env)...)
 	if w.stage == "commission" {
-		errs = append(errs, o.checkRules(w, c, b.lookup("rules"))...)
+		errs = append(errs, o.checkFiles(w, c, b)...)
 	}
 	return errs
 }
@@ -308,6 +311,8 @@ func (o *objects) resolve(e corev1.EnvVar, complete bool) (*envValue, error) {
 			return nil, fmt.Errorf("fieldRef %s: only the pod index is used", e.ValueFrom.FieldRef.FieldPath)
 		}
 		return &envValue{"0", true}, nil
+	case e.ValueFrom.ConfigMapKeyRef != nil:
+		return o.resolveConfigMapKey(e.ValueFrom.ConfigMapKeyRef)
 	case e.ValueFrom.SecretKeyRef != nil:
 		ref := e.ValueFrom.SecretKeyRef
 		optional := ref.Optional != nil && *ref.Optional
@@ -591,50 +596,6 @@ func checkKafkaTrigger(name string, md map[string]string, b *binary, env map[str
 		errs = append(errs, fmt.Errorf("ScaledObject %s: allowIdleConsumers lets replicas exceed partitions", name))
 	}
 	return errs
-}
-
-// checkRules: the rule set the commission pod mounts loads as the worker
-// would load it at start.
-func (o *objects) checkRules(w workload, c corev1.Container, rulesPath string) []error {
-	for _, m := range c.VolumeMounts {
-		if filepath.Dir(rulesPath) != filepath.Clean(m.MountPath) {
-			continue
-		}
-		if m.SubPath != "" {
-			return []error{fmt.Errorf("%s: rules mounted with subPath never see ConfigMap updates: no hot reload", w.name)}
-		}
-		for _, v := range w.pod.Volumes {
-			if v.Name != m.Name || v.ConfigMap == nil {
-				continue
-			}
-			cm, ok := o.configMaps[v.ConfigMap.Name]
-			if !ok {
-				return []error{fmt.Errorf("%s: rules ConfigMap %s is not in the rendering", w.name, v.ConfigMap.Name)}
-			}
-			data, ok := cm.Data[filepath.Base(rulesPath)]
-			if !ok {
-				return []error{fmt.Errorf("%s: ConfigMap %s has no %s", w.name, cm.Name, filepath.Base(rulesPath))}
-			}
-			return loadRules(w.name, data)
-		}
-	}
-	return []error{fmt.Errorf("%s: no ConfigMap volume mounted at %s", w.name, filepath.Dir(rulesPath))}
-}
-
-func loadRules(name, data string) []error {
-	f, err := os.CreateTemp("", "rules-*.json")
-	if err != nil {
-		return []error{err}
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.WriteString(data); err != nil {
-		return []error{err}
-	}
-	f.Close()
-	if _, err := commission.LoadRules(f.Name()); err != nil {
-		return []error{fmt.Errorf("%s: the mounted rule set does not load: %w", name, err)}
-	}
-	return nil
 }
 
 // checkServices: every Service selects a workload's pods and targets a

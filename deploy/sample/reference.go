@@ -18,15 +18,26 @@ import (
 // record, a renewal) and banned referrers' sales (Options.V2Fraction,
 // Options.BannedFraction).
 type Reference struct {
-	licences map[string][]licence // by payee "type:id"
-	payout   map[string]string    // payee → payout currency
-	rates    map[[2]string]*big.Rat
+	licences     map[string][]licence     // by payee "type:id"
+	appointments map[string][]appointment // by payee "type:id"
+	payout       map[string]string        // payee → payout currency
+	rates        map[[2]string]*big.Rat
 	// Jurisdictions are those the registry licenses anybody in, sorted:
 	// the generator writes its v2 policies in them.
 	Jurisdictions []string
 	// Agents are the agent payees ("agent:id") of the registry, sorted:
 	// the generator names them agents of record.
 	Agents []string
+	// Carriers are those the registry has appointments with, sorted: the
+	// generator's v2 policies name one.
+	Carriers []string
+}
+
+// appointment is a carrier's appointment of a payee, like a licence's
+// dates.
+type appointment struct {
+	carrier  string
+	from, to string
 }
 
 type licence struct {
@@ -45,6 +56,11 @@ type licenceFile struct {
 			EffectiveOn  string   `json:"effective_on"`
 			ExpiresOn    string   `json:"expires_on"`
 		} `json:"licences"`
+		Appointments []struct {
+			Carrier     string `json:"carrier"`
+			EffectiveOn string `json:"effective_on"`
+			ExpiresOn   string `json:"expires_on"`
+		} `json:"appointments"`
 	} `json:"payees"`
 }
 
@@ -69,7 +85,8 @@ func LoadReference(licencesPath, ratesPath string) (*Reference, error) {
 	if lf.SchemaVersion != 1 {
 		return nil, fmt.Errorf("licences %s: schema_version %d is beyond the oracle", licencesPath, lf.SchemaVersion)
 	}
-	ref := &Reference{licences: map[string][]licence{}, payout: map[string]string{}, rates: map[[2]string]*big.Rat{}}
+	ref := &Reference{licences: map[string][]licence{}, appointments: map[string][]appointment{}, payout: map[string]string{},
+		rates: map[[2]string]*big.Rat{}}
 	for payee, p := range lf.Payees {
 		if p.PayoutCurrency != "" {
 			ref.payout[payee] = p.PayoutCurrency
@@ -80,12 +97,19 @@ func LoadReference(licencesPath, ratesPath string) (*Reference, error) {
 				ref.Jurisdictions = append(ref.Jurisdictions, l.Jurisdiction)
 			}
 		}
+		for _, a := range p.Appointments {
+			ref.appointments[payee] = append(ref.appointments[payee], appointment{a.Carrier, a.EffectiveOn, a.ExpiresOn})
+			if !slices.Contains(ref.Carriers, a.Carrier) {
+				ref.Carriers = append(ref.Carriers, a.Carrier)
+			}
+		}
 		if len(payee) > len("agent:") && payee[:len("agent:")] == "agent:" {
 			ref.Agents = append(ref.Agents, payee)
 		}
 	}
 	slices.Sort(ref.Jurisdictions)
 	slices.Sort(ref.Agents)
+	slices.Sort(ref.Carriers)
 	if ratesPath == "" {
 		return ref, nil
 	}
@@ -134,6 +158,33 @@ func (ref *Reference) licensed(payee, jurisdiction, line, on string) bool {
 		}
 	}
 	return false
+}
+
+// appointed says whether payee holds an appointment by carrier on day on
+// (YYYY-MM-DD, both ends inclusive).
+func (ref *Reference) appointed(payee, carrier, on string) bool {
+	for _, a := range ref.appointments[payee] {
+		if a.carrier == carrier && a.from <= on && (a.to == "" || on <= a.to) {
+			return true
+		}
+	}
+	return false
+}
+
+// check is how the registry judges payee on policy p, in the words of
+// licence_check: "" (no registry, or a v1 policy: not checked),
+// "unlicensed", "not_appointed" (licensed, but not appointed by the
+// policy's carrier on its effective date) or "licensed".
+func (ref *Reference) check(payee string, p policyTerms) string {
+	switch {
+	case ref == nil || p.jurisdiction == "":
+		return ""
+	case !ref.licensed(payee, p.jurisdiction, p.product, p.effective):
+		return "unlicensed"
+	case p.carrier != "" && !ref.appointed(payee, p.carrier, p.effective):
+		return "not_appointed"
+	}
+	return "licensed"
 }
 
 // payoutOf is what an accrual of amount (minor units of currency) to payee

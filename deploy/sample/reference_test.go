@@ -46,6 +46,13 @@ func TestOracleReferralFees(t *testing.T) {
 		{"jurisdiction without a fee", "agent:a-001", usd("US-FL", "auto", "2026-10-02"), 15000, 0},
 		{"open-ended licence", "agent:A-2", usd("US-NY", "travel", "2030-01-01"), 15000, 15000},
 		{"v1 policy: no check", "agent:a-001", policyTerms{product: "auto", currency: "USD"}, 15000, 15000},
+		// Carrier appointments (dev: agent:A-1 by dev-carrier from 2024-01-01,
+		// agent:A-2 by second-carrier from 2025-01-01): licensed but not
+		// appointed by the policy's carrier is paid like unlicensed.
+		{"appointed by the carrier", "agent:A-1", carrier(usd("US-CA", "life", "2026-10-02"), "dev-carrier"), 150000, 150000},
+		{"not appointed by the carrier: flat fee", "agent:A-1", carrier(usd("US-CA", "life", "2026-10-02"), "second-carrier"), 150000, 2500},
+		{"before the appointment: fee of nothing", "agent:A-2", carrier(usd("US-NY", "auto", "2024-12-31"), "second-carrier"), 15000, 0},
+		{"from the appointment's first day", "agent:A-2", carrier(usd("US-NY", "auto", "2025-01-01"), "second-carrier"), 15000, 15000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +61,46 @@ func TestOracleReferralFees(t *testing.T) {
 				t.Errorf("directShare = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// carrier is terms t written by carrier c.
+func carrier(t policyTerms, c string) policyTerms {
+	t.carrier = c
+	return t
+}
+
+// TestOracleHolds: the oracle holds a positive accrual by the first hold
+// of the file that holds for it — a banned payee, or a self-referral (the
+// payee's id is the policy's policyholder_ref) — and names its reason.
+func TestOracleHolds(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "rules.json")
+	if err := os.WriteFile(path, []byte(`{"schema_version":2,"version":"v","rules":[{"id":"r","when":"true","amount":{"percent":"1"}}],
+		"holds":[{"id":"banned","reason":"fraud:banned_referrer","when":"payee in [\"customer:c-009\"]"},
+		         {"id":"self","reason":"fraud:self_referral","when":"self_referral"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := LoadRules(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		payee, holder string
+		amount        int64
+		want          string
+	}{
+		{"customer:c-001", "c-001", 2500, "fraud:self_referral"},
+		{"customer:c-009", "c-009", 2500, "fraud:banned_referrer"}, // the first hold wins
+		{"customer:c-001", "c-002", 2500, ""},
+		{"customer:c-001", "", 2500, ""},
+		{"customer:c-001", "c-001", 0, ""}, // nothing to hold
+		{"agent:A-1", "A-1", 2500, "fraud:self_referral"},
+	}
+	for _, tt := range tests {
+		if got := r.holdOf(tt.payee, tt.holder, tt.amount); got != tt.want {
+			t.Errorf("holdOf(%s, holder %q, %d) = %q, want %q", tt.payee, tt.holder, tt.amount, got, tt.want)
+		}
 	}
 }
 
@@ -141,8 +188,12 @@ func TestGenerateIssue18Cases(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := ds.Want
-	if w.Renewals == 0 || w.Unlicensed == 0 || w.Held == 0 || w.Converted == 0 {
-		t.Fatalf("renewals %d, unlicensed %d, held %d, converted %d: want each > 0", w.Renewals, w.Unlicensed, w.Held, w.Converted)
+	if w.Renewals == 0 || w.Unlicensed == 0 || w.Held == 0 || w.Converted == 0 || w.SelfReferrals == 0 || w.NotAppointed == 0 {
+		t.Fatalf("renewals %d, unlicensed %d, held %d, converted %d, self-referrals %d, not appointed %d: want each > 0",
+			w.Renewals, w.Unlicensed, w.Held, w.Converted, w.SelfReferrals, w.NotAppointed)
+	}
+	if w.SelfReferrals > w.Held {
+		t.Errorf("%d self-referrals held, but %d holds in all", w.SelfReferrals, w.Held)
 	}
 	if w.CommissionByPayee["agent:X-9 USD"]+w.CommissionByPayee["agent:X-9 EUR"] <= 0 {
 		t.Errorf("the banned referrer's held accruals are not journaled: %v", w.CommissionByPayee)
@@ -150,7 +201,7 @@ func TestGenerateIssue18Cases(t *testing.T) {
 	if w.PayoutByPayee["agent:A-1 EUR"] <= 0 || w.PayoutByPayee["agent:A-1 USD"] != 0 {
 		t.Errorf("agent:A-1 payouts %d EUR, %d USD: want all in EUR", w.PayoutByPayee["agent:A-1 EUR"], w.PayoutByPayee["agent:A-1 USD"])
 	}
-	var v2, renewals int
+	var v2, renewals, monthly int
 	for _, r := range ds.Records {
 		var e struct {
 			Version int `json:"schema_version"`
@@ -159,6 +210,9 @@ func TestGenerateIssue18Cases(t *testing.T) {
 				Sale         string `json:"sale_type"`
 				Jurisdiction string `json:"jurisdiction"`
 				Agent        string `json:"agent_of_record"`
+				Installment  *struct {
+					Number int `json:"number"`
+				} `json:"installment"`
 			} `json:"payload"`
 		}
 		if json.Unmarshal(r.Value, &e) != nil || e.Version != 2 || r.Kind != "valid" {
@@ -168,13 +222,20 @@ func TestGenerateIssue18Cases(t *testing.T) {
 		if e.Payload.Jurisdiction == "" || e.Payload.Agent == "" {
 			t.Errorf("a v2 policy without jurisdiction or agent: %s", r.Value)
 		}
-		if e.Payload.Sale == "renewal" {
+		switch {
+		case e.Payload.Sale == "renewal":
 			renewals++
+		case e.Payload.Sale == "installment" && e.Payload.Installment.Number == 1:
+			monthly++
+		}
+		if e.Payload.Sale == "installment" {
+			v2-- // counted by TestGenerateInstallments
 		}
 	}
-	// Each v2 issue is renewed, but the last lead may run out of events.
-	if renewals != w.Renewals || v2 < 2*renewals || v2 > 2*renewals+1 {
-		t.Errorf("%d v2 records, %d renewals sent; oracle books %d renewals", v2, renewals, w.Renewals)
+	// Each v2 issue is renewed or paid monthly, but the last lead may run
+	// out of events.
+	if renewals != w.Renewals || v2 < 2*renewals+monthly || v2 > 2*renewals+monthly+1 {
+		t.Errorf("%d v2 records, %d renewals sent, %d policies paid monthly; oracle books %d renewals", v2, renewals, monthly, w.Renewals)
 	}
 
 	opts.Reference = nil
@@ -182,7 +243,7 @@ func TestGenerateIssue18Cases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := plain.Want; p.Renewals+p.Unlicensed+p.Held+p.Converted != 0 {
+	if p := plain.Want; p.Renewals+p.Unlicensed+p.Held+p.Converted+p.SelfReferrals+p.NotAppointed != 0 {
 		t.Errorf("without a Reference: renewals %d, unlicensed %d, held %d, converted %d", p.Renewals, p.Unlicensed, p.Held, p.Converted)
 	}
 }

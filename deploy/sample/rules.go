@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -27,8 +28,20 @@ type Rules struct {
 	// `referral_fees`): what a payee unlicensed there is paid instead.
 	fees map[string]referralFee
 	// banned are the payees ("type:id") a `payee in [...]` hold holds,
-	// mapped to the hold's reason; other kinds of hold are refused.
+	// mapped to the hold's reason.
 	banned map[string]string
+	// holds are the rule file's holds in order: a list of payees, or
+	// `self_referral`; other kinds of hold are refused.
+	holds []oracleHold
+}
+
+// oracleHold is one hold the oracle follows: it holds a positive accrual
+// of one of payees, or (self) of a payee whose id is the policy's
+// policyholder_ref.
+type oracleHold struct {
+	payees map[string]bool
+	self   bool
+	reason string
 }
 
 // referralFee is one jurisdiction's fee: flat (per currency, in minor
@@ -153,7 +166,8 @@ func (r *Rules) proRata(amount int64, effective, cancelled time.Time, months int
 	return new(big.Int).Quo(v.Num(), v.Denom()).Int64()
 }
 
-// holdRe is the one kind of hold the oracle follows: a banned-payee list.
+// holdRe is one kind of hold the oracle follows, a banned-payee list;
+// the other is exactly `self_referral`.
 var (
 	holdRe  = regexp.MustCompile(`^payee in \[((?:"[a-z]+:[A-Za-z0-9._-]+"(?:, ?)?)+)\]$`)
 	quoteRe = regexp.MustCompile(`"([^"]+)"`)
@@ -179,17 +193,59 @@ func (r *Rules) readFeesAndHolds(doc ruleFile) error {
 		r.fees[j] = fee
 	}
 	for _, h := range doc.Holds {
+		if h.When == "self_referral" {
+			r.holds = append(r.holds, oracleHold{self: true, reason: h.Reason})
+			continue
+		}
 		m := holdRe.FindStringSubmatch(h.When)
 		if m == nil {
-			return fmt.Errorf("hold %s (when %q) is beyond the oracle: only `payee in [...]`", h.ID, h.When)
+			return fmt.Errorf("hold %s (when %q) is beyond the oracle: only `payee in [...]` or `self_referral`", h.ID, h.When)
 		}
+		oh := oracleHold{payees: map[string]bool{}, reason: h.Reason}
 		for _, q := range quoteRe.FindAllStringSubmatch(m[1], -1) {
+			oh.payees[q[1]] = true
 			if _, ok := r.banned[q[1]]; !ok { // the first hold that holds names it
 				r.banned[q[1]] = h.Reason
 			}
 		}
+		r.holds = append(r.holds, oh)
 	}
 	return nil
+}
+
+// firstHold is the first hold of the file that holds an accrual of amount
+// to payee ("type:id") on a policy whose policyholder is holder ("" when
+// not named), or nil: only a positive accrual is held.
+func (r *Rules) firstHold(payee, holder string, amount int64) *oracleHold {
+	if amount <= 0 {
+		return nil
+	}
+	_, id, _ := strings.Cut(payee, ":")
+	for i, h := range r.holds {
+		if h.payees[payee] || h.self && holder != "" && id == holder {
+			return &r.holds[i]
+		}
+	}
+	return nil
+}
+
+// holdOf is the reason the first matching hold holds such an accrual for,
+// "" when none does.
+func (r *Rules) holdOf(payee, holder string, amount int64) string {
+	if h := r.firstHold(payee, holder, amount); h != nil {
+		return h.reason
+	}
+	return ""
+}
+
+// selfHold says whether the rules hold self-referrals at all.
+func (r *Rules) selfHold() bool {
+	for _, h := range r.holds {
+		if h.self {
+			return true
+		}
+	}
+	return false
 }
 
 // moneyMap reads per-currency money literals in minor units.
@@ -227,11 +283,12 @@ func minorUnits(cur, lit string) (int64, error) {
 }
 
 // directShare is what payee is paid of a policy's commission when it has
-// all the credit: the commission when licensed (or the policy has no
-// jurisdiction, or no registry is given), else the jurisdiction's referral
-// fee — flat, the commission capped, or nothing.
+// all the credit: the commission when licensed and, on a policy naming its
+// carrier, appointed by it (or the policy has no jurisdiction, or no
+// registry is given), else the jurisdiction's referral fee — flat, the
+// commission capped, or nothing.
 func (r *Rules) directShare(ref *Reference, payee string, p policyTerms, commission int64) int64 {
-	if ref == nil || p.jurisdiction == "" || ref.licensed(payee, p.jurisdiction, p.product, p.effective) {
+	if v := ref.check(payee, p); v == "" || v == "licensed" {
 		return commission
 	}
 	fee, ok := r.fees[p.jurisdiction]

@@ -11,8 +11,10 @@
 // With the reference data commission runs with (Options.Reference,
 // LoadReference: licences and FX rates), it also makes the cases of issue
 // #18 — v2 policies renewed to their agent of record, referrers unlicensed
-// in the policy's jurisdiction paid the referral fee, a banned referrer's
-// accruals held by name, a payee paid out in another currency — priced by
+// in the policy's jurisdiction paid the referral fee, agents not appointed
+// by the policy's carrier paid it too, a banned referrer's accruals and a
+// customer's referral of its own policy held by name, a payee paid out in
+// another currency — priced by
 // the oracle's own reading of commission/README.md, never by package
 // commission.
 package sample
@@ -67,16 +69,28 @@ type Options struct {
 	// payee the rules' holds ban (`payee in [...]`): its accruals are held
 	// by name, a decision entry each, and still journaled.
 	BannedFraction float64
+	// SelfReferralFraction is the chance that a referred lead's last touch
+	// is a customer who then insures itself: its policy is v2 and names
+	// that customer policyholder (policyholder_ref), so a `self_referral`
+	// hold of the rules holds the customer's accrual (when positive).
+	SelfReferralFraction float64
+	// InstallmentFraction is the chance that a v2 policy is paid monthly:
+	// instead of its renewal, its first 2 to 4 installments of 12 (v2,
+	// sale_type installment, a twelfth of the annual premium each, paid to
+	// the agent of record) and, for those whose agent is paid in the
+	// policy's currency and held by no rule, a cancellation ten days into
+	// the last installment's month.
+	InstallmentFraction float64
 }
 
 // DefaultOptions are the demo's: 10 000 records, ~5 % duplicates, ~2 % invalid,
 // one lead id in twenty also used by a second partner; with a Reference, one
 // policy in ten v2 and renewed, one referred lead in fifty a banned
-// referrer's.
+// referrer's and one in fifty a customer's referral of itself.
 func DefaultOptions() Options {
 	return Options{Events: 10_000, DuplicateRate: 0.05, InvalidRate: 0.02, HTTPShare: 0.2, Seed: 1,
 		Start: time.Date(2026, 10, 1, 8, 0, 0, 0, time.UTC), LeadPrefix: "L-",
-		SharedLeadFraction: 0.05, SharedEventIDFraction: 0.3, V2Fraction: 0.1, BannedFraction: 0.02}
+		SharedLeadFraction: 0.05, SharedEventIDFraction: 0.3, V2Fraction: 0.1, BannedFraction: 0.02, SelfReferralFraction: 0.02, InstallmentFraction: 0.3}
 }
 
 // Record is one message to send.
@@ -124,6 +138,18 @@ type Expected struct {
 	Unlicensed    int              `json:"unlicensed"`   // accruals priced as a referral fee
 	Held          int              `json:"held_by_name"` // decision entries of named holds
 	Converted     int              `json:"fx_converted"` // accruals paid in another currency
+	// SelfReferrals are the named holds of a payee who is the policy's
+	// policyholder (among Held); NotAppointed the accruals priced as a
+	// referral fee because the licensed payee was not appointed by the
+	// policy's carrier (not among Unlicensed).
+	SelfReferrals int `json:"held_self_referral"`
+	NotAppointed  int `json:"not_appointed"`
+	// Installments are the installment sales issued (each paid to its
+	// policy's agent of record); InstallmentsCancelled the policies paid
+	// monthly cancelled during an installment's month, which claws back
+	// the unearned days of that installment alone.
+	Installments          int `json:"installments"`
+	InstallmentsCancelled int `json:"installments_cancelled"`
 }
 
 // Models is how many attribution models the pipeline computes; the sink
@@ -160,6 +186,7 @@ type genLead struct {
 	twin        *genLead // another partner's lead with the same id, sent interleaved
 	second      bool     // l is such a twin: its records go out with its first's
 	banned      bool     // its last touch is a banned referrer's
+	self        string   // the customer id of its last touch, who insures itself; "" if none
 }
 
 // Generate builds a data set deterministically from opts.Seed. Rules are the
@@ -233,8 +260,12 @@ func (o Options) check() error {
 	if o.SharedLeadFraction < 0 || o.SharedLeadFraction > 1 || o.SharedEventIDFraction < 0 || o.SharedEventIDFraction > 1 {
 		return fmt.Errorf("sample: shared lead and event id fractions must be in [0, 1]")
 	}
-	if o.V2Fraction < 0 || o.V2Fraction > 1 || o.BannedFraction < 0 || o.BannedFraction > 1 {
-		return fmt.Errorf("sample: v2 and banned fractions must be in [0, 1]")
+	if o.V2Fraction < 0 || o.V2Fraction > 1 || o.BannedFraction < 0 || o.BannedFraction > 1 || o.SelfReferralFraction < 0 || o.SelfReferralFraction > 1 ||
+		o.InstallmentFraction < 0 || o.InstallmentFraction > 1 {
+		return fmt.Errorf("sample: v2, banned, self-referral and installment fractions must be in [0, 1]")
+	}
+	if o.Reference != nil && o.SelfReferralFraction > 0 && (len(o.Reference.Agents) == 0 || len(o.Reference.Jurisdictions) == 0) {
+		return fmt.Errorf("sample: self-referrals are v2 policies, which take a licence registry with an agent and a jurisdiction")
 	}
 	if o.Reference != nil && o.V2Fraction > 0 && (len(o.Reference.Agents) == 0 || len(o.Reference.Jurisdictions) == 0) {
 		return fmt.Errorf("sample: v2 policies take a licence registry with an agent and a jurisdiction")
@@ -333,12 +364,20 @@ func (g *gen) lead(l, first *genLead, clock *time.Time, budget int) int {
 	var last string               // payee "type:id" of the last touch
 	if !direct {
 		banned := g.bannedReferrer(first)
+		self := ""
+		if banned == "" {
+			self = g.selfReferrer(first)
+		}
 		n := 1 + g.rng.IntN(3)
 		for i := range n {
 			typ, rid := g.referrer(first)
 			if banned != "" && i == n-1 {
 				typ, rid, _ = strings.Cut(banned, ":")
 				l.banned = true
+			}
+			if self != "" && i == n-1 {
+				typ, rid = "customer", self
+				l.self = self
 			}
 			payload := map[string]any{
 				"referrer": map[string]any{"id": rid, "type": typ},
@@ -406,6 +445,20 @@ func (g *gen) bannedReferrer(first *genLead) string {
 	return payees[g.rng.IntN(len(payees))]
 }
 
+// selfReferrer draws, for a first partner's referred lead, whether its
+// last touch is a customer who goes on to insure itself, and returns that
+// customer's id ("" if not). Only when the rules hold self-referrals and
+// v2 policies can be written.
+func (g *gen) selfReferrer(first *genLead) string {
+	if g.opts.Reference == nil || g.opts.SelfReferralFraction == 0 || first != nil || !g.rules.selfHold() {
+		return ""
+	}
+	if g.rng.Float64() >= g.opts.SelfReferralFraction {
+		return ""
+	}
+	return fmt.Sprintf("c-%03d", 1+g.rng.IntN(referrerIDs["customer"]))
+}
+
 // referrer draws a touch's referrer; for another partner's lead with the
 // same id, never one of the first lead's, so that money that reaches the
 // wrong lead reaches the wrong payee too.
@@ -450,6 +503,8 @@ type policyTerms struct {
 	effective               string // YYYY-MM-DD
 	jurisdiction            string // "" for a v1 policy
 	agent                   string // agent of record, payee "agent:id"; "" if none
+	carrier                 string // v2: the carrier writing it, one the registry knows
+	holder                  string // v2: policyholder_ref, the partner's id of the insured
 }
 
 // policy issues l's policy — v1, maybe cancelled, or v2 and renewed — and
@@ -464,7 +519,7 @@ func (g *gen) policy(l *genLead, last string, clock *time.Time, emit func(string
 	}
 	minor := int64(20_000 + g.rng.IntN(480_000)) // 200.00 .. 5000.00
 	ref := g.opts.Reference
-	v2 := ref != nil && g.opts.V2Fraction > 0 && !l.banned && g.rng.Float64() < g.opts.V2Fraction
+	v2 := ref != nil && !l.banned && (l.self != "" || g.opts.V2Fraction > 0 && g.rng.Float64() < g.opts.V2Fraction)
 	if v2 {
 		// In USD, a currency every dev referral fee names; a new sale, so
 		// that its touches are paid and its renewal the agent of record.
@@ -490,6 +545,17 @@ func (g *gen) policy(l *genLead, last string, clock *time.Time, emit func(string
 		t.jurisdiction = js[g.rng.IntN(len(js))]
 		t.agent = ref.Agents[g.rng.IntN(len(ref.Agents))]
 		payload["jurisdiction"], payload["agent_of_record"] = t.jurisdiction, strings.TrimPrefix(t.agent, "agent:")
+		// The insured is the referring customer itself, or a person no
+		// referrer id can name.
+		t.holder = "PH-" + l.id[len(g.opts.LeadPrefix):]
+		if l.self != "" {
+			t.holder = l.self
+		}
+		payload["policyholder_ref"] = t.holder
+		if len(ref.Carriers) > 0 {
+			t.carrier = ref.Carriers[g.rng.IntN(len(ref.Carriers))]
+			payload["carrier"] = t.carrier
+		}
 		body = v2Payload(payload)
 	}
 	if !emit("policy.issued", body) {
@@ -502,6 +568,10 @@ func (g *gen) policy(l *genLead, last string, clock *time.Time, emit func(string
 		}
 	}
 	paid := g.convert(l, last, t, touches)
+	if v2 && g.opts.InstallmentFraction > 0 && g.rng.Float64() < g.opts.InstallmentFraction {
+		g.installments(l, payload, t, clock, emit)
+		return
+	}
 	if v2 {
 		g.renew(l, payload, t, clock, emit)
 		return
@@ -546,14 +616,20 @@ func (g *gen) convert(l *genLead, last string, t policyTerms, touches int) int64
 	}
 	amount := g.rules.commission(t.product, t.sale, t.premiumMinor)
 	share := g.rules.directShare(g.opts.Reference, credited, t, amount)
-	if t.jurisdiction != "" && !g.opts.Reference.licensed(credited, t.jurisdiction, t.product, t.effective) {
+	switch g.opts.Reference.check(credited, t) {
+	case "unlicensed":
 		w.Unlicensed++
+	case "not_appointed":
+		w.NotAppointed++
 	}
 	w.CommissionLines++
 	w.pay(l, credited, t.currency, share, g.opts.Reference)
-	if _, banned := g.rules.banned[credited]; banned && share > 0 {
+	if h := g.rules.firstHold(credited, t.holder, share); h != nil {
 		w.CommissionLines++ // the hold's decision entry
 		w.Held++
+		if h.self {
+			w.SelfReferrals++
+		}
 	} else if _, _, held := g.opts.Reference.payoutOf(credited, t.currency, share); held && share > 0 {
 		w.CommissionLines++ // held fx:missing_rate
 		w.Held++
@@ -581,6 +657,66 @@ func (g *gen) renew(l *genLead, payload map[string]any, t policyTerms, clock *ti
 		g.ds.Want.Renewals++
 		g.convert(l, "", t, 0)
 	}
+}
+
+// installments issues the first 2 to 4 of the 12 monthly installments of
+// a v2 policy paid monthly, each for the month from the policy's
+// effective date plus its number less one, 100 days after l's last event
+// like a renewal (the agent of record is credited whatever the touches;
+// past their lookback none adds a zero line). The policies whose agent's
+// accrual can be clawed back plainly (paid in the policy's currency, held
+// by no rule; with the dev registry about half) are then cancelled ten days into the last
+// installment's month: attribute forwards the cancellation to that
+// installment, the one in force, and commission claws back its unearned
+// days; the installments before were earned when collected. The clock of
+// the leads that follow is not moved.
+func (g *gen) installments(l *genLead, payload map[string]any, t policyTerms, clock *time.Time, emit func(string, any) bool) {
+	const of = 12
+	eff, _ := time.Parse("2006-01-02", t.effective) // formatted above
+	count := 2 + g.rng.IntN(3)
+	cancel := g.plainClawback(t)
+	each := t.premiumMinor / of // USD: cents
+	now := *clock
+	*clock = now.Add(100 * 24 * time.Hour)
+	defer func() { *clock = now }()
+	var paid int64
+	var start time.Time
+	for n := 1; n <= count; n++ {
+		it := t
+		start = eff.AddDate(0, n-1, 0)
+		it.sale, it.effective, it.premiumMinor = "installment", start.Format("2006-01-02"), each
+		p := v2Payload{}
+		for k, v := range payload {
+			p[k] = v
+		}
+		p["sale_type"], p["effective_date"], p["term_months"] = it.sale, it.effective, 1
+		p["installment"] = map[string]any{"number": n, "of": of, "premium": fmt.Sprintf("%d.%02d", each/100, each%100)}
+		if !emit("policy.issued", p) {
+			return
+		}
+		g.ds.Want.Installments++
+		paid = g.convert(l, "", it, 0)
+	}
+	if !cancel {
+		return
+	}
+	on := start.AddDate(0, 0, 10)
+	if !emit("policy.cancelled", map[string]any{"policy_id": payload["policy_id"], "cancelled_on": on.Format("2006-01-02")}) {
+		return
+	}
+	g.ds.Want.InstallmentsCancelled++
+	if paid > 0 { // nothing stands of a zero accrual (a referral fee of nothing)
+		g.ds.Want.CommissionLines++
+		g.ds.Want.pay(l, t.agent, t.currency, -g.rules.proRata(paid, start, on, 1), g.opts.Reference)
+	}
+}
+
+// plainClawback says whether a clawback of an accrual to t's agent of
+// record is one the oracle books plainly: the agent is paid in the
+// policy's currency and no hold holds it.
+func (g *gen) plainClawback(t policyTerms) bool {
+	cur, _, held := g.opts.Reference.payoutOf(t.agent, t.currency, 1)
+	return cur == t.currency && !held && g.rules.firstHold(t.agent, t.holder, 1) == nil
 }
 
 // pay books one line of amount to payee on l.

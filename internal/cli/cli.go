@@ -1,5 +1,6 @@
 // Package cli holds what every reftrack command's main shares: signal
-// handling and exit codes, a --from/--to period, opening ClickHouse.
+// handling and exit codes (-h is success, decided once here), dispatch to
+// subcommands, a --from/--to period, opening ClickHouse.
 package cli
 
 import (
@@ -7,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,10 +27,50 @@ func Main(name string, run RunFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args, os.Getenv)
 	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, name+":", err)
-		os.Exit(1)
+	os.Exit(ExitCode(name, err, os.Stderr))
+}
+
+// ExitCode is a command's exit code for the error its run returned: 0 for
+// none and for -h, else 1 with the error printed to stderr. A command's
+// flag parsing returns flag.ErrHelp for -h and the command passes it up
+// untouched; this is the one place that tells help from failure.
+func ExitCode(name string, err error, stderr io.Writer) int {
+	if err = IgnoreHelp(err); err == nil {
+		return 0
 	}
+	fmt.Fprintln(stderr, name+":", err)
+	return 1
+}
+
+// IgnoreHelp is err, or nil when it is (or wraps) flag.ErrHelp: -h printed
+// what was asked for and succeeded.
+func IgnoreHelp(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+// Dispatch runs the subcommand args[1] names (args[0] is the command),
+// passing it args[1:] so that it sees its own name first, as a command
+// does. No subcommand or an unknown one is an error carrying usage, checked
+// before any subcommand runs (a typo costs no round trip); -h prints usage
+// to errOut and succeeds, and so does a subcommand's own -h.
+func Dispatch(ctx context.Context, args []string, getenv func(string) string, errOut io.Writer, usage string, subs map[string]RunFunc) error {
+	if len(args) < 2 {
+		return fmt.Errorf("no subcommand\n%s", usage)
+	}
+	name := args[1]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(errOut, usage)
+		return nil
+	}
+	run, ok := subs[name]
+	if !ok {
+		return fmt.Errorf("unknown subcommand %q\n%s", name, usage)
+	}
+	return IgnoreHelp(run(ctx, args[1:], getenv))
 }
 
 // Period is a half-open range of UTC days given as --from and --to.

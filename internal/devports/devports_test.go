@@ -1,8 +1,7 @@
 package devports_test
 
 import (
-	"io/fs"
-	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -27,43 +26,23 @@ var allowed = map[string]string{
 // scripts take them from ports.env (devports.Port, or sourcing the file).
 func TestNoSecondDefinition(t *testing.T) {
 	t.Parallel()
-	root := testenv.RepoRoot(t)
 	var nums []string
 	for _, p := range devports.All() {
 		nums = append(nums, strconv.Itoa(p))
 	}
 	sort.Strings(nums)
 	re := regexp.MustCompile(`\b(` + strings.Join(nums, "|") + `)\b`)
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			switch {
-			case rel != "." && strings.HasPrefix(d.Name(), "."), d.Name() == "bin", d.Name() == "testdata", rel == "bench", d.Name() == "node_modules":
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !checked(d.Name()) || allowed[rel] != "" {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+	// bench/results keep what runs measured, ports included
+	keep := func(rel string) bool {
+		return !strings.HasPrefix(rel, "bench/") && checked(path.Base(rel)) && allowed[rel] == ""
+	}
+	testenv.WalkRepo(t, keep, func(rel string, b []byte) {
 		for i, line := range strings.Split(string(b), "\n") {
 			if m := re.FindString(line); m != "" {
 				t.Errorf("%s:%d spells the dev port %s; take it from internal/devports/ports.env", rel, i+1, m)
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // checked says whether a file is code, a script or configuration (tests

@@ -3,7 +3,6 @@ package dlq
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrack/reftrack/internal/cli"
+	"github.com/reftrack/reftrack/internal/kafkaconn"
 	"github.com/reftrack/reftrack/internal/rediscfg"
 	"github.com/reftrack/reftrack/internal/worker"
 	"github.com/reftrack/reftrack/schemas"
@@ -42,41 +43,34 @@ func Command(ctx context.Context, args []string, getenv func(string) string) err
 
 // commandFlags is what the flags ask for.
 type commandFlags struct {
-	brokers, prefix, pos, output string
-	filter                       Filter
-	dry                          bool
-	redis                        rediscfg.Config
+	kafka               kafkaconn.Config
+	prefix, pos, output string
+	filter              Filter
+	dry                 bool
+	redis               rediscfg.Config
 }
 
 func command(ctx context.Context, args []string, getenv func(string) string, out, errOut io.Writer) error {
-	if len(args) < 2 {
-		return fmt.Errorf("no subcommand\n%s", Usage)
+	run := func(ctx context.Context, args []string, getenv func(string) string) error {
+		return subcommand(ctx, args, getenv, out, errOut)
 	}
-	sub := args[1]
-	switch sub {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(errOut, Usage)
-		return nil
-	case "list", "show", "redrive":
-	default:
-		// Checked before reading the topic: a typo costs no Kafka round trip.
-		return fmt.Errorf("unknown subcommand %q\n%s", sub, Usage)
-	}
+	return cli.Dispatch(ctx, args, getenv, errOut, Usage, map[string]cli.RunFunc{"list": run, "show": run, "redrive": run})
+}
+
+// subcommand runs list, show or redrive; args start with its name.
+func subcommand(ctx context.Context, args []string, getenv func(string) string, out, errOut io.Writer) error {
+	sub := args[0]
 	var f commandFlags
 	fs := flag.NewFlagSet("dlq "+sub, flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	f.register(fs, sub)
-	if err := worker.ParseFlags(fs, args[2:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
 		return err
 	}
 	if sub == "list" && f.output != "table" && f.output != "json" {
 		return fmt.Errorf("--output %q: want table or json", f.output)
 	}
-	seeds := strings.Split(f.brokers, ",")
-	recs, err := Read(ctx, seeds, f.prefix+schemas.TopicRejected)
+	recs, err := Read(ctx, f.kafka, f.prefix+schemas.TopicRejected)
 	if err != nil {
 		return err
 	}
@@ -86,13 +80,13 @@ func command(ctx context.Context, args []string, getenv func(string) string, out
 	case "show":
 		return show(out, recs, f.pos)
 	default:
-		return f.redrive(ctx, out, seeds, recs)
+		return f.redrive(ctx, out, recs)
 	}
 }
 
 // register adds the flags sub uses, so that "dlq sub -h" lists only those.
 func (f *commandFlags) register(fs *flag.FlagSet, sub string) {
-	fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "Kafka seed brokers")
+	f.kafka.RegisterFlags(fs)
 	fs.StringVar(&f.prefix, "topic-prefix", "", "topic prefix of the pipeline")
 	if sub == "show" {
 		fs.StringVar(&f.pos, "pos", "", "the dead letter's partition/offset")
@@ -161,7 +155,7 @@ func show(out io.Writer, recs []Record, pos string) error {
 	return fmt.Errorf("no dead letter at %q", pos)
 }
 
-func (f *commandFlags) redrive(ctx context.Context, out io.Writer, seeds []string, recs []Record) error {
+func (f *commandFlags) redrive(ctx context.Context, out io.Writer, recs []Record) error {
 	if err := f.redis.Validate(); err != nil {
 		return err
 	}
@@ -170,9 +164,9 @@ func (f *commandFlags) redrive(ctx context.Context, out io.Writer, seeds []strin
 		return err
 	}
 	defer rdb.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RequiredAcks(kgo.AllISRAcks()))
+	cl, err := f.kafka.NewClient(kgo.RequiredAcks(kgo.AllISRAcks()))
 	if err != nil {
-		return fmt.Errorf("create kafka client: %w", err)
+		return err
 	}
 	defer cl.Close()
 	sent, err := Redrive(ctx, cl, rdb, f.redis.KeyPrefix, recs, f.filter, f.dry)

@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrack/reftrack/internal/kafkaconn"
 	"github.com/reftrack/reftrack/schemas"
 )
 
@@ -52,8 +53,8 @@ func (f Filter) Match(r Record) bool {
 }
 
 // Read returns every dead letter in topic up to the end it has now.
-func Read(ctx context.Context, brokers []string, topic string) ([]Record, error) {
-	adm, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func Read(ctx context.Context, kafka kafkaconn.Config, topic string) ([]Record, error) {
+	adm, err := kafka.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +72,7 @@ func Read(ctx context.Context, brokers []string, topic string) ([]Record, error)
 	if len(want) == 0 {
 		return nil, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+	cl, err := kafka.NewClient(kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		return nil, err

@@ -3,11 +3,13 @@ package dlq
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrack/reftrack/internal/kafkaconn"
 	"github.com/reftrack/reftrack/internal/testenv"
 	"github.com/reftrack/reftrack/schemas"
 )
@@ -56,7 +58,7 @@ func TestRedrive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	recs, err := Read(ctx, brokers, dlqTopic)
+	recs, err := Read(ctx, kafkaconn.Config{Brokers: strings.Join(brokers, ",")}, dlqTopic)
 	if err != nil || len(recs) != 3 {
 		t.Fatalf("read %d dead letters, %v", len(recs), err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrack/reftrack/internal/cli"
+	"github.com/reftrack/reftrack/internal/kafkaconn"
 	"github.com/reftrack/reftrack/internal/rediscfg"
 	"github.com/reftrack/reftrack/internal/worker"
 )
@@ -41,15 +42,13 @@ func eraseCommand(ctx context.Context, args []string, getenv func(string) string
 	fs.StringVar(&e.Reason, "reason", "", "why, e.g. the ticket of the data subject's request (required)")
 	fs.StringVar(&e.ErasureID, "request-id", "", "id of the erasure request; give the same id when running a failed erasure again (default: random)")
 	dsn := fs.String("clickhouse", "clickhouse://127.0.0.1:9000/reftrack", "ClickHouse DSN of the sink's database, for the audit record (privacy_erasures)")
-	brokers := fs.String("brokers", "", "Kafka seed brokers: also produce the audit record to privacy.erasures (empty: ClickHouse only)")
+	var kafka kafkaconn.Config
+	kafka.RegisterOptionalFlags(fs, "also produce the audit record to privacy.erasures")
 	prefix := fs.String("topic-prefix", "", "topic prefix of the pipeline")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
-	if err := errors.Join(storeValid(&rc), required(map[string]string{"--partner": e.PartnerID, "--lead": e.LeadID, "--actor": e.Actor, "--reason": e.Reason})); err != nil {
+	if err := errors.Join(storeValid(&rc), kafka.Validate(), required(map[string]string{"--partner": e.PartnerID, "--lead": e.LeadID, "--actor": e.Actor, "--reason": e.Reason})); err != nil {
 		return err
 	}
 	if e.ErasureID == "" {
@@ -67,10 +66,13 @@ func eraseCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	defer conn.Close()
 	audits := []AuditLog{ClickHouseAudit{Conn: conn}}
-	if *brokers != "" {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(*brokers, ",")...), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if kafka.Enabled() {
+		// Pinged first: brokers that refuse the login fail the erasure
+		// before anything is recorded, not in a produce that retries
+		// until the context ends.
+		cl, err := kafka.Connect(ctx, kgo.RequiredAcks(kgo.AllISRAcks()))
 		if err != nil {
-			return fmt.Errorf("create kafka client: %w", err)
+			return err
 		}
 		defer cl.Close()
 		audits = append(audits, KafkaAudit{Client: cl, Prefix: *prefix})
@@ -101,26 +103,21 @@ func PIICommand(ctx context.Context, args []string, getenv func(string) string) 
 }
 
 func piiCommand(ctx context.Context, args []string, getenv func(string) string, out, errOut io.Writer) error {
-	if len(args) < 2 {
-		return errors.New(PIIUsage)
+	run := func(ctx context.Context, args []string, getenv func(string) string) error {
+		return piiSubcommand(ctx, args, getenv, out, errOut)
 	}
-	sub := args[1]
-	switch sub {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(errOut, PIIUsage)
-		return nil
-	case "rewrap", "keys", "add-kek", "activate":
-	default:
-		return fmt.Errorf("unknown subcommand %q\n%s", sub, PIIUsage)
-	}
+	return cli.Dispatch(ctx, args, getenv, errOut, PIIUsage,
+		map[string]cli.RunFunc{"rewrap": run, "keys": run, "add-kek": run, "activate": run})
+}
+
+// piiSubcommand runs one pii subcommand; args start with its name.
+func piiSubcommand(ctx context.Context, args []string, getenv func(string) string, out, errOut io.Writer) error {
+	sub := args[0]
 	var f piiFlags
 	fs := flag.NewFlagSet("pii "+sub, flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	f.register(fs, sub)
-	if err := worker.ParseFlags(fs, args[2:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
 		return err
 	}
 	switch sub {
@@ -257,9 +254,6 @@ func retentionCommand(ctx context.Context, args []string, getenv func(string) st
 	fs.BoolVar(&cfg.IncludeMoney, "include-money", false, fmt.Sprintf("allow --table to name money tables (never younger than %d months)", MinMoneyAgeMonths))
 	dry := fs.Bool("dry-run", false, "list what would be dropped, drop nothing")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	months, err := ParseAge(*age)

@@ -18,6 +18,8 @@ type Config struct {
 	Instance        string
 	BatchMax        int
 	FetchMaxBytes   int
+	FetchMinBytes   int
+	FetchMaxWait    time.Duration
 	MaxRecordBytes  int
 	OpsAddr         string
 	Pprof           bool
@@ -35,17 +37,15 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, stage string) {
 	fs.StringVar(&c.Instance, "instance", "0", "stable instance ordinal of this worker; with the stage it forms the transactional ID, so each replica needs its own")
 	fs.IntVar(&c.BatchMax, "batch-max", 2000, "records processed per transaction at most")
 	fs.IntVar(&c.FetchMaxBytes, "fetch-max-bytes", 8<<20, "bytes one fetch may return (compressed); bounds what a lagging worker buffers, so its memory (0: franz-go's 50 MiB)")
+	fs.IntVar(&c.FetchMinBytes, "fetch-min-bytes", DefaultFetchMinBytes, "bytes the broker gathers before it answers a fetch, unless --fetch-max-wait passes first: at a low rate a poll then brings a batch rather than a record, and the stage pays one transaction for it (0: franz-go's 1 byte)")
+	fs.DurationVar(&c.FetchMaxWait, "fetch-max-wait", DefaultFetchMaxWait, "longest the broker holds a fetch for --fetch-min-bytes: the most a record waits per stage for others to share its transaction (0: franz-go's 5s)")
 	fs.IntVar(&c.MaxRecordBytes, "max-record-bytes", DefaultMaxRecordBytes, "largest record (key + value + headers) a stage produces; a record whose output would be larger becomes a too_large dead letter instead of a produce the broker refuses forever (keep it at or under the topics' max.message.bytes)")
 	fs.StringVar(&c.OpsAddr, "ops-addr", ":9100", "listen address of /metrics, /healthz and /readyz (empty disables)")
 	fs.BoolVar(&c.Pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on --ops-addr, for CPU and heap profiles of a running worker (keep the ops port private)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "time the batch in flight gets to commit after a shutdown signal")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.BoolVar(&c.Security.TLS, "kafka-tls", false, "connect to the brokers over TLS")
-	fs.StringVar(&c.Security.CAFile, "kafka-tls-ca", "", "PEM file of the CA that signed the brokers' certificates (default: system roots)")
-	fs.StringVar(&c.Security.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: plain, scram-sha-256 or scram-sha-512 (empty: none)")
-	fs.StringVar(&c.Security.SASLUser, "kafka-sasl-user", "", "SASL user")
-	fs.StringVar(&c.Security.SASLPassword, "kafka-sasl-password", "", "SASL password (prefer REFTRACK_KAFKA_SASL_PASSWORD)")
+	c.Security.RegisterFlags(fs)
 }
 
 // Validate returns every configuration problem at once.
@@ -66,6 +66,12 @@ func (c *Config) Validate() error {
 	if c.FetchMaxBytes != 0 && (c.FetchMaxBytes < 1<<20 || c.FetchMaxBytes > 256<<20) {
 		errs = append(errs, fmt.Errorf("--fetch-max-bytes %d: must be 0 (franz-go's default) or within 1 MiB..256 MiB", c.FetchMaxBytes))
 	}
+	if c.FetchMinBytes < 0 || c.FetchMinBytes > 16<<20 {
+		errs = append(errs, fmt.Errorf("--fetch-min-bytes %d: must be within 0..16 MiB", c.FetchMinBytes))
+	}
+	if c.FetchMaxWait != 0 && (c.FetchMaxWait < 10*time.Millisecond || c.FetchMaxWait > 5*time.Second) {
+		errs = append(errs, fmt.Errorf("--fetch-max-wait %s: must be 0 (franz-go's default) or within 10ms..5s", c.FetchMaxWait))
+	}
 	if c.MaxRecordBytes != 0 && (c.MaxRecordBytes < 64<<10 || c.MaxRecordBytes > 64<<20) {
 		errs = append(errs, fmt.Errorf("--max-record-bytes %d: must be within 64 KiB..64 MiB", c.MaxRecordBytes))
 	}
@@ -79,9 +85,18 @@ func (c *Config) Validate() error {
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level %q: %w", c.LogLevel, err))
 	}
-	errs = append(errs, c.Security.validate())
+	errs = append(errs, c.Security.Validate())
 	return errors.Join(errs...)
 }
+
+// The fetch defaults: the latency phase of make bench (half the box's
+// capacity) brought a few records per poll without them, and a stage paid a
+// transaction for each few (BENCHMARKS.md). 64 KiB is a few hundred events
+// of lz4 JSON; 50 ms per stage keeps four hops well inside the 1 s p99.
+const (
+	DefaultFetchMinBytes = 64 << 10
+	DefaultFetchMaxWait  = 50 * time.Millisecond
+)
 
 // DefaultMaxRecordBytes matches the brokers' default max.message.bytes
 // (1 MB), less room for the batch header.

@@ -23,7 +23,15 @@
 //     Transactional IDs are stable per stage and instance, so a restarted
 //     worker fences a crashed predecessor instead of waiting on it.
 //
+// A stage pays per transaction (five broker round trips, and Redis's for a
+// stateful one) more than per record, so at a low rate its consumer asks the
+// broker to hold each fetch until --fetch-min-bytes have arrived or
+// --fetch-max-wait has passed: a poll brings a batch, and a record waits at
+// most --fetch-max-wait per stage for others to share its transaction.
+//
 // RunStore is the at-least-once variant for the sink, whose output (ClickHouse)
-// cannot join a Kafka transaction: it writes one partition's contiguous batch,
-// then commits offsets, and resumes from the store's own high-water mark.
+// cannot join a Kafka transaction: it gathers polls for up to
+// StoreStage.Linger or StoreStage.MaxRecords, writes them at once (each
+// partition's records one contiguous range), then commits offsets, and
+// resumes from the store's own high-water mark.
 package worker

@@ -61,6 +61,8 @@ type StoreApp interface {
 	Validate() error
 	// Linger is how long a batch may wait for more records (StoreStage.Linger).
 	Linger() time.Duration
+	// MaxRecords is how many records a write may hold (StoreStage.MaxRecords).
+	MaxRecords() int
 	// StartStore connects the store and returns it with a close function.
 	StartStore(ctx context.Context, env Env) (Store, func(), error)
 }
@@ -223,7 +225,7 @@ func (s Settings) runStore(ctx, gctx context.Context, g *errgroup.Group, env Env
 		return s.abandon(g, fmt.Errorf("start %s: %w", s.Name, err))
 	}
 	defer closeFn()
-	stage := StoreStage{Name: s.Name, Inputs: s.Inputs, Store: store, Linger: s.Store.Linger()}
+	stage := StoreStage{Name: s.Name, Inputs: s.Inputs, Store: store, Linger: s.Store.Linger(), MaxRecords: s.Store.MaxRecords()}
 	g.Go(func() error {
 		return logged(env.Log, RunStore(gctx, env.Config, stage, env.Log, env.Registry, env.Ready))
 	})

@@ -31,6 +31,7 @@ func (a *storeApp) RegisterFlags(fs *flag.FlagSet) {
 }
 func (a *storeApp) Validate() error       { return nil }
 func (a *storeApp) Linger() time.Duration { return a.linger }
+func (a *storeApp) MaxRecords() int       { return 0 }
 func (a *storeApp) StartStore(_ context.Context, env Env) (Store, func(), error) {
 	if a.fail != nil {
 		return nil, nil, a.fail

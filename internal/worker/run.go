@@ -68,7 +68,7 @@ func Run(ctx context.Context, cfg Config, stage Stage, log *slog.Logger, reg *pr
 			m.forgetPartitions(lost)
 		}
 	}
-	opts, err := commonOpts(cfg, stage.Name, log, reg, append(append(subscribe, stateOpts...),
+	opts, err := commonOpts(cfg, stage.Name, log, reg, append(append(append(subscribe, stateOpts...), consumerOpts(cfg)...),
 		kgo.OnPartitionsRevoked(forget),
 		kgo.OnPartitionsLost(forget),
 		kgo.ConsumerGroup(cfg.Group),
@@ -394,7 +394,7 @@ func subscription(prefix string, names, patterns []string) ([]kgo.Opt, []string,
 
 // commonOpts are the client options every reftrack Kafka client shares.
 func commonOpts(cfg Config, stage string, log *slog.Logger, reg prometheus.Registerer, more ...kgo.Opt) ([]kgo.Opt, error) {
-	sec, err := cfg.Security.opts()
+	sec, err := cfg.Security.Opts()
 	if err != nil {
 		return nil, err
 	}
@@ -414,6 +414,20 @@ func commonOpts(cfg Config, stage string, log *slog.Logger, reg prometheus.Regis
 		opts = append(opts, kgo.FetchMaxBytes(int32(cfg.FetchMaxBytes)))
 	}
 	return append(append(opts, sec...), more...), nil
+}
+
+// consumerOpts are the fetch options of the stages' consumers. Each poll
+// costs a stateful stage a transaction and Redis round trips whatever it
+// holds, so at a low rate the broker is asked to gather a batch first.
+func consumerOpts(cfg Config) []kgo.Opt {
+	var opts []kgo.Opt
+	if cfg.FetchMinBytes > 0 {
+		opts = append(opts, kgo.FetchMinBytes(int32(cfg.FetchMinBytes)))
+	}
+	if cfg.FetchMaxWait > 0 {
+		opts = append(opts, kgo.FetchMaxWait(cfg.FetchMaxWait))
+	}
+	return opts
 }
 
 // NewProducer returns a plain idempotent producer for stages that accept

@@ -68,24 +68,3 @@ func TestSASL(t *testing.T) {
 		t.Errorf("wrong password: %v, want a failure to reach kafka", err)
 	}
 }
-
-func TestSecurityValidate(t *testing.T) {
-	t.Parallel()
-	for name, s := range map[string]KafkaSecurity{
-		"unknown mechanism": {SASLMechanism: "kerberos"},
-		"no user":           {SASLMechanism: "scram-sha-512", SASLPassword: "p"},
-		"plain without tls": {SASLMechanism: "plain", SASLUser: "u", SASLPassword: "p"},
-		"missing ca file":   {TLS: true, CAFile: "/nonexistent/ca.pem"},
-	} {
-		if err := s.validate(); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
-	}
-	ok := KafkaSecurity{TLS: true, SASLMechanism: "plain", SASLUser: "u", SASLPassword: "p"}
-	if err := ok.validate(); err != nil {
-		t.Errorf("plain over TLS: %v", err)
-	}
-	if opts, err := ok.opts(); err != nil || len(opts) != 2 {
-		t.Errorf("opts = %d, %v", len(opts), err)
-	}
-}

@@ -87,6 +87,10 @@ type StoreStage struct {
 	// Linger is how long a batch may wait for more records once its first
 	// has arrived (see collect); 0 writes whatever each poll returns.
 	Linger time.Duration
+	// MaxRecords ends a batch before its linger (0: --batch-max). A poll
+	// returns at most --batch-max records; a write gathers polls up to
+	// this, since the store pays per write what a transaction does not.
+	MaxRecords int
 }
 
 // RunStore consumes stage.Inputs with read_committed and writes them to
@@ -106,7 +110,7 @@ func RunStore(ctx context.Context, cfg Config, stage StoreStage, log *slog.Logge
 			m.forgetPartitions(lost)
 		}
 	}
-	opts, err := commonOpts(cfg, name, log, reg,
+	opts, err := commonOpts(cfg, name, log, reg, append(consumerOpts(cfg),
 		kgo.OnPartitionsRevoked(forget),
 		kgo.OnPartitionsLost(forget),
 		kgo.ConsumerGroup(cfg.Group),
@@ -131,7 +135,7 @@ func RunStore(ctx context.Context, cfg Config, stage StoreStage, log *slog.Logge
 			}
 			return offsets, nil
 		}),
-	)
+	)...)
 	if err != nil {
 		return err
 	}
@@ -148,10 +152,14 @@ func RunStore(ctx context.Context, cfg Config, stage StoreStage, log *slog.Logge
 		ready.AddCheck(p.PingName(), p.Ping)
 	}
 	ready.Set(true)
-	log.Info("store worker started", "inputs", full, "group", cfg.Group)
+	maxRecords := stage.MaxRecords
+	if maxRecords <= 0 {
+		maxRecords = cfg.BatchMax
+	}
+	log.Info("store worker started", "inputs", full, "group", cfg.Group, "max_records", maxRecords, "linger", stage.Linger)
 
 	for {
-		recs, closed := collect(ctx, cl, cfg.BatchMax, stage.Linger, func(f kgo.Fetches) {
+		recs, closed := collect(ctx, cl, cfg.BatchMax, maxRecords, stage.Linger, func(f kgo.Fetches) {
 			f.EachError(func(topic string, p int32, err error) {
 				if !errors.Is(err, context.DeadlineExceeded) { // the linger ending
 					log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
@@ -200,13 +208,14 @@ func RunStore(ctx context.Context, cfg Config, stage StoreStage, log *slog.Logge
 	}
 }
 
-// collect polls until it holds max records or linger has passed since the
-// first one arrived. Every INSERT costs ClickHouse a part to write and later
-// merge, so a store is better fed a few large writes than one per poll;
-// linger bounds what that adds to latency. closed reports a shutdown.
-// Rebalances stay blocked (BlockRebalanceOnPoll) until the caller allows
-// them, so what collect returns is still owned when it is written.
-func collect(ctx context.Context, cl *kgo.Client, max int, linger time.Duration, seen func(kgo.Fetches)) (recs []*kgo.Record, closed bool) {
+// collect polls, at most poll records at a time, until it holds max records
+// or linger has passed since the first one arrived. Every INSERT costs
+// ClickHouse a part to write and later merge, so a store is better fed a few
+// large writes than one per poll; linger bounds what that adds to latency.
+// closed reports a shutdown. Rebalances stay blocked (BlockRebalanceOnPoll)
+// until the caller allows them, so what collect returns is still owned when
+// it is written.
+func collect(ctx context.Context, cl *kgo.Client, poll, max int, linger time.Duration, seen func(kgo.Fetches)) (recs []*kgo.Record, closed bool) {
 	var deadline time.Time
 	for len(recs) < max {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
@@ -216,7 +225,7 @@ func collect(ctx context.Context, cl *kgo.Client, max int, linger time.Duration,
 			}
 			pctx, cancel = context.WithDeadline(ctx, deadline)
 		}
-		fetches := cl.PollRecords(pctx, max-len(recs))
+		fetches := cl.PollRecords(pctx, min(poll, max-len(recs)))
 		cancel()
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			return nil, true

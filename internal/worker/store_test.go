@@ -123,3 +123,69 @@ func TestByPartition(t *testing.T) {
 		t.Error("byPartition(nil) has parts")
 	}
 }
+
+// sizesStore records how many records each Write held.
+type sizesStore struct {
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (s *sizesStore) Write(_ context.Context, parts []Part) error {
+	n := 0
+	for _, p := range parts {
+		n += len(p.Msgs)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sizes = append(s.sizes, n)
+	return nil
+}
+
+func (s *sizesStore) NextOffset(context.Context, string, int32) (int64, error) { return -1, nil }
+
+func (s *sizesStore) written() (writes []int, records int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.sizes {
+		records += n
+	}
+	return slices.Clone(s.sizes), records
+}
+
+// TestRunStoreWritesUpToMaxRecordsAtOnce: every record polled within the
+// linger goes to the store in one Write, up to StoreStage.MaxRecords,
+// however small --batch-max (what one poll returns) is. ClickHouse pays
+// per INSERT (a part, its files and merges), so the sink's writes must not
+// be as small as the transactional stages' batches.
+func TestRunStoreWritesUpToMaxRecordsAtOnce(t *testing.T) {
+	t.Parallel()
+	const prefix = "m."
+	_, cfg, prod := kafkaFixture(t, prefix, 10)
+	const n = 120
+	for i := range n {
+		prod.Produce(context.Background(), &kgo.Record{Topic: prefix + schemas.TopicUnique, Key: []byte(fmt.Sprint(i % 7)), Value: []byte("v")}, nil)
+	}
+	if err := prod.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	store := &sizesStore{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		// The linger outlasts the test: only MaxRecords can end the batch.
+		stage := StoreStage{Name: "sink", Inputs: []string{schemas.TopicUnique}, Store: store, Linger: time.Hour, MaxRecords: n}
+		done <- RunStore(ctx, cfg, stage, discard(), prometheus.NewRegistry(), &Readiness{})
+	}()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, got := store.written(); got >= n {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if writes, _ := store.written(); !slices.Equal(writes, []int{n}) {
+		t.Errorf("records per write %v, want one write of %d", writes, n)
+	}
+}

@@ -3,7 +3,8 @@ package validation
 import (
 	"bytes"
 	"slices"
-	"unicode/utf8"
+
+	"github.com/reftrack/reftrack/schemas/internal/jsonstr"
 )
 
 // encode writes the tree, with its replacements, as encoding/json writes
@@ -27,7 +28,7 @@ func (t *tree) encodeNode(dst []byte, i int32) []byte {
 			if k > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, t.name(m)) // names have no escapes (tree refuses them)
+			dst = jsonstr.Append(dst, t.name(m)) // names have no escapes (tree refuses them)
 			dst = append(dst, ':')
 			dst = t.encodeNode(dst, m)
 		}
@@ -42,54 +43,7 @@ func (t *tree) encodeNode(dst []byte, i int32) []byte {
 		}
 		return append(dst, ']')
 	case kindString:
-		return appendString(dst, t.text(i))
+		return jsonstr.Append(dst, t.text(i))
 	}
 	return append(dst, t.raw[n.start:n.end]...) // a number as sent, true, false, null
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString is encoding/json's string encoding with HTML escaping, for
-// valid UTF-8 (the fast path only sees that).
-func appendString[S []byte | string](dst []byte, s S) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)]))
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
-			start = i + size
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

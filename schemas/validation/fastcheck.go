@@ -135,7 +135,7 @@ func moneyFits(t *tree, eventType string) bool {
 		}
 		return ""
 	}
-	return len(moneyReasons(get("annual_premium"), get("currency"))) == 0
+	return len(moneyReasons(get("annual_premium"), get("currency"))) == 0 && t.member(payload, "installment") == 0 // installments: slow path
 }
 
 // output is what the slow path writes for an accepted event: the bytes as

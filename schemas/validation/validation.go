@@ -276,7 +276,7 @@ func checkMoney(eventType string, obj map[string]any) []schemas.Reason {
 	payload, _ := obj["payload"].(map[string]any)
 	premium, _ := payload["annual_premium"].(string)
 	currency, _ := payload["currency"].(string)
-	return moneyReasons(premium, currency)
+	return append(moneyReasons(premium, currency), installmentReasons(payload, currency)...)
 }
 
 // moneyReasons is checkMoney on the two strings, shared with the fast path.

@@ -77,6 +77,17 @@ type Results struct {
 	// CPUMicros is CPU per event, µs, of each process over both phases
 	// (every event offered: the bulk's and the latency phase's).
 	CPUMicros CPUPerEvent `json:"cpu_us_per_event"`
+	// LatencyCPUMicros is the same over the latency phase alone: a few
+	// records per poll, so what is paid per transaction, round trip and
+	// INSERT shows here and hides in the bulk phase's full batches.
+	LatencyCPUMicros CPUPerEvent `json:"latency_cpu_us_per_event"`
+	// LatencyClickHouse is what ClickHouse did per event in the latency
+	// phase alone (system.events; its table figures are the whole run's).
+	LatencyClickHouse *ClickHouseCost `json:"latency_clickhouse,omitempty"`
+	// LatencyBatches is what each worker committed in the latency phase:
+	// its transactions (the sink's writes) and their records. A stage
+	// pays per transaction, so records per batch says what it paid for.
+	LatencyBatches map[string]Batches `json:"latency_batches,omitempty"`
 	// ClickHouse is what the sink made ClickHouse do, per event.
 	ClickHouse   *ClickHouseCost `json:"clickhouse,omitempty"`
 	OracleAgreed bool            `json:"oracle_agreed"`
@@ -135,14 +146,12 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	dur := fs.Duration("duration", 60*time.Second, "length of the latency phase")
 	root := fs.String("root", ".", "repository root (bin/ must hold the binaries)")
 	wait := fs.Duration("wait", 20*time.Minute, "how long the pipeline may take")
-	profDir := fs.String("profile", "", "directory for CPU profiles of the six workers and the broker, taken during the bulk phase (empty: none)")
-	profFor := fs.Duration("profile-seconds", 20*time.Second, "length of those profiles")
+	profDir := fs.String("profile", "", "directory for CPU profiles of the six workers and the broker, taken during the bulk phase (DIR/bulk) and the latency phase (DIR/latency) (empty: none)")
+	profFor := fs.Duration("profile-seconds", 20*time.Second, "length of those profiles (in the latency phase at most --duration)")
+	binDir := fs.String("bin", "", "directory of the binaries (default: ROOT/bin), so a run can use binaries built apart from a shared tree's")
 	settleWait := fs.Duration("settle", time.Minute, "how long ClickHouse may take to agree with the oracle once the sink has written enough")
 	seal := fs.Bool("seal", false, "run ingest with --pii-mode seal (a fresh keyring, the key store in Redis database 1), to compare CPU per event with sealing on and off")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	if *n < 1000 || *rate < 0 || *dur < time.Second {
@@ -150,7 +159,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	res := &Results{Time: time.Now().UTC(), Events: *n, Machine: machine(), Commit: commit(*root),
 		OfferedSeconds: int(dur.Seconds()), Sealed: *seal}
-	bin := filepath.Join(*root, "bin")
+	bin := *binDir
+	if bin == "" {
+		bin = filepath.Join(*root, "bin")
+	}
 	tmp, err := os.MkdirTemp("", "reftrack-bench-")
 	if err != nil {
 		return err
@@ -165,7 +177,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if out, err := up.CombinedOutput(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {
 		return fmt.Errorf("stack.sh up: %w\n%s", err, out)
 	}
-	_ = exec.Command("redis-cli", "-p", devports.Port(devports.Redis), "flushall").Run()
+	if err := clearRedis(ctx, devports.Loopback(devports.Redis), redisPrefix); err != nil {
+		return err
+	}
 	chAddr := devports.Loopback(devports.ClickHouseTCP)
 	db := "reftrack_bench"
 	admin, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}})
@@ -181,7 +195,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	brokerArgs := []string{"--port", fmt.Sprint(port)}
+	brokerCfg := devstack.BrokerConfig{Bin: filepath.Join(bin, "devbroker"), LogPath: filepath.Join(tmp, "devbroker.log"), Port: port}
 	brokerOps := ""
 	if *profDir != "" {
 		pp, err := freePort()
@@ -189,15 +203,14 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			return err
 		}
 		brokerOps = fmt.Sprintf("http://127.0.0.1:%d", pp)
-		brokerArgs = append(brokerArgs, "--pprof-addr", brokerOps[len("http://"):])
+		brokerCfg.PprofAddr = brokerOps[len("http://"):]
 	}
-	broker := exec.Command(filepath.Join(bin, "devbroker"), brokerArgs...)
-	broker.Stderr = mustCreate(filepath.Join(tmp, "devbroker.log"))
-	if err := broker.Start(); err != nil {
-		return fmt.Errorf("start devbroker: %w", err)
+	broker, err := devstack.StartBroker(ctx, brokerCfg)
+	defer broker.Stop(syscall.SIGTERM)
+	if err != nil {
+		return err
 	}
-	defer func() { _ = broker.Process.Signal(syscall.SIGTERM); _ = broker.Wait() }()
-	brokers := fmt.Sprintf("127.0.0.1:%d", port)
+	brokers := broker.Addr
 
 	rules, err := sample.LoadRules(filepath.Join(*root, "deploy", "dev", "rules.json"))
 	if err != nil {
@@ -242,7 +255,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	_ = os.RemoveAll(logDir)
 	st, err := devstack.Start(ctx, devstack.Config{
 		BinDir: bin, LogDir: logDir, Brokers: brokers, Redis: devports.Loopback(devports.Redis),
-		RedisPrefix: "bench:", ClickHouse: "clickhouse://" + chAddr + "/" + db, Rules: filepath.Join(*root, "deploy", "dev", "rules.json"),
+		RedisPrefix: redisPrefix, ClickHouse: "clickhouse://" + chAddr + "/" + db, Rules: filepath.Join(*root, "deploy", "dev", "rules.json"),
 		Extra:      []string{"REFTRACK_LOG_LEVEL=warn", fmt.Sprintf("REFTRACK_PPROF=%t", *profDir != "")},
 		PIIKeyring: keyringFor(*seal, tmp), PIIRedisDB: 1,
 	})
@@ -250,16 +263,20 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return err
 	}
 	defer st.Stop()
-	profiled := make(chan error, 1)
-	if *profDir != "" {
-		ops := map[string]string{"devbroker": brokerOps}
-		for _, s := range devstack.Stages {
-			ops[s] = strings.TrimSuffix(st.MetricsURL(s), "/metrics")
-		}
-		go func() { profiled <- profileAll(ctx, *profDir, ops, *profFor) }()
-	} else {
-		profiled <- nil
+	ops := map[string]string{"devbroker": brokerOps}
+	for _, s := range devstack.Stages {
+		ops[s] = strings.TrimSuffix(st.MetricsURL(s), "/metrics")
 	}
+	profile := func(phase string, d time.Duration) chan error {
+		done := make(chan error, 1)
+		if *profDir == "" {
+			done <- nil
+			return done
+		}
+		go func() { done <- profileAll(ctx, filepath.Join(*profDir, phase), ops, d) }()
+		return done
+	}
+	profiled := profile("bulk", *profFor)
 	opt, _ := clickhouse.ParseDSN("clickhouse://" + chAddr + "/" + db)
 	conn, err := clickhouse.Open(opt)
 	if err != nil {
@@ -267,19 +284,14 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	defer conn.Close()
 
-	services := map[string]int{"devbroker": broker.Process.Pid,
+	services := map[string]int{"devbroker": broker.PID(),
 		"clickhouse": pidFile(filepath.Join(*root, ".dev", "clickhouse", "clickhouse.pid")),
 		"redis":      pidFile(filepath.Join(*root, ".dev", "redis", "redis.pid"))}
 	chBefore, err := readEvents(ctx, conn)
 	if err != nil {
 		return err
 	}
-	serviceCPU := map[string]float64{}
-	for name, pid := range services {
-		if _, cpu, err := procStats(pid); err == nil {
-			serviceCPU[name] = -cpu
-		}
-	}
+	_, serviceCPU := cpuNow(nil, services)
 
 	// Progress is read from the workers' counters, which cost nothing;
 	// counting ClickHouse tables with FINAL while it ingests would steal the
@@ -330,25 +342,35 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return err
 	}
 	res.OfferedRate = offeredRate(*rate, res.PipelineRate)
+	bulkWorkers, bulkServices := cpuNow(st, services)
+	chBulk, err := readEvents(ctx, conn)
+	if err != nil {
+		return err
+	}
 	progress(fmt.Sprintf("latency: offering %d events/s for %s", res.OfferedRate, *dur))
+	profiled = profile("latency", min(*profFor, *dur))
+	batchesBefore := batchesNow(st)
 	if err := latency(ctx, st, cl, conn, res, rules, res.OfferedRate, *dur); err != nil {
 		return err
 	}
-	res.PeakRSSMB, res.CPUSeconds = map[string]float64{}, map[string]float64{}
+	res.LatencyBatches = batchesSince(batchesNow(st), batchesBefore)
+	if err := <-profiled; err != nil {
+		return err
+	}
+	res.PeakRSSMB = map[string]float64{}
 	for _, s := range devstack.Stages {
-		rss, cpu, err := procStats(st.PID(s))
-		if err == nil {
-			res.PeakRSSMB[s], res.CPUSeconds[s] = float64(rss)/(1<<20), cpu
+		if rss, _, err := procStats(st.PID(s)); err == nil {
+			res.PeakRSSMB[s] = float64(rss) / (1 << 20)
 		}
 	}
-	res.ServiceCPUSeconds = map[string]float64{}
-	for name, before := range serviceCPU {
-		if _, cpu, err := procStats(services[name]); err == nil {
-			res.ServiceCPUSeconds[name] = cpu + before
-		}
-	}
+	endWorkers, endServices := cpuNow(st, services)
+	res.CPUSeconds, res.ServiceCPUSeconds = endWorkers, minus(endServices, serviceCPU)
 	res.CPUMicros = cpuPerEvent(res.CPUSeconds, res.ServiceCPUSeconds, len(ds.Records)+res.OfferedEvents)
+	res.LatencyCPUMicros = cpuPerEvent(minus(endWorkers, bulkWorkers), minus(endServices, bulkServices), res.OfferedEvents)
 	if res.ClickHouse, err = clickhouseCost(ctx, conn, db, chBefore, len(ds.Records)+res.OfferedEvents); err != nil {
+		return err
+	}
+	if res.LatencyClickHouse, err = clickhouseCost(ctx, conn, db, chBulk, res.OfferedEvents); err != nil {
 		return err
 	}
 	fmt.Fprint(os.Stderr, "\r\033[K")
@@ -356,8 +378,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if *profDir != "" {
 		// The profiler's own cost skews the run; it explains a result
 		// rather than being one.
-		fmt.Printf("\nprofiles in %s (go tool pprof -top %s); a profiled run is not recorded in BENCHMARKS.md\n", *profDir, filepath.Join(*profDir, "validate.pprof"))
-		return nil
+		fmt.Printf("\nprofiles in %s (go tool pprof -top %s); a profiled run is not recorded in BENCHMARKS.md\n", *profDir, filepath.Join(*profDir, "latency", "validate.pprof"))
+		return saveJSON(*root, res)
 	}
 	return save(*root, res)
 }
@@ -565,6 +587,7 @@ func report(w *os.File, r *Results) {
 		}
 	}
 	fmt.Fprintf(w, "%-44s %14.1f µs (workers %.1f + services %.1f)\n", "CPU per event, whole box", r.CPUMicros.Total, r.CPUMicros.Workers, r.CPUMicros.Services)
+	reportLatencyPhase(w, r)
 	if c := r.ClickHouse; c != nil {
 		fmt.Fprintf(w, "%-44s %8.3f INSERTs %8.2f rows %8.0f bytes %8.3f merges %8.2f rows merged\n", "ClickHouse per event",
 			c.PerEvent["InsertQuery"], c.PerEvent["InsertedRows"], c.PerEvent["InsertedBytes"], c.PerEvent["Merge"], c.PerEvent["MergedRows"])
@@ -581,7 +604,8 @@ func report(w *os.File, r *Results) {
 	fmt.Fprintf(w, "%-44s %14v\n", "ClickHouse matched the oracle", r.OracleAgreed)
 }
 
-func save(root string, r *Results) error {
+// saveJSON writes the run's details to bench/results.
+func saveJSON(root string, r *Results) error {
 	dir := filepath.Join(root, "bench", "results")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -589,6 +613,14 @@ func save(root string, r *Results) error {
 	b, _ := json.MarshalIndent(r, "", "  ")
 	path := filepath.Join(dir, r.Time.Format("20060102T150405Z")+".json")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("\nsaved %s\n", path)
+	return nil
+}
+
+func save(root string, r *Results) error {
+	if err := saveJSON(root, r); err != nil {
 		return err
 	}
 	md := filepath.Join(root, "BENCHMARKS.md")
@@ -615,7 +647,7 @@ func save(root string, r *Results) error {
 		r.Time.Format("2006-01-02 15:04"), r.Commit, r.Machine, events, r.LimitConsumeRate, r.LimitInsertRate,
 		r.PipelineRate, r.CPUMicros.Workers, r.CPUMicros.Services, r.CPUMicros.Total,
 		r.LatencyP50, r.LatencyP95, r.LatencyP99, r.OfferedRate, maxRSS, r.OracleAgreed)
-	fmt.Printf("\nsaved %s and a line in BENCHMARKS.md\n", path)
+	fmt.Println("saved a line in BENCHMARKS.md")
 	return err
 }
 

@@ -47,3 +47,21 @@ func TestCPUPerEvent(t *testing.T) {
 		t.Errorf("no events: %+v", z)
 	}
 }
+
+// The latency phase is read as differences of counters taken before and
+// after it: CPU seconds per process and each worker's batches.
+func TestLatencyPhaseDifferences(t *testing.T) {
+	t.Parallel()
+	cpu := minus(map[string]float64{"ingest": 12.5, "redis": 3}, map[string]float64{"ingest": 10, "redis": 1})
+	if cpu["ingest"] != 2.5 || cpu["redis"] != 2 {
+		t.Errorf("minus = %v", cpu)
+	}
+	got := batchesSince(map[string]Batches{"validate": {Batches: 150, Records: 9000, Seconds: 4}},
+		map[string]Batches{"validate": {Batches: 50, Records: 1000, Seconds: 1}})["validate"]
+	if got.Batches != 100 || got.PerBatch() != 80 || got.MeanMillis() != 30 {
+		t.Errorf("batchesSince = %+v: %v records/batch, %v ms/batch; want 100 batches of 80 records, 30 ms each", got, got.PerBatch(), got.MeanMillis())
+	}
+	if (Batches{}).PerBatch() != 0 || (Batches{}).MeanMillis() != 0 {
+		t.Error("no batches must read as 0, not NaN")
+	}
+}

@@ -18,14 +18,6 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func mustCreate(path string) *os.File {
-	f, err := os.Create(path)
-	if err != nil {
-		return os.Stderr
-	}
-	return f
-}
-
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // pidFile reads a daemon's pid file; 0 when there is none.

@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -45,9 +44,6 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	secret := fs.String("jwt-hs256-secret", devstack.DevJWTSecret, "HS256 secret to sign the demo's admin token (as ingest's --jwt-hs256-secret)")
 	issuer := fs.String("jwt-issuer", devstack.DevJWTIssuer, "issuer of the demo's token (as ingest's --jwt-issuer)")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	rules, err := sample.LoadRules(*rulesPath)
@@ -88,8 +84,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		"%d lead ids and %d event ids are used by two partners, whose leads and money must stay apart\n",
 		len(ds.Records), ds.Want.Duplicates, ds.Want.Rejected, ds.Want.Policies, opts.Seed, ds.Want.SharedLeads, ds.Want.SharedEventIDs)
 	if opts.Reference != nil {
-		fmt.Printf("%d renewals paid to the agent of record, %d accruals to referrers unlicensed in the policy's jurisdiction, %d held by name, %d paid out in another currency\n",
-			ds.Want.Renewals, ds.Want.Unlicensed, ds.Want.Held, ds.Want.Converted)
+		fmt.Printf("%d renewals paid to the agent of record, %d accruals to referrers unlicensed in the policy's jurisdiction, %d to agents not appointed by its carrier, "+
+			"%d held by name (%d self-referrals), %d paid out in another currency\n",
+			ds.Want.Renewals, ds.Want.Unlicensed, ds.Want.NotAppointed, ds.Want.Held, ds.Want.SelfReferrals, ds.Want.Converted)
 	}
 	tok, err := auth.Sign([]byte(*secret), *issuer, "reftrack-ingest", auth.Claims{Role: auth.RoleAdmin}, time.Hour)
 	if err != nil {

@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -35,9 +34,6 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	prefix := fs.String("topic-prefix", "", "topic prefix, as the workers' --topic-prefix")
 	pprofAddr := fs.String("pprof-addr", "", "listen address of /debug/pprof/ (empty: none); the bench profiles the broker beside the workers")
 	if err := worker.ParseFlags(fs, args[1:], getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	if *port < 1 || *port > 65535 || *partitions < 1 || *partitions > 1024 {

@@ -8,8 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -43,6 +41,7 @@ var commands = []command{
 	{"verify", "check the hash chains of the commission journal", ops.Verify},
 	{"explain", "the derivation of one commission journal entry", ops.Explain},
 	{"decide", "approve or decline one accrual of the commission journal", ops.Decide},
+	{"fraud", "velocity: hold the accruals of referrers over a count per window (from ClickHouse)", ops.Fraud},
 	{"erase", "crypto-shred one lead's personal data (its data key destroyed, audited)", pii.EraseCommand},
 	{"pii", "rewrap|keys|add-kek|activate: the keys of the leads' personal data", pii.PIICommand},
 	{"migrate", "apply pending ClickHouse migrations and exit", sink.MigrateCommand},
@@ -81,12 +80,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		usage(stderr)
 		return exitUsage
 	}
-	err := c.run(ctx, args[1:], getenv)
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stderr, "reftrack %s: %v\n", name, err)
-		return exitFailed
-	}
-	return exitOK
+	return cli.ExitCode("reftrack "+name, c.run(ctx, args[1:], getenv), stderr)
 }
 
 func lookup(name string) (command, bool) {

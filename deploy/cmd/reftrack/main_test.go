@@ -111,6 +111,8 @@ func TestSubcommandHelp(t *testing.T) {
 		{[]string{"verify", "-h"}, "-clickhouse"},
 		{[]string{"explain", "-h"}, "-output"},
 		{[]string{"decide", "-h"}, "-decline"},
+		{[]string{"fraud", "-h"}, "velocity"},
+		{[]string{"fraud", "velocity", "-h"}, "-dry-run"},
 		{[]string{"datadriven", "-h"}, "-by"},
 		{[]string{"migrate", "-h"}, "-clickhouse"},
 		{[]string{"erase", "-h"}, "-lead"},
