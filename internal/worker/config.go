@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/reftrack/reftrack/internal/kafkaconn"
 )
 
 // Config is the part of every stage's configuration that the runtime owns.
@@ -31,7 +33,7 @@ type Config struct {
 
 // RegisterFlags registers the runtime flags; stage is used for defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, stage string) {
-	fs.StringVar(&c.Brokers, "brokers", "127.0.0.1:9092", "comma-separated Kafka seed brokers")
+	fs.StringVar(&c.Brokers, kafkaconn.FlagBrokers, kafkaconn.DefaultBrokers, "comma-separated Kafka seed brokers")
 	fs.StringVar(&c.TopicPrefix, "topic-prefix", "", "prefix prepended to every topic name (e.g. \"staging.\")")
 	fs.StringVar(&c.Group, "group", "reftrack-"+stage, "Kafka consumer group")
 	fs.StringVar(&c.Instance, "instance", "0", "stable instance ordinal of this worker; with the stage it forms the transactional ID, so each replica needs its own")
@@ -110,16 +112,8 @@ func (c *Config) maxRecordBytes() int {
 	return DefaultMaxRecordBytes
 }
 
-// BrokerList splits Brokers into addresses.
-func (c *Config) BrokerList() []string {
-	var out []string
-	for _, b := range strings.Split(c.Brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	return out
-}
+// BrokerList splits Brokers into addresses, as every ops command does.
+func (c *Config) BrokerList() []string { return kafkaconn.SplitBrokers(c.Brokers) }
 
 // Topic applies the configured prefix to a topic name from package schemas.
 func (c *Config) Topic(name string) string { return c.TopicPrefix + name }
