@@ -84,9 +84,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		"%d lead ids and %d event ids are used by two partners, whose leads and money must stay apart\n",
 		len(ds.Records), ds.Want.Duplicates, ds.Want.Rejected, ds.Want.Policies, opts.Seed, ds.Want.SharedLeads, ds.Want.SharedEventIDs)
 	if opts.Reference != nil {
-		fmt.Printf("%d renewals paid to the agent of record, %d accruals to referrers unlicensed in the policy's jurisdiction, %d to agents not appointed by its carrier, "+
+		fmt.Printf("%d renewals and %d monthly installments (%d policies cancelled mid-installment) paid to the agent of record, %d accruals to referrers unlicensed in the policy's jurisdiction, %d to agents not appointed by its carrier, "+
 			"%d held by name (%d self-referrals), %d paid out in another currency\n",
-			ds.Want.Renewals, ds.Want.Unlicensed, ds.Want.NotAppointed, ds.Want.Held, ds.Want.SelfReferrals, ds.Want.Converted)
+			ds.Want.Renewals, ds.Want.Installments, ds.Want.InstallmentsCancelled, ds.Want.Unlicensed, ds.Want.NotAppointed, ds.Want.Held, ds.Want.SelfReferrals, ds.Want.Converted)
 	}
 	tok, err := auth.Sign([]byte(*secret), *issuer, "reftrack-ingest", auth.Claims{Role: auth.RoleAdmin}, time.Hour)
 	if err != nil {
