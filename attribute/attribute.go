@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -422,15 +423,15 @@ func (a *Attributor) output(c conversion, att schemas.AttributionCalculated) (wo
 }
 
 // cancelled forwards a policy.cancelled of a conversion of the lead as an
-// attribution.cancelled, so that commission can claw back. It names the
-// term in force on the cancellation date (see inForce); one already
-// forwarded for that date is a resend and forwarded once only. A
-// cancellation of a policy the lead has no conversion of (not issued yet,
-// or expired) is parked in the lead's state, once per date, and forwarded
-// when the policy is issued (see converted).
+// attribution.cancelled for each conversion it cancels (see inForce), so
+// that commission can claw back; one already forwarded for that date is a
+// resend and forwarded once only. A cancellation of a policy the lead has
+// no conversion of (not issued yet, or expired) is parked in the lead's
+// state, once per date, and forwarded when the policy is issued (see
+// converted).
 func (a *Attributor) cancelled(l *lead, c cancellation) ([]worker.Output, error) {
-	conv := inForce(l.convs, c.p.PolicyID, c.p.CancelledOn)
-	if conv == nil {
+	convs := inForce(l.convs, c.p.PolicyID, c.p.CancelledOn)
+	if len(convs) == 0 {
 		if l.park(c) {
 			a.Metrics.parked.Inc()
 		} else {
@@ -438,16 +439,33 @@ func (a *Attributor) cancelled(l *lead, c cancellation) ([]worker.Output, error)
 		}
 		return nil, nil
 	}
-	if slices.Contains(conv.Cancelled, c.p.CancelledOn) {
-		a.Metrics.resent.WithLabelValues(schemas.TypePolicyCancelled).Inc()
-		return nil, nil
+	var outs []worker.Output
+	for _, conv := range convs {
+		if slices.Contains(conv.Cancelled, c.p.CancelledOn) {
+			continue
+		}
+		out, err := cancellationOf(conv, c)
+		if err != nil {
+			return nil, err
+		}
+		conv.Cancelled = append(conv.Cancelled, c.p.CancelledOn)
+		l.convsDirty = true
+		outs = append(outs, out)
 	}
+	if len(outs) == 0 {
+		a.Metrics.resent.WithLabelValues(schemas.TypePolicyCancelled).Inc()
+	}
+	return outs, nil
+}
+
+// cancellationOf is the attribution.cancelled of conv for c.
+func cancellationOf(conv *conversion, c cancellation) (worker.Output, error) {
 	payload, err := schemas.Encode(schemas.AttributionCancelled{
 		AttributionID: conv.attributionID(), PolicyEventID: conv.EventID, CancelEventID: c.env.EventID,
 		Policy: conv.Policy, CancelledOn: c.p.CancelledOn,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("encode cancellation: %w", err)
+		return worker.Output{}, fmt.Errorf("encode cancellation: %w", err)
 	}
 	v, err := schemas.Encode(schemas.Envelope{
 		EventID: cancellationID(conv.attributionID(), c.p.CancelledOn), EventType: schemas.TypeAttributionCancelled,
@@ -455,34 +473,49 @@ func (a *Attributor) cancelled(l *lead, c cancellation) ([]worker.Output, error)
 		LeadID: c.env.LeadID, Payload: payload,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("encode cancellation envelope: %w", err)
+		return worker.Output{}, fmt.Errorf("encode cancellation envelope: %w", err)
 	}
-	conv.Cancelled = append(conv.Cancelled, c.p.CancelledOn)
-	l.convsDirty = true
-	return []worker.Output{{Topic: schemas.TopicAttributions, Key: schemas.LeadKey(c.env.PartnerID, c.env.LeadID), Value: v}}, nil
+	return worker.Output{Topic: schemas.TopicAttributions, Key: schemas.LeadKey(c.env.PartnerID, c.env.LeadID), Value: v}, nil
 }
 
-// inForce is the conversion of policyID that a cancellation on date on
-// cancels: the latest term (new business or renewal) effective on or before
-// that date, else the earliest one (a cancellation before the policy took
-// effect). Dates are YYYY-MM-DD, so they compare as strings.
-func inForce(convs []*conversion, policyID, on string) *conversion {
-	var earliest, latest *conversion
+// inForce are the conversions of policyID that a cancellation on date on
+// cancels: every one whose period (effective date plus term months) ends
+// after that date, so has something unearned — the term in force and, for
+// a policy paid in installments, the installment in force beside it (and
+// any conversion not yet in effect, wholly unearned). When every period
+// ended before the date, the latest term effective on or before it (its
+// cancellation claws back nothing; it is forwarded for the record). In
+// order of effective date; dates are YYYY-MM-DD, so they compare as strings.
+func inForce(convs []*conversion, policyID, on string) []*conversion {
+	var open []*conversion
+	var latest *conversion
 	for _, c := range convs {
 		if c.Policy.PolicyID != policyID {
 			continue
 		}
-		if earliest == nil || c.Policy.EffectiveDate < earliest.Policy.EffectiveDate {
-			earliest = c
-		}
 		if c.Policy.EffectiveDate <= on && (latest == nil || c.Policy.EffectiveDate > latest.Policy.EffectiveDate) {
 			latest = c
 		}
+		if periodEnd(c.Policy) > on {
+			open = append(open, c)
+		}
 	}
-	if latest != nil {
-		return latest
+	if len(open) == 0 && latest != nil {
+		open = append(open, latest)
 	}
-	return earliest
+	slices.SortStableFunc(open, func(a, b *conversion) int { return strings.Compare(a.Policy.EffectiveDate, b.Policy.EffectiveDate) })
+	return open
+}
+
+// periodEnd is the day after the last day p covers, YYYY-MM-DD; a date
+// that does not parse reads as covering nothing past it (validate refuses
+// such dates before here).
+func periodEnd(p schemas.PolicyIssued) string {
+	eff, err := time.Parse(time.DateOnly, p.EffectiveDate)
+	if err != nil {
+		return p.EffectiveDate
+	}
+	return eff.AddDate(0, p.TermMonths, 0).Format(time.DateOnly)
 }
 
 // attributionID derives the id of a conversion's attribution from what

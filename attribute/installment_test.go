@@ -2,6 +2,7 @@ package attribute
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,4 +101,43 @@ func mustPayload(t *testing.T, v []byte) []byte {
 		t.Fatal(err)
 	}
 	return env.Payload
+}
+
+// TestCancellationReachesEveryConversionInForce: a policy issued as new
+// business and then paid in installments has two conversions in force
+// during an installment's month: the year's new business and that
+// installment. A cancellation in that month claws back the unearned share
+// of both; before, it named the installment only and the new business
+// commission stood in full for a policy cancelled in its second month.
+// Conversions whose period ended before the date (installment 1, an
+// earlier year) have nothing unearned and are not named.
+func TestCancellationReachesEveryConversionInForce(t *testing.T) {
+	t.Parallel()
+	day := 24 * time.Hour
+	a := newAttributor(t)
+	run(t, a, policyV2(0, "nb", "L", "new_business", "2026-10-02", "A-7", t0))
+	run(t, a, installment(1, "i1", "L", 1, "2026-10-02", "", t0.Add(day)))
+	run(t, a, installment(2, "i2", "L", 2, "2026-11-02", "", t0.Add(32*day)))
+	cancel := func(off int64, id, on string) []string {
+		var got []string
+		for _, r := range run(t, a, cancelRec(off, id, "L", "P", on, t0.Add(47*day))) {
+			for _, o := range r.Out {
+				var c schemas.AttributionCancelled
+				if err := schemas.Decode(mustPayload(t, o.Value), &c); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, c.AttributionID)
+			}
+		}
+		slices.Sort(got)
+		return got
+	}
+	want := []string{wantID("acme", "P", "installment", "2026-11-02"), wantID("acme", "P", "new_business", "2026-10-02")}
+	slices.Sort(want)
+	if got := cancel(3, "c1", "2026-11-17"); !slices.Equal(got, want) {
+		t.Errorf("cancelled %v, want the new business and installment 2: %v", got, want)
+	}
+	if got := cancel(4, "c2", "2026-11-17"); len(got) != 0 {
+		t.Errorf("a resend forwarded %v again", got)
+	}
 }

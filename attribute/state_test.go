@@ -211,7 +211,8 @@ func TestNextVersion(t *testing.T) {
 // TestCancellationIDs: a cancellation is forwarded under an id derived from
 // the conversion it cancels and its date: a resend (another event id, same
 // date) is forwarded once; another date is another cancellation; with a
-// renewal, the term in force on the date is the one cancelled.
+// renewal, the term in force on the date is cancelled, and a renewal not in
+// effect yet on it is cancelled with it (wholly unearned).
 func TestCancellationIDs(t *testing.T) {
 	t.Parallel()
 	nb := wantID("acme", "P", "new_business", "2026-10-02")
@@ -226,13 +227,13 @@ func TestCancellationIDs(t *testing.T) {
 		want    []string // attribution id / cancellation id of each forwarded cancellation
 	}{
 		{"resent", []worker.Message{cancelRec(10, "c1", "L", "P", "2026-12-01", at), cancelRec(11, "c2", "L", "P", "2026-12-01", at)},
-			[]string{nb + "/" + cid(nb, "2026-12-01")}},
+			[]string{nb + "/" + cid(nb, "2026-12-01"), rn + "/" + cid(rn, "2026-12-01")}},
 		{"two dates", []worker.Message{cancelRec(10, "c1", "L", "P", "2026-12-01", at), cancelRec(11, "c2", "L", "P", "2026-12-02", at)},
-			[]string{nb + "/" + cid(nb, "2026-12-01"), nb + "/" + cid(nb, "2026-12-02")}},
+			[]string{nb + "/" + cid(nb, "2026-12-01"), rn + "/" + cid(rn, "2026-12-01"), nb + "/" + cid(nb, "2026-12-02"), rn + "/" + cid(rn, "2026-12-02")}},
 		{"renewal term", []worker.Message{cancelRec(10, "c1", "L", "P", "2027-11-01", at)},
 			[]string{rn + "/" + cid(rn, "2027-11-01")}},
 		{"before the policy took effect", []worker.Message{cancelRec(10, "c1", "L", "P", "2026-10-01", at)},
-			[]string{nb + "/" + cid(nb, "2026-10-01")}},
+			[]string{nb + "/" + cid(nb, "2026-10-01"), rn + "/" + cid(rn, "2026-10-01")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

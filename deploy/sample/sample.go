@@ -569,7 +569,11 @@ func (g *gen) policy(l *genLead, last string, clock *time.Time, emit func(string
 	}
 	paid := g.convert(l, last, t, touches)
 	if v2 && g.opts.InstallmentFraction > 0 && g.rng.Float64() < g.opts.InstallmentFraction {
-		g.installments(l, payload, t, clock, emit)
+		issued := accrual{payee: t.agent, amount: paid}
+		if touches > 0 {
+			issued.payee = last
+		}
+		g.installments(l, payload, t, issued, clock, emit)
 		return
 	}
 	if v2 {
@@ -659,22 +663,31 @@ func (g *gen) renew(l *genLead, payload map[string]any, t policyTerms, clock *ti
 	}
 }
 
+// accrual is what convert booked for a conversion: its credited payee and
+// the amount accrued to it.
+type accrual struct {
+	payee  string
+	amount int64
+}
+
 // installments issues the first 2 to 4 of the 12 monthly installments of
 // a v2 policy paid monthly, each for the month from the policy's
 // effective date plus its number less one, 100 days after l's last event
 // like a renewal (the agent of record is credited whatever the touches;
-// past their lookback none adds a zero line). The policies whose agent's
-// accrual can be clawed back plainly (paid in the policy's currency, held
-// by no rule; with the dev registry about half) are then cancelled ten days into the last
-// installment's month: attribute forwards the cancellation to that
-// installment, the one in force, and commission claws back its unearned
-// days; the installments before were earned when collected. The clock of
-// the leads that follow is not moved.
-func (g *gen) installments(l *genLead, payload map[string]any, t policyTerms, clock *time.Time, emit func(string, any) bool) {
+// past their lookback none adds a zero line). The policies whose accruals
+// can be clawed back plainly (the agent's and the one of the policy's own
+// issue, issued: each paid in the policy's currency and held by no rule; a
+// referral fee is clawed back like commission) are then
+// cancelled ten days into the last installment's month: attribute forwards
+// the cancellation to every conversion in force, that installment and the
+// year's issue, and commission claws back the unearned days of each; the
+// installments before were earned when collected. The clock of the leads
+// that follow is not moved.
+func (g *gen) installments(l *genLead, payload map[string]any, t policyTerms, issued accrual, clock *time.Time, emit func(string, any) bool) {
 	const of = 12
 	eff, _ := time.Parse("2006-01-02", t.effective) // formatted above
 	count := 2 + g.rng.IntN(3)
-	cancel := g.plainClawback(t)
+	cancel := g.plainClawback(t.agent, t) && (issued.amount == 0 || g.plainClawback(issued.payee, t))
 	each := t.premiumMinor / of // USD: cents
 	now := *clock
 	*clock = now.Add(100 * 24 * time.Hour)
@@ -709,14 +722,18 @@ func (g *gen) installments(l *genLead, payload map[string]any, t policyTerms, cl
 		g.ds.Want.CommissionLines++
 		g.ds.Want.pay(l, t.agent, t.currency, -g.rules.proRata(paid, start, on, 1), g.opts.Reference)
 	}
+	if issued.amount > 0 { // the issue's year is in force too
+		g.ds.Want.CommissionLines++
+		g.ds.Want.pay(l, issued.payee, t.currency, -g.rules.proRata(issued.amount, eff, on, 12), g.opts.Reference)
+	}
 }
 
-// plainClawback says whether a clawback of an accrual to t's agent of
-// record is one the oracle books plainly: the agent is paid in the
-// policy's currency and no hold holds it.
-func (g *gen) plainClawback(t policyTerms) bool {
-	cur, _, held := g.opts.Reference.payoutOf(t.agent, t.currency, 1)
-	return cur == t.currency && !held && g.rules.firstHold(t.agent, t.holder, 1) == nil
+// plainClawback says whether a clawback of an accrual to payee on policy
+// t is one the oracle books plainly: the payee is paid in the policy's
+// currency and no hold holds it.
+func (g *gen) plainClawback(payee string, t policyTerms) bool {
+	cur, _, held := g.opts.Reference.payoutOf(payee, t.currency, 1)
+	return cur == t.currency && !held && g.rules.firstHold(payee, t.holder, 1) == nil
 }
 
 // pay books one line of amount to payee on l.
