@@ -15,56 +15,6 @@ const installmentV2 = `{"event_id":"0b6c8b8e-8f4e-4a53-9d53-1f7a2d4f7c18","event
 	"occurred_at":"2026-11-01T10:00:00Z","partner_id":"acme","lead_id":"lead-1",
 	"payload":{"policy_id":"P-3","product_line":"auto","annual_premium":"1200.00","currency":"USD","term_months":1,"effective_date":"2027-01-02","sale_type":"installment","jurisdiction":"US-CA","agent_of_record":"a-7","installment":{"number":3,"of":12,"premium":"100.00"}}}`
 
-// TestCheckInstallment: sale_type installment is additive to v2 and comes
-// with its installment (number ≥ 1, of ≥ number, premium a decimal string
-// that fits the currency); no other sale type carries one, and v1 knows
-// neither.
-func TestCheckInstallment(t *testing.T) {
-	t.Parallel()
-	v, err := New(DefaultConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type reason struct{ code, pointer string }
-	tests := []struct {
-		name string
-		in   string
-		want []reason // nil means valid
-	}{
-		{"installment", installmentV2, nil},
-		{"last installment", strings.Replace(installmentV2, `"number":3`, `"number":12`, 1), nil},
-		{"installment missing", strings.Replace(installmentV2, `,"installment":{"number":3,"of":12,"premium":"100.00"}`, ``, 1),
-			[]reason{{CodeSchema, "/payload"}}},
-		{"installment on new business", strings.Replace(installmentV2, `"sale_type":"installment"`, `"sale_type":"new_business"`, 1),
-			[]reason{{CodeSchema, "/payload"}}},
-		{"number 0", strings.Replace(installmentV2, `"number":3`, `"number":0`, 1), []reason{{CodeSchema, "/payload/installment/number"}}},
-		{"number above of", strings.Replace(installmentV2, `"number":3`, `"number":13`, 1), []reason{{CodeSchema, "/payload/installment/number"}}},
-		{"premium as number", strings.Replace(installmentV2, `"premium":"100.00"`, `"premium":100`, 1), []reason{{CodeSchema, "/payload/installment/premium"}}},
-		{"premium too precise for JPY", strings.NewReplacer(`"100.00"`, `"100.5"`, `"1200.00"`, `"1200"`, `"USD"`, `"JPY"`).Replace(installmentV2),
-			[]reason{{CodeInvalidAmount, "/payload/installment/premium"}}},
-		{"unknown field", strings.Replace(installmentV2, `"premium":"100.00"`, `"premium":"100.00","due":"2027-01-02"`, 1), []reason{{CodeSchema, "/payload/installment"}}},
-		{"v1 installment", strings.Replace(strings.Replace(issued, `"sale_type":"new_business"`, `"sale_type":"installment"`, 1), "\n", "", -1),
-			[]reason{{CodeSchema, "/payload/sale_type"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			env, _, got := v.Check([]byte(tt.in))
-			if len(got) != len(tt.want) {
-				t.Fatalf("got reasons %+v, want %+v", got, tt.want)
-			}
-			for i, w := range tt.want {
-				if got[i].Code != w.code || got[i].Pointer != w.pointer || got[i].Message == "" {
-					t.Errorf("reason %d = %+v, want code %s pointer %q and a message", i, got[i], w.code, w.pointer)
-				}
-			}
-			if tt.want == nil && env.LeadID != "lead-1" {
-				t.Errorf("valid event decoded to %+v", env)
-			}
-		})
-	}
-}
-
 // FuzzCheckInstallment: whatever an installment holds, Check never panics,
 // and an accepted installment has a number in 1..of and a premium that
 // fits its currency, so commission never prices a bad one.

@@ -240,17 +240,9 @@ func (t *tree) object(idx, i, depth int) (int, bool) {
 		}
 		t.link(idx, prev, child)
 		prev = child
-		i = t.skipSpace(i)
-		if i >= len(t.raw) {
-			return 0, false
-		}
-		switch t.raw[i] {
-		case ',':
-			i++
-		case '}':
-			return i + 1, true
-		default:
-			return 0, false
+		var done bool
+		if i, done, ok = t.separator(i, '}'); !ok || done {
+			return i, ok
 		}
 	}
 }
@@ -270,19 +262,27 @@ func (t *tree) array(idx, i, depth int) (int, bool) {
 		}
 		t.link(idx, prev, child)
 		prev = child
-		i = t.skipSpace(i)
-		if i >= len(t.raw) {
-			return 0, false
-		}
-		switch t.raw[i] {
-		case ',':
-			i++
-		case ']':
-			return i + 1, true
-		default:
-			return 0, false
+		var done bool
+		if i, done, ok = t.separator(i, ']'); !ok || done {
+			return i, ok
 		}
 	}
+}
+
+// separator reads what follows a member or an element: a comma, with more
+// to come, or the closing byte of its object or array (done).
+func (t *tree) separator(i int, closing byte) (next int, done, ok bool) {
+	i = t.skipSpace(i)
+	if i >= len(t.raw) {
+		return 0, false, false
+	}
+	switch t.raw[i] {
+	case ',':
+		return i + 1, false, true
+	case closing:
+		return i + 1, true, true
+	}
+	return 0, false, false
 }
 
 func (t *tree) link(parent, prev, child int) {

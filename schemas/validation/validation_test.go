@@ -70,6 +70,24 @@ func TestCheck(t *testing.T) {
 		{"premium too precise for JPY", strings.NewReplacer(`"1200.50"`, `"1200.5"`, `"USD"`, `"JPY"`).Replace(issued), []reason{{CodeInvalidAmount, "/payload/annual_premium"}}},
 		{"unknown currency", strings.Replace(issued, `"USD"`, `"XYZ"`, 1), []reason{{CodeUnknownCurrency, "/payload/currency"}}},
 		{"missing lead_id", strings.Replace(cancelled, `"lead_id":"lead-1",`, ``, 1), []reason{{CodeSchema, ""}}},
+		// sale_type installment is additive to v2 and comes with its
+		// installment (number ≥ 1, of ≥ number, premium a decimal string that
+		// fits the currency); no other sale type carries one, and v1 knows
+		// neither (installmentV2 is in installment_test.go).
+		{"installment", installmentV2, nil},
+		{"last installment", strings.Replace(installmentV2, `"number":3`, `"number":12`, 1), nil},
+		{"installment missing", strings.Replace(installmentV2, `,"installment":{"number":3,"of":12,"premium":"100.00"}`, ``, 1),
+			[]reason{{CodeSchema, "/payload"}}},
+		{"installment on new business", strings.Replace(installmentV2, `"sale_type":"installment"`, `"sale_type":"new_business"`, 1),
+			[]reason{{CodeSchema, "/payload"}}},
+		{"number 0", strings.Replace(installmentV2, `"number":3`, `"number":0`, 1), []reason{{CodeSchema, "/payload/installment/number"}}},
+		{"number above of", strings.Replace(installmentV2, `"number":3`, `"number":13`, 1), []reason{{CodeSchema, "/payload/installment/number"}}},
+		{"premium as number", strings.Replace(installmentV2, `"premium":"100.00"`, `"premium":100`, 1), []reason{{CodeSchema, "/payload/installment/premium"}}},
+		{"premium too precise for JPY", strings.NewReplacer(`"100.00"`, `"100.5"`, `"1200.00"`, `"1200"`, `"USD"`, `"JPY"`).Replace(installmentV2),
+			[]reason{{CodeInvalidAmount, "/payload/installment/premium"}}},
+		{"unknown field", strings.Replace(installmentV2, `"premium":"100.00"`, `"premium":"100.00","due":"2027-01-02"`, 1), []reason{{CodeSchema, "/payload/installment"}}},
+		{"v1 installment", strings.Replace(strings.Replace(issued, `"sale_type":"new_business"`, `"sale_type":"installment"`, 1), "\n", "", -1),
+			[]reason{{CodeSchema, "/payload/sale_type"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
