@@ -511,11 +511,11 @@ func inForce(convs []*conversion, policyID, on string) []*conversion {
 // that does not parse reads as covering nothing past it (validate refuses
 // such dates before here).
 func periodEnd(p schemas.PolicyIssued) string {
-	eff, err := time.Parse(time.DateOnly, p.EffectiveDate)
+	_, end, err := p.Period()
 	if err != nil {
 		return p.EffectiveDate
 	}
-	return eff.AddDate(0, p.TermMonths, 0).Format(time.DateOnly)
+	return end.Format(time.DateOnly)
 }
 
 // attributionID derives the id of a conversion's attribution from what

@@ -397,12 +397,11 @@ func settle(p policyState, cause schemas.Envelope) ([]schemas.JournalEntry, poli
 // cancelledOn leaves unearned (0 outside the window of windowDays after
 // the effective date, or with nothing left), and the term in days.
 func unearnedDays(p schemas.PolicyIssued, windowDays int, cancelledOn string) (unearned, term int64, err error) {
-	eff, err1 := time.Parse(time.DateOnly, p.EffectiveDate)
+	eff, end, err1 := p.Period()
 	cancelled, err2 := time.Parse(time.DateOnly, cancelledOn)
 	if err1 != nil || err2 != nil {
 		return 0, 0, worker.Reject(CodeBadDates, "/payload/cancelled_on", "effective %q, cancelled %q", p.EffectiveDate, cancelledOn)
 	}
-	end := eff.AddDate(0, p.TermMonths, 0)
 	term = int64(end.Sub(eff).Hours() / 24)
 	unearned = int64(end.Sub(cancelled).Hours() / 24)
 	if cancelled.After(eff.AddDate(0, 0, windowDays)) || unearned <= 0 || term <= 0 {

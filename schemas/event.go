@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -157,6 +158,18 @@ type PolicyIssued struct {
 	Carrier string `json:"carrier,omitempty"`
 	// Installment is set exactly when SaleType is SaleInstallment (v2).
 	Installment *Installment `json:"installment,omitempty"`
+}
+
+// Period is the span p pays for: from its effective date to end, the day
+// after its last day (the effective date plus term months). attribute
+// cancels the conversions whose period ends after a cancellation, and
+// commission claws back the days between the two, so both read it here.
+func (p PolicyIssued) Period() (start, end time.Time, err error) {
+	start, err = time.Parse(time.DateOnly, p.EffectiveDate)
+	if err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("effective_date %q: %w", p.EffectiveDate, err)
+	}
+	return start, start.AddDate(0, p.TermMonths, 0), nil
 }
 
 // PolicyAgentChanged is the payload of policy.agent_changed: from
